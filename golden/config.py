@@ -1,0 +1,344 @@
+"""The one configuration that the golden model, the RTL elaboration and the host all read.
+
+A :class:`Config` fixes the network (layer sizes), the neuron (time constants, threshold), the
+window, every fixed-point format, the learning rule and its constants, and the LFSR seeds. It is
+frozen, validates itself on construction (an impossible configuration raises
+:class:`ConfigError` naming the field and the limit), serialises to JSON and has a stable hash.
+
+Two hashes are kept apart on purpose:
+
+* :attr:`Config.core_hash` covers what changes the circuit (sizes and formats). A bitstream carries
+  it, and the host refuses a board whose core hash differs from its own configuration's.
+* :attr:`Config.hash` covers everything, learning constants and seeds included: it names a run.
+
+Every real-valued constant is turned into an integer here, once (the ``*_q`` properties); the
+golden model and the RTL use only those integers. ``docs/spec.md`` is the prose form of this file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["Config", "ConfigError", "Format", "RULES", "PERTURBATIONS"]
+
+RULES = ("sfdfa", "dfa", "readout")
+PERTURBATIONS = ("rademacher", "gaussian")
+
+#: Fraction bits of the decay constants and of the reciprocal ``r = theta / C'``.
+DECAY_FRAC = 16
+
+
+class ConfigError(ValueError):
+    """An impossible configuration; the message names the field and the limit."""
+
+
+@dataclass(frozen=True)
+class Format:
+    """A two's-complement (``signed``) or unsigned fixed-point word: ``bits`` wide, ``frac``
+    fraction bits. The value of an integer ``q`` is ``q / 2**frac``."""
+
+    bits: int
+    frac: int
+    signed: bool = True
+
+    @property
+    def lo(self) -> int:
+        return -(1 << (self.bits - 1)) if self.signed else 0
+
+    @property
+    def hi(self) -> int:
+        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
+
+    @property
+    def one(self) -> int:
+        return 1 << self.frac
+
+    def quantize(self, value: float) -> int:
+        """Round a real to the nearest representable word, refusing what does not fit."""
+        q = round(value * self.one)
+        if not self.lo <= q <= self.hi:
+            raise ConfigError(f"{value!r} does not fit {self}")
+        return q
+
+    def __str__(self) -> str:
+        return f"{'s' if self.signed else 'u'}{self.bits}.{self.frac}"
+
+
+def _positive_int(name: str, value, limit: int | None = None):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, not {value!r}")
+    if limit is not None and value > limit:
+        raise ConfigError(f"{name} = {value} exceeds its limit {limit}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that defines a Plasticore core and a training run on it.
+
+    Time is counted in steps of the core's clock-driven time step; ``tau`` and ``tau_s`` are in
+    steps. Real-valued quantities (threshold, initial weight scales) are in units of the neuron's
+    membrane potential, where the threshold is typically 1.
+    """
+
+    # --- network ---------------------------------------------------------------------------
+    #: inputs, hidden layer sizes..., outputs. At least one hidden layer for SFDFA/DFA.
+    layers: tuple[int, ...] = (64, 32, 10)
+    #: time steps per sample (the run window); input spikes fall in the first ``input_window``.
+    n_steps: int = 50
+    input_window: int = 25
+    #: width of the step counter (the hardware's ``n_steps`` register and last-spike stamps).
+    step_bits: int = 8
+
+    # --- neuron -----------------------------------------------------------------------------
+    tau: float = 10.0
+    tau_s: float = 5.0
+    threshold: float = 1.0
+
+    # --- fixed-point formats (see docs/spec.md, "Formats") ----------------------------------
+    weight: Format = field(default_factory=lambda: Format(16, 11))       # w_ij, theta
+    state: Format = field(default_factory=lambda: Format(24, 11))        # A_i, C_i (frac = weight)
+    trace: Format = field(default_factory=lambda: Format(16, 12, False))  # X_j, Y_j
+    grad: Format = field(default_factory=lambda: Format(16, 10))         # eps_j, ehat_ij, ghat_ij
+    grade: Format = field(default_factory=lambda: Format(16, 8))         # S_i, d, D_o
+    feedback: Format = field(default_factory=lambda: Format(16, 12))     # B_oi
+    count_bits: int = 8                                                  # spike counts n_i
+
+    # --- learning ---------------------------------------------------------------------------
+    rule: Literal["sfdfa", "dfa", "readout"] = "sfdfa"
+    #: learning rates are powers of two: eta = 2**-shift
+    lr_hidden_shift: int = 6
+    lr_output_shift: int = 5
+    #: feedback learning rate alpha = 2**-feedback_shift (SFDFA only)
+    feedback_shift: int = 8
+    #: spike-count targets per sample: the label's output neuron and the others
+    target_true: int = 10
+    target_false: int = 2
+    #: local rate regulariser on hidden neurons: delta_i += 2**-rate_reg_shift * (rate_target - n_i);
+    #: ``None`` switches it off
+    rate_reg_shift: int | None = 1
+    rate_target: int = 2
+    #: keep the reset path of the eligibility trace (per-synapse ehat); False drops ehat
+    reset_path: bool = True
+    perturbation: Literal["rademacher", "gaussian"] = "rademacher"
+
+    # --- initial weights (host-side, numpy; not part of the circuit) -------------------------
+    init_hidden: float = 4.0
+    init_output: float = 1.0
+    init_feedback: float = 1.0
+
+    # --- LFSR seeds (32-bit, non-zero) ------------------------------------------------------
+    seed_perturb: int = 0x1BADB002
+    seed_round: int = 0x2545F491
+
+    def __post_init__(self):
+        if isinstance(self.layers, list):
+            object.__setattr__(self, "layers", tuple(self.layers))
+        for name in ("weight", "state", "trace", "grad", "grade", "feedback"):
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                object.__setattr__(self, name, Format(**value))
+        self._validate()
+
+    # ----------------------------------------------------------------------------------------
+    def _validate(self):
+        if not isinstance(self.layers, tuple) or len(self.layers) < 2:
+            raise ConfigError(f"layers must list at least inputs and outputs, not {self.layers!r}")
+        for k, size in enumerate(self.layers):
+            _positive_int(f"layers[{k}]", size, limit=1 << 16)
+        if self.rule not in RULES:
+            raise ConfigError(f"rule must be one of {RULES}, not {self.rule!r}")
+        if self.rule != "readout" and len(self.layers) < 3:
+            raise ConfigError(f"rule {self.rule!r} needs at least one hidden layer; layers = {self.layers}")
+        if self.perturbation not in PERTURBATIONS:
+            raise ConfigError(f"perturbation must be one of {PERTURBATIONS}, not {self.perturbation!r}")
+
+        _positive_int("step_bits", self.step_bits, limit=16)
+        _positive_int("n_steps", self.n_steps)
+        _positive_int("input_window", self.input_window)
+        if self.n_steps > (1 << self.step_bits) - 1:
+            raise ConfigError(
+                f"n_steps = {self.n_steps} exceeds the step counter: step_bits = {self.step_bits} "
+                f"counts to {(1 << self.step_bits) - 1}")
+        if self.input_window > self.n_steps:
+            raise ConfigError(f"input_window = {self.input_window} exceeds n_steps = {self.n_steps}")
+
+        for name in ("tau", "tau_s", "threshold"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"{name} must be a positive finite number, not {value!r}")
+        if not math.isclose(self.tau, 2 * self.tau_s, rel_tol=1e-12):
+            raise ConfigError(f"tau must equal 2 * tau_s (the closed form needs it): "
+                              f"tau = {self.tau}, tau_s = {self.tau_s}")
+        if self.tau < 1:
+            raise ConfigError(f"tau = {self.tau} steps is below the limit of 1 step")
+
+        for name in ("weight", "state", "trace", "grad", "grade", "feedback"):
+            fmt = getattr(self, name)
+            if not isinstance(fmt, Format):
+                raise ConfigError(f"{name} must be a Format, not {fmt!r}")
+            if not 2 <= fmt.bits <= 32:
+                raise ConfigError(f"{name}.bits = {fmt.bits} is outside 2..32")
+            if not 0 <= fmt.frac < fmt.bits + 16:
+                raise ConfigError(f"{name}.frac = {fmt.frac} is outside 0..{fmt.bits + 15}")
+        if self.trace.signed:
+            raise ConfigError("trace must be unsigned: traces are sums of decaying spikes")
+        if not (self.weight.signed and self.state.signed and self.grad.signed
+                and self.grade.signed and self.feedback.signed):
+            raise ConfigError("weight, state, grad, grade and feedback formats must be signed")
+        if self.state.frac != self.weight.frac:
+            raise ConfigError(f"state.frac = {self.state.frac} must equal weight.frac = "
+                              f"{self.weight.frac}: weights are added to the neuron state as they are")
+        if self.state.bits < self.weight.bits + 2:
+            raise ConfigError(f"state.bits = {self.state.bits} must be at least weight.bits + 2 = "
+                              f"{self.weight.bits + 2}")
+        if self.trace.frac < self.grad.frac:
+            raise ConfigError(f"trace.frac = {self.trace.frac} must be >= grad.frac = {self.grad.frac}: "
+                              f"eps is formed by shifting the trace difference right")
+        if self.feedback.frac < self.grade.frac:
+            raise ConfigError(f"feedback.frac = {self.feedback.frac} must be >= grade.frac = "
+                              f"{self.grade.frac}: D_o is shifted left into the feedback format")
+        if self.trace.one > self.trace.hi:
+            raise ConfigError(f"trace format {self.trace} cannot hold one spike (1.0)")
+        if self.grade.one > self.grade.hi:
+            raise ConfigError(f"grade format {self.grade} cannot hold a perturbation of 1.0")
+        _positive_int("count_bits", self.count_bits, limit=16)
+        if self.target_true >= (1 << self.count_bits) or self.target_false >= (1 << self.count_bits):
+            raise ConfigError(f"targets ({self.target_true}, {self.target_false}) exceed the spike "
+                              f"counter: count_bits = {self.count_bits}")
+        if not 0 <= self.target_false <= self.target_true:
+            raise ConfigError(f"targets must satisfy 0 <= target_false <= target_true, not "
+                              f"({self.target_false}, {self.target_true})")
+        if not 0 <= self.rate_target < (1 << self.count_bits):
+            raise ConfigError(f"rate_target = {self.rate_target} is outside 0..{(1 << self.count_bits) - 1}")
+
+        for name in ("lr_hidden_shift", "lr_output_shift", "feedback_shift"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 0 <= value <= 24:
+                raise ConfigError(f"{name} must be an integer in 0..24, not {value!r}")
+        if self.rate_reg_shift is not None and (
+                not isinstance(self.rate_reg_shift, int) or not 0 <= self.rate_reg_shift <= self.feedback.frac):
+            raise ConfigError(f"rate_reg_shift must be None or an integer in 0..feedback.frac "
+                              f"({self.feedback.frac}), not {self.rate_reg_shift!r}")
+        for name in ("init_hidden", "init_output", "init_feedback"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ConfigError(f"{name} must be a non-negative number, not {value!r}")
+        if self.init_hidden >= -self.weight.lo / self.weight.one or \
+                self.init_output >= -self.weight.lo / self.weight.one:
+            raise ConfigError(f"initial weight scales exceed the weight format {self.weight} "
+                              f"(range +-{-self.weight.lo / self.weight.one})")
+        if self.init_feedback >= -self.feedback.lo / self.feedback.one:
+            raise ConfigError(f"init_feedback = {self.init_feedback} exceeds the feedback format {self.feedback}")
+        for name in ("seed_perturb", "seed_round"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 0 < value < (1 << 32):
+                raise ConfigError(f"{name} must be a non-zero 32-bit integer, not {value!r}")
+        for name, shift in (("lr_hidden_shift", self.hidden_update_shift),
+                            ("lr_output_shift", self.output_update_shift)):
+            if not 0 <= shift <= 31:
+                raise ConfigError(f"{name} = {getattr(self, name)} makes the update shift {shift}, "
+                                  f"outside 0..31 (the rounding LFSR supplies 32 bits)")
+        # a threshold that does not fit the weight format cannot be compared with the state
+        self.weight.quantize(self.threshold)
+
+    # --- derived integers (the only numbers the fixed-point model and the RTL use) ------------
+    @property
+    def n_inputs(self) -> int:
+        return self.layers[0]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.layers[-1]
+
+    @property
+    def hidden_sizes(self) -> tuple[int, ...]:
+        return self.layers[1:-1]
+
+    @property
+    def rho(self) -> float:
+        return math.exp(-1.0 / self.tau)
+
+    @property
+    def rho_s(self) -> float:
+        return math.exp(-1.0 / self.tau_s)
+
+    @property
+    def rho_q(self) -> int:
+        """Membrane decay per step, unsigned 0.16."""
+        return round(self.rho * (1 << DECAY_FRAC))
+
+    @property
+    def rho_s_q(self) -> int:
+        """Synaptic decay per step, unsigned 0.16 (``rho_s = rho**2`` in exact arithmetic)."""
+        return round(self.rho_s * (1 << DECAY_FRAC))
+
+    @property
+    def rho_pow_q(self) -> tuple[int, ...]:
+        """``rho**k`` for k = 0..n_steps, unsigned 0.16 saturated at 0xFFFF: the lazy decay table
+        of ehat. Entry 0 is 0xFFFF, not 1.0: a neuron cannot spike twice in one step, so it is
+        never used."""
+        top = (1 << DECAY_FRAC) - 1
+        return tuple(min(top, round(self.rho ** k * (1 << DECAY_FRAC))) for k in range(self.n_steps + 1))
+
+    @property
+    def threshold_q(self) -> int:
+        return self.weight.quantize(self.threshold)
+
+    @property
+    def hidden_update_shift(self) -> int:
+        """Right shift taking delta_i * ghat_ij (feedback.frac + grad.frac) to a weight step."""
+        return self.feedback.frac + self.grad.frac - self.weight.frac + self.lr_hidden_shift
+
+    @property
+    def output_update_shift(self) -> int:
+        """Right shift taking delta_o * ghat_oi (grad.frac) to a weight step."""
+        return self.grad.frac - self.weight.frac + self.lr_output_shift
+
+    @property
+    def learns_hidden(self) -> bool:
+        return self.rule in ("sfdfa", "dfa")
+
+    @property
+    def learns_feedback(self) -> bool:
+        return self.rule == "sfdfa"
+
+    # --- serialisation ------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Config":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown configuration field(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Config":
+        return cls.from_dict(json.loads(text))
+
+    def replace(self, **changes) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+    CORE_FIELDS = ("layers", "n_steps", "step_bits", "tau", "tau_s", "threshold", "weight", "state",
+                   "trace", "grad", "grade", "feedback", "count_bits", "reset_path")
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 (first 16 hex digits) of the canonical JSON of every field."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+    @property
+    def core_hash(self) -> str:
+        """Hash of the fields that change the circuit; a bitstream reports it."""
+        core = {name: self.to_dict()[name] for name in self.CORE_FIELDS}
+        return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:16]

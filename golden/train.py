@@ -1,0 +1,157 @@
+"""Training and evaluation on the golden model: per-sample online learning, as the chip does it.
+
+Several seeds train side by side as replicas of one :class:`~plasticore.golden.network.Network`
+(one numpy pass serves them all); replica ``r`` is exactly the single run of
+:func:`seed_config` ``(config, seeds[r])`` with initial weights from ``seeds[r]`` and its own
+sample order, so any replica can be reproduced alone, on the golden model or on the hardware.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import encode
+from .config import Config
+from .datasets import Dataset
+from .network import Network
+
+__all__ = ["seed_config", "TrainResult", "train", "evaluate", "encode_images", "alignment"]
+
+
+def seed_config(config: Config, seed: int) -> Config:
+    """The configuration of seed ``seed``: LFSR seeds derived from it (never zero)."""
+    mix = np.random.default_rng([seed, 0x5EED]).integers(1, 1 << 32, size=2, dtype=np.uint64)
+    return config.replace(seed_perturb=int(mix[0]), seed_round=int(mix[1]))
+
+
+def encode_images(config: Config, pixels: np.ndarray) -> np.ndarray:
+    """Time-to-first-spike rasters (B, n_steps, inputs) for uint8 pixel rows."""
+    return encode.ttfs(pixels, config.input_window, config.n_steps)
+
+
+def alignment(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine between two arrays taken as flat vectors."""
+    a, b = np.ravel(a).astype(np.float64), np.ravel(b).astype(np.float64)
+    norm = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(a @ b / norm) if norm else 0.0
+
+
+@dataclass
+class TrainResult:
+    config: Config
+    seeds: list[int]
+    fixed: bool
+    history: list[dict] = field(default_factory=list)   # one entry per epoch, lists per seed
+    network: Network | None = None
+    samples_per_second: float = 0.0
+
+    def summary(self) -> dict:
+        """Final and best-epoch accuracies, mean and std over seeds."""
+        final = np.array(self.history[-1]["test_accuracy"])
+        tests = np.array([h["test_accuracy"] for h in self.history])  # (epochs, seeds)
+        best = tests.max(axis=0)
+        train_final = np.array(self.history[-1]["train_accuracy"])
+        return {
+            "test_accuracy": float(final.mean()), "test_accuracy_std": float(final.std()),
+            "best_test_accuracy": float(best.mean()), "best_test_accuracy_std": float(best.std()),
+            "train_accuracy": float(train_final.mean()),
+            "test_accuracy_per_seed": final.tolist(),
+            "best_epoch_per_seed": (tests.argmax(axis=0) + 1).tolist(),
+        }
+
+
+def evaluate(network: Network, pixels: np.ndarray, labels: np.ndarray, *, chunk: int = 500):
+    """Test accuracy and mean hidden spikes per neuron of every replica of ``network``.
+
+    Runs each replica's weights over all samples in chunks (weights shared across the chunk);
+    no learning, no change to ``network``. Returns (accuracy (R,), hidden_rate (R,)).
+    """
+    config = network.config
+    replicas = network.batch
+    correct = np.zeros(replicas)
+    hidden_spikes = np.zeros(replicas)
+    for r in range(replicas):
+        weights = [w[r] if w.shape[0] > 1 else w[0] for w in network.weights()]
+        for start in range(0, len(labels), chunk):
+            x = pixels[start:start + chunk]
+            probe = Network(config, weights, [b[r] for b in network.feedback], fixed=network.fixed,
+                            batch=len(x), seed=None)
+            record = probe.run(encode_images(config, x))
+            counts = record.counts
+            correct[r] += (np.argmax(counts[-1], axis=1) == labels[start:start + chunk]).sum()
+            hidden_spikes[r] += sum(c.sum() for c in counts[:-1])
+    n_hidden = max(sum(config.hidden_sizes), 1)
+    return correct / len(labels), hidden_spikes / (len(labels) * n_hidden)
+
+
+def _replica_network(config: Config, seeds: list[int], fixed: bool) -> Network:
+    inits = [Network.initial_weights(config, s, fixed=fixed) for s in seeds]
+    weights = [np.stack([w[k] for w, _ in inits]) for k in range(len(config.layers) - 1)]
+    feedback = [np.stack([b[k] for _, b in inits]) for k in range(len(config.hidden_sizes))]
+    net = Network(config, weights, feedback, fixed=fixed, batch=len(seeds), seed=None)
+    for r, s in enumerate(seeds):
+        cfg = seed_config(config, s)
+        net.lfsr_perturb[r], net.lfsr_round[r] = cfg.seed_perturb, cfg.seed_round
+    net.reset()
+    return net
+
+
+def train(config: Config, data: Dataset, *, epochs: int, seeds=(0,), fixed: bool = True,
+          limit: int | None = None, test_limit: int | None = None, progress: bool = True,
+          on_epoch=None) -> TrainResult:
+    """Train one replica per seed for ``epochs`` passes over the (limited) training set.
+
+    Every sample: run the window, learn from its label (end-of-sample sequence), next sample.
+    ``train_accuracy`` of an epoch is the running accuracy of the predictions made while
+    learning (before each sample's update); ``test_accuracy`` is measured after the epoch.
+    """
+    from tqdm import tqdm
+
+    seeds = list(seeds)
+    x_train, y_train = data.x_train[:limit], data.y_train[:limit]
+    x_test, y_test = data.x_test[:test_limit], data.y_test[:test_limit]
+    if config.n_inputs != x_train.shape[1] or config.n_outputs < data.n_classes:
+        raise ValueError(f"config layers {config.layers} do not fit dataset {data.name!r}: "
+                         f"{x_train.shape[1]} inputs, {data.n_classes} classes")
+    net = _replica_network(config, seeds, fixed)
+    result = TrainResult(config, seeds, fixed, network=net)
+    orders = [np.random.default_rng([s, 1]).permutation(len(y_train)) for s in seeds]
+    n = len(y_train)
+    total_time = 0.0
+    rows = np.arange(len(seeds))
+    for epoch in range(1, epochs + 1):
+        correct = np.zeros(len(seeds))
+        started = time.perf_counter()
+        bar = tqdm(range(n), desc=f"epoch {epoch}/{epochs}", unit="sample", disable=not progress,
+                   dynamic_ncols=True, mininterval=0.5)
+        for k in bar:
+            idx = np.array([order[k] for order in orders])
+            net.run(encode_images(config, x_train[idx]))
+            correct += net.predict() == y_train[idx]
+            net.learn(y_train[idx])
+            if k % 50 == 49:
+                bar.set_postfix(acc=f"{correct.mean() / (k + 1):.3f}")
+        bar.close()
+        total_time += time.perf_counter() - started
+        orders = [np.random.default_rng([s, 1, epoch]).permutation(n) for s in seeds]
+        test_acc, hidden_rate = evaluate(net, x_test, y_test)
+        entry = {
+            "epoch": epoch,
+            "train_accuracy": (correct / n).tolist(),
+            "test_accuracy": test_acc.tolist(),
+            "hidden_spikes_per_neuron": hidden_rate.tolist(),
+            "feedback_alignment": [alignment(net.feedback[-1][r], net.layers[-1].w[r])
+                                   for r in rows] if net.feedback else [],
+            "overflow": {k: v.tolist() for k, v in net.flags.items() if v.any()},
+        }
+        result.history.append(entry)
+        if on_epoch:
+            on_epoch(entry)
+        if progress:
+            tqdm.write(f"epoch {epoch}: train {entry['train_accuracy']} test {entry['test_accuracy']} "
+                       f"hidden rate {np.round(hidden_rate, 2).tolist()}")
+    result.samples_per_second = n * epochs * len(seeds) / total_time if total_time else 0.0
+    return result
