@@ -36,7 +36,8 @@ Local gradient of spike ``k`` w.r.t. ``w_j`` (thesis Eqs. 161-165), ``t = t_k``:
 
 ``E`` collects the same kind of ``g`` as the model is configured with. It is kept in absolute time
 as ``R_j = sum_{k'} exp(t_k'/tau) g_j^{k'}`` (``E_j = R_j z``), like ``a`` and ``b``; ``eps`` is
-``h_j z - f_j z**2`` with the input traces ``f_j = sum exp(t_j^z/tau_s)``, ``h_j = sum exp(t_j^z/tau)``.
+``h_j z - f_j z**2`` with the input traces ``f_j = sum exp(t_j^z/tau_s)`` and
+``h_j = sum exp(t_j^z/tau)`` (thesis Alg. 6's ``f`` and ``h``; its line 15 folds ``R`` into ``h``).
 
 Grades: an input spike of synapse ``j`` with grade ``d`` does ``s += w_j d``; the neuron's spike
 emits ``d = s + p`` on its first spike (``p`` its perturbation) and ``d = s`` after, then ``s = 0``.
@@ -51,6 +52,8 @@ Thesis typos fixed here (thesis = seeds/004, section 5.3 and chapter 3):
 * Alg. 6 computes at most one output spike per input event; a neuron may fire several times
   before the next input, so the crossing test loops.
 * Alg. 6 never resets ``s``; the text after Eq. 145 does, at each post-synaptic spike.
+* Alg. 6 never increments its spike count ``k``, so line 17 would add ``p`` to every spike; ``p``
+  goes on the first spike only (the text before Eq. 144).
 * Eqs. 65-67 swap ``a`` and ``b`` (``a`` with ``exp(t/tau)``, the reset term in ``b`` with
   ``exp(t/tau_s)``) and the sign of the last line of Eq. 65; Eq. 68 and Alg. 6 need the
   definitions above, ``u = b z - a z**2``.
@@ -82,7 +85,7 @@ class EventLayerResult:
     spike_grades: list[np.ndarray]   # per neuron: grade d of each spike
     grad: np.ndarray                 # (N, J): accumulated local gradient G = sum_k g^k (time units)
     spike_grads: list[np.ndarray]    # per neuron: (K_i, J) per-spike local gradients g^k
-    currents: list[np.ndarray]       # per neuron: synaptic current I = a exp(-t/tau_s) at each spike
+    currents: list[np.ndarray]       # per neuron: current I = a exp(-t/tau_s) at each spike
 
 
 def next_crossing(a, b, t_last, t_next, *, tau: float, theta: float):

@@ -1,0 +1,235 @@
+"""Tests of the ``plasticore`` command line: train (JSON, plots, determinism), config, errors.
+
+Runs are tiny (60 digits samples, one epoch) and call ``main`` in-process; the console script is
+run once through a subprocess to prove it is installed.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from plasticore.golden import datasets
+from plasticore.golden.config import Config
+from plasticore.host.cli import main
+
+SMALL = ["--dataset", "digits", "--epochs", "1", "--limit", "60", "--test-limit", "60", "--quiet"]
+PLOTS = ("accuracy.png", "raster.png", "alignment.png", "hidden_rate.png")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+REQUIRED_KEYS = {
+    "dataset", "rule", "target", "epochs", "train_accuracy", "test_accuracy", "test_accuracy_std",
+    "best_test_accuracy", "samples_per_second", "config_hash", "core_hash", "config", "seeds",
+    "fixed_point", "history", "command", "limit",
+}
+
+
+def train_json(tmp_path, *extra, name="out.json"):
+    """Run ``plasticore train`` on the small digits set and return the JSON it wrote."""
+    path = tmp_path / name
+    assert main(["train", *SMALL, "--json", str(path), *extra]) == 0
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def sfdfa_run(tmp_path_factory):
+    """One SFDFA run with JSON and plots, shared by the tests that inspect its outputs."""
+    folder = tmp_path_factory.mktemp("sfdfa")
+    argv = ["train", *SMALL, "--rule", "sfdfa", "--json", str(folder / "out.json"),
+            "--plots", str(folder / "plots")]
+    assert main(argv) == 0
+    return json.loads((folder / "out.json").read_text()), folder / "plots", argv
+
+
+# --- train: outputs ---------------------------------------------------------------------------------
+def test_train_json_has_every_key_and_sane_values(sfdfa_run):
+    record, _, argv = sfdfa_run
+    assert REQUIRED_KEYS <= record.keys()
+    assert record["dataset"] == "digits" and record["rule"] == "sfdfa" and record["target"] == "golden"
+    assert record["epochs"] == 1 and record["limit"] == 60 and record["seeds"] == [0]
+    assert record["fixed_point"] is True
+    for key in ("train_accuracy", "test_accuracy", "best_test_accuracy"):
+        assert 0.0 <= record[key] <= 1.0, key
+    assert record["test_accuracy_std"] == 0.0  # one seed
+    assert record["best_test_accuracy"] >= record["test_accuracy"]
+    assert record["samples_per_second"] > 0
+    config = Config.from_dict(record["config"])
+    assert record["config_hash"] == config.hash and record["core_hash"] == config.core_hash
+    assert config.layers == (64, 32, 10) and config.rule == "sfdfa"
+    assert len(record["history"]) == 1
+    epoch = record["history"][0]
+    assert epoch["epoch"] == 1 and len(epoch["test_accuracy"]) == 1
+    assert epoch["test_accuracy"][0] == record["test_accuracy"]
+    assert len(epoch["feedback_alignment"]) == 1 and -1 <= epoch["feedback_alignment"][0] <= 1
+    assert record["command"][1:] == argv
+
+
+def test_train_writes_four_valid_pngs(sfdfa_run):
+    import matplotlib.image
+
+    _, folder, _ = sfdfa_run
+    for name in PLOTS:
+        path = folder / name
+        data = path.read_bytes()
+        assert data[:8] == PNG_SIGNATURE, name
+        assert len(data) > 10_000, f"{name} is only {len(data)} bytes"
+        image = matplotlib.image.imread(path)
+        assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 200, image.shape
+        assert image.std() > 0.01, f"{name} is blank"
+
+
+def test_same_seed_gives_identical_results(sfdfa_run, tmp_path):
+    first, _, _ = sfdfa_run
+    again = train_json(tmp_path, "--rule", "sfdfa", "--seed", "0")
+    for key in ("train_accuracy", "test_accuracy", "best_test_accuracy", "config_hash"):
+        assert again[key] == first[key], key
+    assert again["history"] == first["history"]
+
+
+def test_replica_of_a_multi_seed_run_is_the_single_seed_run(sfdfa_run, tmp_path):
+    single, _, _ = sfdfa_run
+    both = train_json(tmp_path, "--seeds", "0,1")
+    assert both["seeds"] == [0, 1]
+    assert both["history"][0]["test_accuracy"][0] == single["history"][0]["test_accuracy"][0]
+    per_seed = both["history"][0]["test_accuracy"]
+    assert both["test_accuracy"] == pytest.approx(sum(per_seed) / 2)
+    assert len(both["seed_config_hashes"]) == 2
+
+
+def test_float_model_runs(tmp_path):
+    record = train_json(tmp_path, "--float", "--rule", "dfa")
+    assert record["fixed_point"] is False and record["rule"] == "dfa"
+    assert 0.0 <= record["test_accuracy"] <= 1.0
+
+
+def test_readout_rule_plots_say_no_feedback(tmp_path, capsys):
+    record = train_json(tmp_path, "--rule", "readout", "--plots", str(tmp_path / "plots"))
+    assert record["rule"] == "readout"
+    for name in PLOTS:
+        assert (tmp_path / "plots" / name).read_bytes()[:8] == PNG_SIGNATURE
+    summary = capsys.readouterr().out
+    assert "test accuracy" in summary and "samples/s" in summary
+
+
+def test_summary_is_printed(sfdfa_run, tmp_path, capsys):
+    assert main(["train", *SMALL]) == 0
+    out = capsys.readouterr().out
+    first, _, _ = sfdfa_run
+    assert f"{first['test_accuracy']:.4f} +- 0.0000" in out
+    assert "best epoch" in out and "samples/s" in out and first["config_hash"] in out
+
+
+# --- configuration ---------------------------------------------------------------------------------
+def run_config(capsys, *argv):
+    assert main(["config", *argv]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_config_command_prints_json_and_hashes(capsys):
+    printed = run_config(capsys, "--set", "n_steps=40")
+    config = Config.from_dict(printed["config"])
+    assert config.n_steps == 40
+    assert printed["hash"] == config.hash and printed["core_hash"] == config.core_hash
+    assert printed["hash"] != Config().hash
+
+
+def test_config_layers_file_set_and_rule_apply_in_order(capsys, tmp_path):
+    assert Config.from_dict(run_config(capsys, "--dataset", "mnist")["config"]).layers == (784, 128, 10)
+    assert Config.from_dict(run_config(capsys, "--hidden", "48")["config"]).layers == (64, 48, 10)
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps({"rule": "dfa", "n_steps": 30, "weight": {"bits": 18}}))
+    printed = run_config(capsys, "--config", str(partial), "--set", "n_steps=35", "--set",
+                         "lr_output_shift=9")
+    config = Config.from_dict(printed["config"])
+    assert (config.rule, config.n_steps, config.lr_output_shift) == ("dfa", 35, 9)
+    assert (config.weight.bits, config.weight.frac) == (18, 11)  # partial format merged
+    assert Config.from_dict(run_config(capsys, "--config", str(partial), "--rule", "readout")
+                            ["config"]).rule == "readout"
+    assert run_config(capsys, "--set", "rate_reg_shift=null")["config"]["rate_reg_shift"] is None
+    assert run_config(capsys, "--set", "weight.frac=10", "--set", "state.frac=10")["config"][
+        "weight"]["frac"] == 10
+
+
+def test_config_output_and_results_file_round_trip(capsys, tmp_path, sfdfa_run):
+    printed = run_config(capsys, "--set", "tau=20", "--set", "tau_s=10")
+    assert printed["hash"] == run_config(capsys, "--set", "tau=20.0", "--set", "tau_s=10.0")["hash"]
+    saved = tmp_path / "config.json"
+    saved.write_text(json.dumps(printed))
+    assert run_config(capsys, "--config", str(saved))["hash"] == printed["hash"]
+    record, _, _ = sfdfa_run
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(record))
+    assert run_config(capsys, "--config", str(results))["hash"] == record["config_hash"]
+
+
+# --- errors ------------------------------------------------------------------------------------------
+def run_failing(capsys, *argv):
+    code = main(list(argv))
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_invalid_setting_exits_2_naming_the_field(capsys):
+    err = run_failing(capsys, "train", *SMALL, "--set", "lr_output_shift=99")
+    assert "lr_output_shift" in err
+    err = run_failing(capsys, "config", "--set", "lr_output_shift=99")
+    assert "lr_output_shift" in err
+
+
+def test_unknown_setting_exits_2(capsys):
+    assert "nonsense" in run_failing(capsys, "train", *SMALL, "--set", "nonsense=1")
+    assert "nbits" in run_failing(capsys, "config", "--set", "weight.nbits=3")
+    assert "key=value" in run_failing(capsys, "config", "--set", "n_steps")
+
+
+def test_bad_config_file_exits_2(capsys, tmp_path):
+    assert "cannot read" in run_failing(capsys, "config", "--config", str(tmp_path / "missing.json"))
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    assert "not valid JSON" in run_failing(capsys, "config", "--config", str(broken))
+
+
+def test_layers_that_do_not_fit_the_dataset_exit_2(capsys):
+    err = run_failing(capsys, "train", *SMALL, "--set", "layers=[784, 16, 10]")
+    assert "do not fit" in err
+
+
+@pytest.mark.parametrize("target", ["sim", "serial:/dev/ttyUSB0"])
+def test_unbuilt_targets_exit_2_with_the_reason(capsys, target):
+    err = run_failing(capsys, "train", *SMALL, "--target", target)
+    assert f"target {target!r} is not available yet: the RTL neurocore (issue 3) and host link " \
+           f"(issue 4) are not built" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--dataset", "nope"],
+    ["train", "--dataset", "digits", "--target", "fpga"],
+    ["train", "--dataset", "digits", "--seed", "1", "--seeds", "1,2"],
+    ["train", "--dataset", "digits", "--epochs", "0"],
+    [],
+])
+def test_argparse_rejects_bad_arguments(capsys, argv):
+    assert "usage:" in run_failing(capsys, *argv)
+
+
+def test_unavailable_dataset_exits_2_with_its_message(capsys, monkeypatch):
+    def unavailable(name, **kwargs):
+        raise datasets.DatasetUnavailable(f"{name} is unavailable: install it with apt")
+
+    monkeypatch.setattr(datasets, "load", unavailable)
+    err = run_failing(capsys, "train", "--dataset", "fashion-mnist", "--quiet")
+    assert "fashion-mnist is unavailable: install it with apt" in err
+
+
+# --- the installed console script ---------------------------------------------------------------------
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "plasticore"
+    assert script.is_file(), f"console script missing: {script}"
+    done = subprocess.run([str(script), "config", "--set", "n_steps=40"], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["config"]["n_steps"] == 40 and len(printed["hash"]) == 16
