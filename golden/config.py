@@ -141,7 +141,15 @@ class Config:
         for name in ("weight", "state", "trace", "grad", "grade", "feedback"):
             value = getattr(self, name)
             if isinstance(value, dict):
-                object.__setattr__(self, name, Format(**value))
+                try:
+                    object.__setattr__(self, name, Format(**value))
+                except TypeError as error:
+                    raise ConfigError(f"{name} must have the fields bits, frac, signed: {error}") from None
+        # reals are stored as floats so that tau=20 and tau=20.0 hash alike
+        for name in ("tau", "tau_s", "threshold", "init_hidden", "init_output", "init_feedback"):
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, name, float(value))
         self._validate()
 
     # ----------------------------------------------------------------------------------------

@@ -151,7 +151,8 @@ def train(config: Config, data: Dataset, *, epochs: int, seeds=(0,), fixed: bool
         if on_epoch:
             on_epoch(entry)
         if progress:
-            tqdm.write(f"epoch {epoch}: train {entry['train_accuracy']} test {entry['test_accuracy']} "
-                       f"hidden rate {np.round(hidden_rate, 2).tolist()}")
+            tqdm.write(f"epoch {epoch}: train {np.round(entry['train_accuracy'], 3).tolist()} "
+                       f"test {np.round(test_acc, 3).tolist()} "
+                       f"hidden spikes/neuron {np.round(hidden_rate, 2).tolist()}")
     result.samples_per_second = n * epochs * len(seeds) / total_time if total_time else 0.0
     return result

@@ -1,1 +1,397 @@
-def main(): print("cli")
+"""The ``plasticore`` command line.
+
+Subcommands:
+
+``plasticore train``
+    Train on a dataset with one of the learning rules and report the accuracies; ``--json``
+    writes a results file, ``--plots DIR`` writes PNG figures. Only the ``golden`` target (the
+    in-process golden model) exists so far; ``sim`` and ``serial:PORT`` are accepted by the parser
+    and refused with an explanation.
+``plasticore config``
+    Print the resolved configuration as JSON together with its ``hash`` and ``core_hash``.
+
+Configuration resolution (both subcommands), each layer overriding the previous one:
+
+1. :class:`~plasticore.golden.config.Config` defaults, with ``layers`` set from the dataset
+   (``(inputs, --hidden, classes)``; hidden 32 for digits and 128 for the MNIST-like datasets);
+2. ``--config FILE``: a JSON object of Config fields, possibly partial (format fields may be
+   partial too: ``{"weight": {"bits": 18}}``). A results file written by ``train --json`` (or the
+   output of ``plasticore config``) is accepted as well: its ``"config"`` member is used;
+3. ``--set key=value`` (repeatable): the value is parsed as JSON, falling back to a plain string;
+   ``key`` may name a format member, e.g. ``--set weight.bits=18``;
+4. ``--rule``.
+
+Integers given for real-valued fields (``tau``, ``threshold``, ...) are stored as floats, so that
+``--set tau=20`` and ``--set tau=20.0`` name the same configuration (same hash).
+
+Exit codes: 0 success, 2 usage or configuration error, unavailable dataset or target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+from plasticore.golden.config import RULES, Config, ConfigError
+
+__all__ = ["main", "build_parser", "resolve_config", "NotAvailable"]
+
+PROG = "plasticore"
+
+#: inputs and classes of each dataset, known without loading it (checked after loading)
+DATASET_SHAPES = {"digits": (64, 10), "mnist": (784, 10), "fashion-mnist": (784, 10)}
+DEFAULT_HIDDEN = {"digits": 32, "mnist": 128, "fashion-mnist": 128}
+
+TARGET_UNAVAILABLE = ("target {target!r} is not available yet: the RTL neurocore (issue 3) and "
+                      "host link (issue 4) are not built")
+
+
+class NotAvailable(RuntimeError):
+    """Something the command asks for cannot run here; the message says why (exit code 2)."""
+
+
+# --- argument types -------------------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a seed must be a non-negative integer, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed must be a non-negative integer, not {text!r}")
+    return value
+
+
+def _seed_list(text: str) -> list[int]:
+    seeds = [_seed(part.strip()) for part in text.split(",") if part.strip()]
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"expected comma-separated seeds, not {text!r}")
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be distinct, not {text!r}")
+    return seeds
+
+
+def _target(text: str) -> str:
+    if text in ("golden", "sim") or (text.startswith("serial:") and len(text) > len("serial:")):
+        return text
+    raise argparse.ArgumentTypeError(f"unknown target {text!r}: expected golden, sim or serial:PORT")
+
+
+def _setting(text: str) -> tuple[str, object]:
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected key=value, not {text!r}")
+    if raw == "None":  # Python's spelling of null, e.g. --set rate_reg_shift=None
+        return key, None
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
+# --- configuration ----------------------------------------------------------------------------------
+_FLOAT_FIELDS = {f.name for f in dataclasses.fields(Config) if f.type in ("float", float)}
+_FIELD_NAMES = {f.name for f in dataclasses.fields(Config)}
+
+
+def _merge(base: dict, changes: dict) -> None:
+    """Update ``base`` in place; dict values (formats) are merged member by member."""
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+
+
+def _read_config_file(path: Path) -> dict:
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as error:
+        raise ConfigError(f"cannot read configuration file {path}: {error.strerror or error}") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"configuration file {path} is not valid JSON: {error}") from None
+    if isinstance(data, dict) and "config" not in _FIELD_NAMES and isinstance(data.get("config"), dict):
+        data = data["config"]  # a results file of `train --json` or the output of `config`
+    if not isinstance(data, dict):
+        raise ConfigError(f"configuration file {path} must hold a JSON object of Config fields")
+    return data
+
+
+def resolve_config(dataset: str | None = None, *, hidden: int | None = None,
+                   config_file: Path | None = None, settings=(), rule: str | None = None) -> Config:
+    """The configuration of a command: defaults, dataset layers, file, ``--set``, ``--rule``.
+
+    Raises :class:`ConfigError` for an invalid configuration, an unknown field or a bad file.
+    """
+    data = Config().to_dict()
+    if dataset is not None or hidden is not None:
+        inputs, classes = DATASET_SHAPES[dataset] if dataset else (data["layers"][0], data["layers"][-1])
+        width = hidden if hidden is not None else DEFAULT_HIDDEN.get(dataset, data["layers"][1])
+        data["layers"] = [inputs, width, classes]
+    if config_file is not None:
+        _merge(data, _read_config_file(config_file))
+    for key, value in settings:
+        top, dot, member = key.partition(".")
+        if dot:
+            if top in data and not isinstance(data[top], dict):
+                raise ConfigError(f"--set {key}: {top} has no members (it is {data[top]!r})")
+            _merge(data, {top: {member: value}})
+        else:
+            _merge(data, {key: value})
+    if rule is not None:
+        data["rule"] = rule
+    for name in _FLOAT_FIELDS & data.keys():
+        if isinstance(data[name], int) and not isinstance(data[name], bool):
+            data[name] = float(data[name])
+    try:
+        return Config.from_dict(data)
+    except TypeError as error:  # e.g. a format with an unknown or missing member
+        raise ConfigError(str(error)) from None
+
+
+# --- parser ---------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Plasticore: on-chip SFDFA learning for spiking neural networks on FPGAs.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    config_options = argparse.ArgumentParser(add_help=False)
+    group = config_options.add_argument_group("configuration")
+    group.add_argument("--config", type=Path, metavar="FILE",
+                       help="JSON object of Config fields (may be partial), or a results file")
+    group.add_argument("--set", dest="settings", type=_setting, action="append", default=[],
+                       metavar="KEY=VALUE",
+                       help="override one field; VALUE is JSON, else a string (repeatable)")
+    group.add_argument("--hidden", type=_positive_int, metavar="N",
+                       help="hidden neurons (default 32 for digits, 128 for mnist/fashion-mnist)")
+    group.add_argument("--rule", choices=RULES, help="learning rule (default: the configuration's, sfdfa)")
+
+    train = commands.add_parser(
+        "train", parents=[config_options], help="train on a dataset and report accuracies",
+        description="Train one network per seed on a dataset, online (one sample at a time), and "
+                    "report train and test accuracies.")
+    train.add_argument("--dataset", required=True, choices=sorted(DATASET_SHAPES))
+    train.add_argument("--target", type=_target, default="golden", metavar="TARGET",
+                       help="golden (in-process golden model), sim or serial:PORT (default golden)")
+    train.add_argument("--epochs", type=_positive_int, default=1, metavar="N")
+    train.add_argument("--limit", type=_positive_int, metavar="N", help="use the first N training samples")
+    train.add_argument("--test-limit", type=_positive_int, metavar="N", help="use the first N test samples")
+    seeds = train.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=_seed, metavar="S", help="one seed (default 0)")
+    seeds.add_argument("--seeds", type=_seed_list, metavar="S1,S2,...",
+                       help="several seeds, trained side by side; accuracies are averaged")
+    train.add_argument("--float", action="store_true",
+                       help="run the clocked float64 model instead of the fixed-point golden model")
+    train.add_argument("--json", type=Path, metavar="FILE", help="write the results as JSON")
+    train.add_argument("--plots", type=Path, metavar="DIR", help="write PNG figures into DIR")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(handler=_cmd_train)
+
+    config = commands.add_parser(
+        "config", parents=[config_options], help="print the resolved configuration and its hashes",
+        description="Print the resolved configuration as JSON with its hash and core_hash. The "
+                    "output can be passed back with --config.")
+    config.add_argument("--dataset", choices=sorted(DATASET_SHAPES),
+                        help="take the layer sizes from this dataset (default: Config defaults)")
+    config.set_defaults(handler=_cmd_config)
+    return parser
+
+
+# --- commands -------------------------------------------------------------------------------------------
+def _config_of(args) -> Config:
+    return resolve_config(args.dataset, hidden=args.hidden, config_file=args.config,
+                          settings=args.settings, rule=args.rule)
+
+
+def _cmd_config(args, argv) -> int:
+    config = _config_of(args)
+    print(json.dumps({"config": config.to_dict(), "hash": config.hash, "core_hash": config.core_hash},
+                     indent=2, sort_keys=True))
+    return 0
+
+
+def _check_target(target: str) -> None:
+    if target != "golden":
+        raise NotAvailable(TARGET_UNAVAILABLE.format(target=target))
+
+
+def _cmd_train(args, argv) -> int:
+    from plasticore.golden import datasets
+    from plasticore.golden.train import seed_config, train
+
+    config = _config_of(args)
+    fixed = not args.float
+    if fixed and config.perturbation == "gaussian":
+        raise ConfigError("perturbation 'gaussian' exists only in the float model: add --float")
+    _check_target(args.target)
+    seeds = args.seeds if args.seeds is not None else [args.seed if args.seed is not None else 0]
+
+    data = datasets.load(args.dataset)
+    if config.n_inputs != data.n_inputs or config.n_outputs < data.n_classes:
+        raise ConfigError(f"layers {config.layers} do not fit dataset {data.name!r}: "
+                          f"{data.n_inputs} inputs, {data.n_classes} classes")
+    n_train = len(data.y_train[:args.limit])
+    n_test = len(data.y_test[:args.test_limit])
+    arithmetic = "fixed-point" if fixed else "float64"
+    if not args.quiet:
+        print(f"training {args.dataset} with {config.rule} on {args.target} ({arithmetic}): "
+              f"layers {list(config.layers)}, {n_train} train / {n_test} test samples, "
+              f"{args.epochs} epoch(s), seeds {seeds}, config {config.hash}", flush=True)
+
+    started = time.perf_counter()
+    result = train(config, data, epochs=args.epochs, seeds=seeds, fixed=fixed, limit=args.limit,
+                   test_limit=args.test_limit, progress=not args.quiet)
+    elapsed = time.perf_counter() - started
+    summary = result.summary()
+
+    record = {
+        "dataset": args.dataset,
+        "rule": config.rule,
+        "target": args.target,
+        "fixed_point": fixed,
+        "epochs": args.epochs,
+        "seeds": seeds,
+        "limit": args.limit,
+        "test_limit": args.test_limit,
+        "n_train": n_train,
+        "n_test": n_test,
+        "train_accuracy": summary["train_accuracy"],
+        "test_accuracy": summary["test_accuracy"],
+        "test_accuracy_std": summary["test_accuracy_std"],
+        "best_test_accuracy": summary["best_test_accuracy"],
+        "best_test_accuracy_std": summary["best_test_accuracy_std"],
+        "test_accuracy_per_seed": summary["test_accuracy_per_seed"],
+        "best_epoch_per_seed": summary["best_epoch_per_seed"],
+        "samples_per_second": result.samples_per_second,
+        "elapsed_seconds": elapsed,
+        "config_hash": config.hash,
+        "core_hash": config.core_hash,
+        # replica r ran seed_config(config, seeds[r]): same fields, LFSR seeds derived from the seed
+        "seed_config_hashes": [seed_config(config, s).hash for s in seeds],
+        "config": config.to_dict(),
+        "history": result.history,
+        "command": [PROG, *argv],
+        "versions": _versions(),
+    }
+    if args.json is not None:
+        _write_json(args.json, record)
+    written = []
+    if args.plots is not None:
+        from plasticore.host import plots
+        written = plots.write_all(result, data, args.plots,
+                                  title=f"{args.dataset}, {config.rule}, {args.target} ({arithmetic})")
+    print(_summary_text(record, written, args.json))
+    return 0
+
+
+def _summary_text(record: dict, plots_written, json_path) -> str:
+    history = record["history"]
+    tests = [sum(h["test_accuracy"]) / len(h["test_accuracy"]) for h in history]
+    best_epoch = max(range(len(tests)), key=tests.__getitem__) + 1
+    n_seeds = len(record["seeds"])
+    last = history[-1]
+    lines = [
+        f"{record['dataset']} / {record['rule']} / {record['target']} "
+        f"({'fixed-point' if record['fixed_point'] else 'float64'}), {record['epochs']} epoch(s), "
+        f"{record['n_train']} train / {record['n_test']} test samples, "
+        f"{n_seeds} seed{'s' if n_seeds > 1 else ''} {record['seeds']}",
+        f"  test accuracy   {record['test_accuracy']:.4f} +- {record['test_accuracy_std']:.4f} "
+        f"(final epoch, mean +- std over seeds)",
+        f"  best epoch      {best_epoch} (mean test {tests[best_epoch - 1]:.4f}); best per seed "
+        f"{record['best_test_accuracy']:.4f} +- {record['best_test_accuracy_std']:.4f} "
+        f"at epochs {record['best_epoch_per_seed']}",
+        f"  train accuracy  {record['train_accuracy']:.4f} (running, last epoch)",
+    ]
+    rates = last.get("hidden_spikes_per_neuron") or []
+    aligns = last.get("feedback_alignment") or []
+    extra = []
+    if rates:
+        extra.append(f"hidden spikes/neuron {sum(rates) / len(rates):.2f}")
+    if aligns and record["rule"] != "readout":
+        extra.append(f"feedback alignment {sum(aligns) / len(aligns):+.3f}")
+    if extra:
+        lines.append("  " + ", ".join(extra))
+    lines.append(f"  speed           {record['samples_per_second']:.1f} samples/s (training, all seeds); "
+                 f"{record['elapsed_seconds']:.1f} s in all")
+    lines.append(f"  config          {record['config_hash']} (core {record['core_hash']})")
+    overflow = last.get("overflow") or {}
+    if overflow:
+        lines.append(f"  WARNING: saturation flags raised: {', '.join(sorted(overflow))}")
+    if json_path is not None:
+        lines.append(f"  results         {json_path}")
+    if plots_written:
+        lines.append(f"  plots           {', '.join(str(p) for p in plots_written)}")
+    return "\n".join(lines)
+
+
+def _versions() -> dict:
+    from importlib import metadata
+
+    import numpy
+
+    try:
+        own = metadata.version("plasticore")
+    except metadata.PackageNotFoundError:
+        own = None
+    return {"plasticore": own, "numpy": numpy.__version__, "python": sys.version.split()[0]}
+
+
+def _write_json(path: Path, record: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(record, indent=2, allow_nan=True, default=_json_default)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text + "\n")
+    partial.replace(path)
+
+
+def _json_default(value):
+    """numpy scalars and arrays that slip into the record."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _error(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script passes it to sys.exit)."""
+    from plasticore.golden.datasets import ChecksumMismatch, DatasetUnavailable
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # argparse: --help (0) or a usage error (2)
+        return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
+    try:
+        return args.handler(args, argv)
+    except ConfigError as error:
+        return _error(f"invalid configuration: {error}")
+    except (NotAvailable, DatasetUnavailable, ChecksumMismatch) as error:
+        return _error(str(error))
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -69,3 +69,12 @@ def test_impossible_configurations_are_refused_by_name(changes, words):
 def test_unknown_fields_are_refused():
     with pytest.raises(ConfigError, match="unknown configuration field.*colour"):
         Config.from_dict({"colour": "red"})
+
+
+def test_whole_numbers_for_reals_hash_like_floats():
+    assert Config(tau=20, tau_s=10).hash == Config(tau=20.0, tau_s=10.0).hash
+
+
+def test_malformed_format_is_a_config_error():
+    with pytest.raises(ConfigError, match="weight must have the fields"):
+        Config.from_dict({"weight": {"nbits": 3}})
