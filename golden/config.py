@@ -252,7 +252,8 @@ class Config:
                 raise ConfigError(f"{name} = {getattr(self, name)} makes the update shift {shift}, "
                                   f"outside 0..31 (the rounding LFSR supplies 32 bits)")
         # a threshold that does not fit the weight format cannot be compared with the state
-        self.weight.quantize(self.threshold)
+        if self.weight.quantize(self.threshold) < 1:
+            raise ConfigError(f"threshold = {self.threshold} rounds to 0 in the weight format {self.weight}")
 
     # --- derived integers (the only numbers the fixed-point model and the RTL use) ------------
     @property

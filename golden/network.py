@@ -35,10 +35,17 @@ import numpy as np
 from . import lfsr
 from .config import DECAY_FRAC, Config, Format
 
-__all__ = ["Network", "Layer", "Record", "FLAG_NAMES"]
+__all__ = ["Network", "Layer", "Record", "FLAG_NAMES", "reciprocal"]
 
 #: sticky overflow flags, one per saturating quantity (the RTL's status register has the same)
 FLAG_NAMES = ("state", "trace", "grad", "grade", "count", "weight", "feedback")
+
+
+def reciprocal(current_q, theta_q: int):
+    """r = theta / max(C, theta) as unsigned 0.16 words (spec 5.3): integer floor division of
+    ``theta_q << 16`` by the clamped current, saturated at 0xFFFF (r = 1 does not fit)."""
+    clamped = np.maximum(current_q, theta_q)
+    return np.minimum((theta_q << DECAY_FRAC) // clamped, (1 << DECAY_FRAC) - 1)
 
 
 @dataclass
@@ -126,6 +133,8 @@ class Network:
         self.lfsr_round = np.full(batch, config.seed_round, dtype=np.uint32)
         self._gauss = np.random.default_rng(config.seed_perturb)
         self.flags = {name: np.zeros(batch, dtype=bool) for name in FLAG_NAMES}
+        #: False skips the eligibility (ghat, ehat) work: inference only, spikes unchanged
+        self.tracks_eligibility = True
         self.step_index = 0
         self.reset()
 
@@ -201,14 +210,18 @@ class Network:
                      spikes=np.zeros((B, N), bool), grades=zeros(B, N))
 
     # --- arithmetic ---------------------------------------------------------------------------
-    def _sat(self, x, fmt: Format, flag: str):
-        """Saturate to the format (fixed) and raise the sticky flag of replicas that clipped."""
+    def _sat(self, x, fmt: Format, flag: str, replicas=None):
+        """Saturate to the format (fixed) and raise the sticky flag of the replicas that clipped.
+
+        ``x`` leads with the replica axis, or, when ``replicas`` is given, with one row per entry
+        of ``replicas`` (the replica index of each row, as for the spiking neurons)."""
         if not self.fixed:
             return x
         clipped = np.clip(x, fmt.lo, fmt.hi)
         hit = clipped != x
         if hit.any():
-            self.flags[flag] |= hit.reshape(self.batch, -1).any(axis=1)
+            rows = hit.reshape(len(x), -1).any(axis=1)
+            self.flags[flag][(np.arange(self.batch) if replicas is None else replicas)[rows]] = True
         return clipped
 
     def _decay(self, x, decay_q: int, decay: float):
@@ -323,12 +336,31 @@ class Network:
         return np.einsum("bij,bj->bi", np.broadcast_to(layer.w, layer.ghat.shape), in_grades)
 
     def _spike_updates(self, layer: Layer, n: int, spikes: np.ndarray, current: np.ndarray):
-        cfg, fixed = self.config, self.fixed
+        """Spec 5.3 for every spiking neuron: eligibility, grade, counters (the reset of A is
+        applied by the caller)."""
+        cfg = self.config
         bb, ii = np.nonzero(spikes)
-        # reciprocal r = theta / max(C, theta), one per spike
+        if self.tracks_eligibility:
+            self._eligibility_updates(layer, n, bb, ii, current)
+        # grades: S plus the perturbation on the neuron's first spike; then S = 0
+        first = layer.count[bb, ii] == 0
+        grade = layer.grade_sum[bb, ii] + np.where(first, layer.perturbation[bb, ii], 0)
+        grade = self._sat(grade, cfg.grade, "grade", bb)
+        layer.grades[bb, ii] = grade
+        layer.grade_sum[bb, ii] = 0
+        layer.grade_total[bb, ii] = self._sat(layer.grade_total[bb, ii] + grade, cfg.grade, "grade", bb)
+        count_max = (1 << cfg.count_bits) - 1
+        full = layer.count[bb, ii] >= count_max
+        self.flags["count"][bb[full]] = True
+        layer.count[bb, ii] = np.minimum(layer.count[bb, ii] + 1, count_max)
+        layer.last_step[bb, ii] = n
+
+    def _eligibility_updates(self, layer: Layer, n: int, bb, ii, current: np.ndarray):
+        """ghat += r * (ehat - eps) and ehat = decayed ehat + that, for every synapse of the
+        spiking neurons (bb, ii); r = theta / max(C, theta)."""
+        cfg, fixed = self.config, self.fixed
         if fixed:
-            clamped = np.maximum(current[bb, ii], cfg.threshold_q)
-            r = np.minimum((cfg.threshold_q << DECAY_FRAC) // clamped, (1 << DECAY_FRAC) - 1)
+            r = reciprocal(current[bb, ii], cfg.threshold_q)
             eps = (layer.trace_x[bb] - layer.trace_y[bb]) >> (cfg.trace.frac - cfg.grad.frac)
         else:
             r = cfg.threshold / np.maximum(current[bb, ii], cfg.threshold)
@@ -345,21 +377,9 @@ class Network:
             ehat = np.zeros_like(eps)
         diff = ehat - eps
         ghat = (r[:, None] * diff) >> DECAY_FRAC if fixed else r[:, None] * diff
-        layer.ghat[bb, ii] = self._sat(layer.ghat[bb, ii] + ghat, cfg.grad, "grad")
+        layer.ghat[bb, ii] = self._sat(layer.ghat[bb, ii] + ghat, cfg.grad, "grad", bb)
         if cfg.reset_path:
-            layer.ehat[bb, ii] = self._sat(ehat + ghat, cfg.grad, "grad")
-        # grades: S plus the perturbation on the neuron's first spike; then S = 0
-        first = layer.count[bb, ii] == 0
-        grade = layer.grade_sum[bb, ii] + np.where(first, layer.perturbation[bb, ii], 0)
-        grade = self._sat(grade, cfg.grade, "grade")
-        layer.grades[bb, ii] = grade
-        layer.grade_sum[bb, ii] = 0
-        layer.grade_total[bb, ii] = self._sat(layer.grade_total[bb, ii] + grade, cfg.grade, "grade")
-        count_max = (1 << cfg.count_bits) - 1
-        if (layer.count[bb, ii] >= count_max).any():
-            self.flags["count"][bb[layer.count[bb, ii] >= count_max]] = True
-        layer.count[bb, ii] = np.minimum(layer.count[bb, ii] + 1, count_max)
-        layer.last_step[bb, ii] = n
+            layer.ehat[bb, ii] = self._sat(ehat + ghat, cfg.grad, "grad", bb)
 
     def run(self, raster: np.ndarray, *, reset: bool = True) -> Record:
         """Run a whole window; ``raster`` is (B, n_steps, n_inputs) bool (or (n_steps, n_inputs)

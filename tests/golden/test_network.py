@@ -239,3 +239,23 @@ def test_bad_inputs_are_refused_by_name():
         net.learn([10])
     with pytest.raises(ValueError, match="raster has shape"):
         net.run(np.zeros((1, 10, 64), bool))
+
+
+def test_spike_level_saturation_flags_only_the_replicas_that_clipped():
+    net = Network(Config(rule="readout", layers=(4, 2)), [np.zeros((2, 4), np.int64)], fixed=True,
+                  batch=3, seed=None)
+    rows = np.array([[0, 99], [1, 2]])  # one row per spiking neuron, of replicas 2 and 0
+    out = net._sat(rows, Format(4, 0), "grad", replicas=np.array([2, 0]))
+    assert out.tolist() == [[0, 7], [1, 2]]
+    assert net.flags["grad"].tolist() == [False, False, True]
+
+
+def test_inference_without_eligibility_gives_the_same_spikes(digits):
+    cfg = Config()
+    raster = encode_images(cfg, digits.x_test[:8])
+    full = Network(cfg, fixed=True, batch=8, seed=1)
+    fast = Network(cfg, fixed=True, batch=8, seed=1)
+    fast.tracks_eligibility = False
+    for a, b in zip(full.run(raster).spikes, fast.run(raster).spikes):
+        assert np.array_equal(a, b)
+    assert not fast.layers[0].ghat.any() and full.layers[0].ghat.any()

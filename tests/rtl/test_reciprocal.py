@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """rtl.reciprocal against the spec 5.3 formula: edge cases, random values, timing, back-pressure."""
 
 import random

