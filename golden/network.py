@@ -435,15 +435,21 @@ class Network:
         delta_out = self.output_errors(labels)
         if cfg.learns_hidden:
             for layer, delta in zip(self.layers[:-1], self.hidden_errors(delta_out)):
-                self._update_weights(layer, delta, cfg.hidden_update_shift)
+                self._update_weights(layer, delta, cfg.hidden_update_shift if self.fixed
+                                     else cfg.lr_hidden_shift)
         out_delta = delta_out if self.fixed else delta_out.astype(np.float64)
-        self._update_weights(self.layers[-1], out_delta, cfg.output_update_shift)
+        self._update_weights(self.layers[-1], out_delta, cfg.output_update_shift if self.fixed
+                             else cfg.lr_output_shift)
         if cfg.learns_feedback:
             self._update_feedback(delta_out)
         return delta_out
 
     def _update_weights(self, layer: Layer, delta: np.ndarray, shift: int):
-        """w <- w - eta * delta_i * ghat_ij, eta = 2**-lr_shift, stochastically rounded."""
+        """w <- w - eta * delta_i * ghat_ij, eta = 2**-lr_shift, stochastically rounded.
+
+        ``shift`` is the whole right shift: in fixed point the learning-rate shift plus the
+        format alignment of the product (Config.*_update_shift); in float the learning-rate
+        shift alone, since the product is already a real number."""
         product = -(delta[:, :, None] * layer.ghat)
         draws = self._draw_round(product[0].size) if self.fixed else None
         step = self._round_shift(product, shift, draws)

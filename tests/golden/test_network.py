@@ -259,3 +259,39 @@ def test_inference_without_eligibility_gives_the_same_spikes(digits):
     for a, b in zip(full.run(raster).spikes, fast.run(raster).spikes):
         assert np.array_equal(a, b)
     assert not fast.layers[0].ghat.any() and full.layers[0].ghat.any()
+
+
+@pytest.mark.parametrize("rule", ["sfdfa", "dfa", "readout"])
+def test_one_learning_step_moves_fixed_and_float_weights_alike(digits, rule):
+    """The same sample and weights: the fixed-point update (stochastically rounded) must equal
+    the float update to within its rounding: per word |dw_fixed - dw_float| < 1 LSB plus the
+    float/fixed ghat difference times delta*eta (bounded by the tracking test), so we check the
+    mean absolute update agrees to 5 % and the correlation is near 1 - this catches a wrong
+    learning-rate scale or sign in either model."""
+    cfg = Config(rule=rule, lr_hidden_shift=4, lr_output_shift=4, feedback_shift=2)
+    fixed = Network(cfg, fixed=True, seed=5)
+    flt = _float_twin(cfg, fixed)
+    raster = encode_images(cfg, digits.x_train[:1])
+    for net in (fixed, flt):
+        net.run(raster)
+    before_fixed = [layer.w.copy() / cfg.weight.one for layer in fixed.layers]
+    before_float = [layer.w.copy() for layer in flt.layers]
+    fb_fixed, fb_float = fixed.feedback[0].copy() / cfg.feedback.one, flt.feedback[0].copy()
+    fixed.learn(digits.y_train[:1])
+    flt.learn(digits.y_train[:1])
+    learned = {"sfdfa": (0, 1), "dfa": (0, 1), "readout": (1,)}[rule]
+    for k, (lq, lf) in enumerate(zip(fixed.layers, flt.layers)):
+        dq = lq.w / cfg.weight.one - before_fixed[k]
+        df = lf.w - before_float[k]
+        if k not in learned:
+            assert not dq.any() and not df.any()
+            continue
+        assert np.abs(df).mean() > 0, "the float update must not vanish"
+        assert np.abs(dq).mean() == pytest.approx(np.abs(df).mean(), rel=0.05)
+        assert np.corrcoef(dq.ravel(), df.ravel())[0, 1] > 0.99
+    dbq = fixed.feedback[0] / cfg.feedback.one - fb_fixed
+    dbf = flt.feedback[0] - fb_float
+    if rule == "sfdfa":
+        assert np.abs(dbq).mean() == pytest.approx(np.abs(dbf).mean(), rel=0.05)
+    else:
+        assert not dbq.any() and not dbf.any()

@@ -1,0 +1,133 @@
+"""Amaranth-simulator driver of ``rtl.core``: the access port, the event stream and a lock-step
+comparison with ``golden.network.Network(fixed=True)`` after every step (used by test_core.py)."""
+
+import numpy as np
+
+from plasticore.golden.network import FLAG_NAMES, Network
+from plasticore.rtl.core import Cmd, Core, Mem
+
+from .streams import put
+
+__all__ = ["write", "read", "command", "golden_words", "core_words", "compare", "lockstep"]
+
+
+async def write(ctx, core, mem, addr, raw):
+    ctx.set(core.access.mem, mem)
+    ctx.set(core.access.addr, addr)
+    ctx.set(core.access.wdata, raw)
+    ctx.set(core.access.we, 1)
+    ctx.set(core.access.en, 1)
+    await ctx.tick()
+    ctx.set(core.access.en, 0)
+    ctx.set(core.access.we, 0)
+
+
+async def read(ctx, core, mem, addr):
+    ctx.set(core.access.mem, mem)
+    ctx.set(core.access.addr, addr)
+    ctx.set(core.access.en, 1)
+    await ctx.tick()
+    ctx.set(core.access.en, 0)
+    return core.decode(mem, ctx.get(core.access.rdata))
+
+
+async def command(ctx, core, cmd, addr=0):
+    """Send one event; for STEP and SAMPLE wait for ``done``; returns the clocks from the
+    transfer to ``done`` (0 for SPIKE)."""
+    await put(ctx, core.events, {"cmd": cmd, "addr": addr})
+    if cmd == Cmd.SPIKE:
+        return 0
+    cycles = 0
+    while True:
+        cycles += 1
+        _, _, done = await ctx.tick().sample(core.done)
+        if done:
+            return cycles
+
+
+def golden_words(core: Core, net: Network):
+    """Every state word the core's access port can read, from the golden model:
+    {(mem, addr): value}."""
+    words = {}
+    for k, layer in enumerate(net.layers):
+        for i in range(layer.n_neurons):
+            words[(Mem.STATE, core.neuron_base[k] + i)] = {
+                "a": int(layer.a[0, i]), "c": int(layer.c[0, i]),
+                "grade_sum": int(layer.grade_sum[0, i]), "grade_total": int(layer.grade_total[0, i]),
+                "count": int(layer.count[0, i]), "last_step": int(layer.last_step[0, i])}
+            if k < core.n_layers - 1:
+                words[(Mem.PERTURB, core.neuron_base[k] + i)] = int(layer.perturbation[0, i] > 0)
+        for j in range(layer.n_inputs):
+            words[(Mem.TRACE, core.trace_base[k] + j)] = {
+                "x": int(layer.trace_x[0, j]), "y": int(layer.trace_y[0, j])}
+    return words
+
+
+async def core_words(ctx, core, keys):
+    return {key: await read(ctx, core, *key) for key in keys}
+
+
+def golden_flags(net):
+    return sum(int(net.flags[name][0]) << k for k, name in enumerate(FLAG_NAMES))
+
+
+def compare(expected, got, where, flags=None):
+    """Raise AssertionError listing (memory, address, field, where, expected, got)."""
+    bad = []
+    for key, value in expected.items():
+        if got[key] != value:
+            mem, addr = key
+            if isinstance(value, dict):
+                bad += [f"{mem.name}[{addr}].{f} at {where}: expected {v}, got {got[key][f]}"
+                        for f, v in value.items() if got[key][f] != v]
+            else:
+                bad.append(f"{mem.name}[{addr}] at {where}: expected {value}, got {got[key]}")
+    if flags is not None and flags[0] != flags[1]:
+        names = lambda f: [n for k, n in enumerate(FLAG_NAMES) if f >> k & 1]  # noqa: E731
+        bad.append(f"flags at {where}: expected {names(flags[0])}, got {names(flags[1])}")
+    assert not bad, f"{len(bad)} mismatches:\n" + "\n".join(bad[:20])
+
+
+def make_network(config, weights):
+    feedback = [np.zeros((config.n_outputs, h), np.int64) for h in config.hidden_sizes]
+    net = Network(config, [np.asarray(w, np.int64) for w in weights], feedback, fixed=True, seed=None)
+    net.tracks_eligibility = False
+    return net
+
+
+async def lockstep(ctx, core, weights, rasters, *, rng, stats=None, check_every_step=True):
+    """Load ``weights``, run every sample of ``rasters`` ((n_steps, n_inputs) bool each) with a
+    SAMPLE before each, and compare every state word and the flags with the golden model after
+    the reset and after every step. ``stats`` collects (neurons, spiking inputs per layer,
+    clocks) per step. Input events go in a random order."""
+    cfg = core.config
+    net = make_network(cfg, weights)    # its constructor already drew the first perturbations
+    addr = 0
+    for w in weights:
+        for value in np.asarray(w).ravel():
+            await write(ctx, core, Mem.WEIGHT, addr, core.encode(Mem.WEIGHT, int(value)))
+            addr += 1
+    expected = golden_words(core, net)
+    for s, raster in enumerate(rasters):
+        await command(ctx, core, Cmd.SAMPLE)
+        if s:
+            net.reset()
+        got = await core_words(ctx, core, expected)
+        compare(golden_words(core, net), got, f"sample {s} reset",
+                (golden_flags(net), ctx.get(core.flags)))
+        for n, row in enumerate(raster):
+            inputs = [int(j) for j in np.nonzero(row)[0]]
+            rng.shuffle(inputs)
+            for j in inputs:
+                await command(ctx, core, Cmd.SPIKE, j)
+            net.step(np.asarray(row, bool)[None])
+            listed = [len(inputs)] + [int(layer.spikes[0].sum()) for layer in net.layers[:-1]]
+            cycles = await command(ctx, core, Cmd.STEP)
+            if stats is not None:
+                stats.append((listed, cycles))
+            if check_every_step or n == len(raster) - 1:
+                got = await core_words(ctx, core, expected)
+                compare(golden_words(core, net), got, f"sample {s} step {n}",
+                        (golden_flags(net), ctx.get(core.flags)))
+                assert ctx.get(core.step) == n + 1
+    return net
