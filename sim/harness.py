@@ -77,6 +77,10 @@ def convert(component, name: str) -> Path:
     from amaranth.back import verilog
 
     text = verilog.convert(component, name=name, emit_src=False)
+    # Icarus starts an `always @*` block only when one of its inputs changes, so a combinational
+    # output whose inputs are constant from time 0 (a table indexed by a register still at its
+    # reset value) stays X. `always_comb` runs once at time 0 (IEEE 1800); both simulators take it.
+    text = text.replace("always @*", "always_comb")
     path = BUILD_ROOT / name / f"{name}.v"
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:

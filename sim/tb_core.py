@@ -1,0 +1,158 @@
+"""cocotb testbench of ``rtl.core`` (run by ``sim/test_core.py``): real digits through the
+exported Verilog in lock step with ``golden.network.Network(fixed=True)``; every state word (read
+through the access port) compared after the reset and after every step; clocks per step logged.
+
+Inputs are driven and outputs sampled on falling clock edges, so one access costs one clock.
+Environment: ``PLASTICORE_CONFIG`` (JSON), ``PLASTICORE_SAMPLES`` (default 3).
+"""
+
+import os
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge
+
+from plasticore.golden import datasets
+from plasticore.golden.config import Config
+from plasticore.golden.network import FLAG_NAMES, Network
+from plasticore.golden.train import encode_images
+from plasticore.rtl.core import Cmd, Core, Mem
+
+CONFIG = Config.from_json(os.environ["PLASTICORE_CONFIG"]) if "PLASTICORE_CONFIG" in os.environ \
+    else Config()
+SAMPLES = int(os.environ.get("PLASTICORE_SAMPLES", "3"))
+TIMEOUT = 10_000   # clocks
+
+
+class Driver:
+    def __init__(self, dut, core):
+        self.dut, self.core = dut, core
+        fields = dict(core.event_layout)
+        self.cmd_off, self.addr_off = fields["cmd"].offset, fields["addr"].offset
+
+    async def write(self, mem, addr, raw):
+        d = self.dut
+        d.access__mem.value, d.access__addr.value, d.access__wdata.value = int(mem.value), addr, raw
+        d.access__we.value, d.access__en.value = 1, 1
+        await FallingEdge(d.clk)
+        d.access__en.value, d.access__we.value = 0, 0
+
+    async def read_all(self, keys):
+        """Read ``keys`` [(mem, addr)] back to back, one per clock: {key: decoded}."""
+        d, out = self.dut, {}
+        d.access__we.value = 0
+        for key in keys:
+            d.access__mem.value, d.access__addr.value, d.access__en.value = int(key[0].value), key[1], 1
+            await FallingEdge(d.clk)        # the read happened on the rising edge before
+            out[key] = self.core.decode(key[0], int(d.access__rdata.value))
+        d.access__en.value = 0
+        return out
+
+    async def command(self, cmd, addr=0):
+        """Send one event; for STEP/SAMPLE return the clocks from the transfer to ``done``."""
+        d = self.dut
+        d.events__payload.value = (int(cmd.value) << self.cmd_off) | (addr << self.addr_off)
+        d.events__valid.value = 1
+        for _ in range(TIMEOUT):
+            ready = str(d.events__ready.value) == "1"
+            await FallingEdge(d.clk)
+            if ready:
+                break
+        else:
+            raise AssertionError(f"{cmd.name} not taken in {TIMEOUT} clocks")
+        d.events__valid.value = 0
+        if cmd == Cmd.SPIKE:
+            return 0
+        for cycles in range(1, TIMEOUT):
+            if str(d.done.value) == "1":
+                return cycles
+            await FallingEdge(d.clk)
+        raise AssertionError(f"no done within {TIMEOUT} clocks of {cmd.name}")
+
+
+def golden_words(core, net):
+    words = {}
+    for k, layer in enumerate(net.layers):
+        for i in range(layer.n_neurons):
+            words[(Mem.STATE, core.neuron_base[k] + i)] = {
+                "a": int(layer.a[0, i]), "c": int(layer.c[0, i]),
+                "grade_sum": int(layer.grade_sum[0, i]), "grade_total": int(layer.grade_total[0, i]),
+                "count": int(layer.count[0, i]), "last_step": int(layer.last_step[0, i])}
+            if k < core.n_layers - 1:
+                words[(Mem.PERTURB, core.neuron_base[k] + i)] = int(layer.perturbation[0, i] > 0)
+        for j in range(layer.n_inputs):
+            words[(Mem.TRACE, core.trace_base[k] + j)] = {
+                "x": int(layer.trace_x[0, j]), "y": int(layer.trace_y[0, j])}
+    return words
+
+
+def check(expected, got, flags_expected, flags_got, where):
+    bad = [f"{m.name}[{a}] at {where}: expected {v}, got {got[(m, a)]}"
+           for (m, a), v in expected.items() if got[(m, a)] != v]
+    if flags_expected != flags_got:
+        bad.append(f"flags at {where}: expected {flags_expected:#x}, got {flags_got:#x}")
+    assert not bad, f"{len(bad)} mismatches:\n" + "\n".join(bad[:20])
+
+
+@cocotb.test()
+async def core_matches_golden_on_digits(dut):
+    cfg = CONFIG
+    core = Core(cfg)
+    drv = Driver(dut, core)
+    for port, value in (("events__valid", 0), ("events__payload", 0), ("access__en", 0),
+                        ("access__we", 0), ("access__mem", 0), ("access__addr", 0),
+                        ("access__wdata", 0), ("flags_clear", 0), ("seed", 0), ("seed_load", 0)):
+        getattr(dut, port).value = value
+    Clock(dut.clk, 10, unit="ns").start()
+    dut.rst.value = 1
+    await FallingEdge(dut.clk)
+    await FallingEdge(dut.clk)
+    dut.rst.value = 0
+
+    weights, feedback = Network.initial_weights(cfg, seed=0)
+    net = Network(cfg, weights, feedback, fixed=True, seed=None)
+    net.tracks_eligibility = False
+    addr = 0
+    for w in weights:
+        for value in w.ravel():
+            await drv.write(Mem.WEIGHT, addr, core.encode(Mem.WEIGHT, int(value)))
+            addr += 1
+
+    digits = datasets.load("digits")
+    rasters = encode_images(cfg, digits.x_test[:SAMPLES])
+    sizes, log = cfg.layers, []
+    keys = list(golden_words(core, net))
+    golden_flags = lambda: sum(int(net.flags[n][0]) << k for k, n in enumerate(FLAG_NAMES))  # noqa: E731
+    for s, raster in enumerate(rasters):
+        await drv.command(Cmd.SAMPLE)
+        if s:
+            net.reset()
+        check(golden_words(core, net), await drv.read_all(keys), golden_flags(),
+              int(dut.flags.value), f"sample {s} reset")
+        for n, row in enumerate(raster):
+            inputs = [int(j) for j in np.nonzero(row)[0]]
+            for j in inputs:
+                await drv.command(Cmd.SPIKE, j)
+            net.step(row[None])
+            listed = [len(inputs)] + [int(layer.spikes[0].sum()) for layer in net.layers[:-1]]
+            cycles = await drv.command(Cmd.STEP)
+            sops = sum(sizes[k + 1] * K for k, K in enumerate(listed))
+            log.append((listed, cycles, sops))
+            check(golden_words(core, net), await drv.read_all(keys), golden_flags(),
+                  int(dut.flags.value), f"sample {s} step {n}")
+            assert int(dut.step.value) == n + 1
+        dut._log.info("sample %d (label %d): output counts %s, golden prediction %d", s,
+                      digits.y_test[s], net.layers[-1].count[0].tolist(), net.predict()[0])
+
+    cycles = sum(c for _, c, _ in log)
+    sops = sum(o for _, _, o in log)
+    busy = [(c, o) for _, c, o in log if o >= 2 * sum(sizes[1:])]
+    dut._log.info("%d steps: %d clocks, %d synaptic ops: %.2f clocks/step, %.3f SOP/clock overall",
+                  len(log), cycles, sops, cycles / len(log), sops / cycles)
+    if busy:
+        dut._log.info("steps with >= 2 spiking inputs per layer on average: %.3f SOP/clock",
+                      sum(o for _, o in busy) / sum(c for c, _ in busy))
+    for listed, c, o in log[:: max(1, len(log) // 12)]:
+        dut._log.info("  spiking inputs per layer %s: %d clocks, %d SOPs (ideal %d clocks)",
+                      listed, c, o, o)
