@@ -75,6 +75,8 @@ RULES = ("sfdfa", "dfa", "readout")
 ARITHMETICS = ("fixed", "float")
 RULE_LABELS = {"sfdfa": "SFDFA", "dfa": "DFA", "readout": "readout"}
 #: inputs and classes of the datasets the benchmark knows
+from plasticore.golden.presets import dataset_fields  # noqa: E402
+
 DATASET_SHAPES = {"digits": (64, 10), "mnist": (784, 10)}
 #: fields the benchmark sets itself; --set may not touch them
 RESERVED_FIELDS = {
@@ -187,8 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="MNIST: first N training samples (default: 10000)")
     parser.add_argument("--mnist-test-limit", type=_positive, default=None,
                         help="MNIST: first N test samples (default: all 10,000)")
-    parser.add_argument("--hidden-digits", type=_positive, default=32,
-                        help="hidden neurons for digits (default: 32)")
+    parser.add_argument("--hidden-digits", type=_positive, default=64,
+                        help="hidden neurons for digits (default: 64)")
     parser.add_argument("--hidden-mnist", type=_positive, default=128,
                         help="hidden neurons for MNIST (default: 128)")
     parser.add_argument("--jobs", type=_positive, default=2,
@@ -213,6 +215,7 @@ def dataset_settings(args) -> dict:
             hidden, epochs, limit, test_limit = (args.hidden_mnist, args.mnist_epochs,
                                                  args.mnist_limit, args.mnist_test_limit)
         settings[name] = {"layers": [inputs, hidden, classes], "epochs": epochs,
+                          "fields": dataset_fields(name, hidden),
                           "limit": limit, "test_limit": test_limit}
     return settings
 
@@ -303,7 +306,7 @@ def make_specs(args, settings: dict, overrides: dict) -> list[dict]:
     specs = []
     for name, s in settings.items():
         for rule in RULES:
-            config = row_config(s["layers"], rule, overrides)
+            config = row_config(s["layers"], rule, {**s["fields"], **overrides})
             for arithmetic in ARITHMETICS:
                 check_row(config, arithmetic == "fixed")
                 specs.append({"dataset": name, "rule": rule, "arithmetic": arithmetic,

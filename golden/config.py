@@ -87,7 +87,7 @@ class Config:
 
     # --- network ---------------------------------------------------------------------------
     #: inputs, hidden layer sizes..., outputs. At least one hidden layer for SFDFA/DFA.
-    layers: tuple[int, ...] = (64, 32, 10)
+    layers: tuple[int, ...] = (64, 64, 10)
     #: time steps per sample (the run window); input spikes fall in the first ``input_window``.
     n_steps: int = 50
     input_window: int = 25
@@ -111,13 +111,16 @@ class Config:
     # --- learning ---------------------------------------------------------------------------
     rule: Literal["sfdfa", "dfa", "readout"] = "sfdfa"
     #: learning rates are powers of two: eta = 2**-shift
-    lr_hidden_shift: int = 6
-    lr_output_shift: int = 5
+    lr_hidden_shift: int = 12
+    lr_output_shift: int = 7
     #: feedback learning rate alpha = 2**-feedback_shift (SFDFA only)
     feedback_shift: int = 8
     #: spike-count targets per sample: the label's output neuron and the others
-    target_true: int = 10
-    target_false: int = 2
+    target_true: int = 16
+    target_false: int = 4
+    #: output errors are clipped to +-error_clip before use (None: unclipped). A neuron far over
+    #: its target otherwise gets an update that grows with the square of its spike count.
+    error_clip: int | None = 4
     #: local rate regulariser on hidden neurons: delta_i += 2**-rate_reg_shift * (rate_target - n_i);
     #: ``None`` switches it off
     rate_reg_shift: int | None = 1
@@ -129,6 +132,9 @@ class Config:
     # --- initial weights (host-side, numpy; not part of the circuit) -------------------------
     init_hidden: float = 4.0
     init_output: float = 1.0
+    #: mean of the initial output weights; > 0 keeps every output neuron firing at the start (a
+    #: silent output neuron gets no gradient and never learns back; see docs/learning.md)
+    init_output_offset: float = 0.0
     init_feedback: float = 1.0
 
     # --- LFSR seeds (32-bit, non-zero) ------------------------------------------------------
@@ -146,7 +152,8 @@ class Config:
                 except TypeError as error:
                     raise ConfigError(f"{name} must have the fields bits, frac, signed: {error}") from None
         # reals are stored as floats so that tau=20 and tau=20.0 hash alike
-        for name in ("tau", "tau_s", "threshold", "init_hidden", "init_output", "init_feedback"):
+        for name in ("tau", "tau_s", "threshold", "init_hidden", "init_output", "init_output_offset",
+                     "init_feedback"):
             value = getattr(self, name)
             if isinstance(value, int) and not isinstance(value, bool):
                 object.__setattr__(self, name, float(value))
@@ -224,6 +231,8 @@ class Config:
         if not 0 <= self.rate_target < (1 << self.count_bits):
             raise ConfigError(f"rate_target = {self.rate_target} is outside 0..{(1 << self.count_bits) - 1}")
 
+        if self.error_clip is not None and (not isinstance(self.error_clip, int) or self.error_clip < 1):
+            raise ConfigError(f"error_clip must be None or a positive integer, not {self.error_clip!r}")
         for name in ("lr_hidden_shift", "lr_output_shift", "feedback_shift"):
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value <= 24:
@@ -232,6 +241,10 @@ class Config:
                 not isinstance(self.rate_reg_shift, int) or not 0 <= self.rate_reg_shift <= self.feedback.frac):
             raise ConfigError(f"rate_reg_shift must be None or an integer in 0..feedback.frac "
                               f"({self.feedback.frac}), not {self.rate_reg_shift!r}")
+        if not isinstance(self.init_output_offset, (int, float)) or not math.isfinite(self.init_output_offset):
+            raise ConfigError(f"init_output_offset must be a finite number, not {self.init_output_offset!r}")
+        if abs(self.init_output_offset) + self.init_output >= -self.weight.lo / self.weight.one:
+            raise ConfigError(f"init_output_offset +- init_output exceeds the weight format {self.weight}")
         for name in ("init_hidden", "init_output", "init_feedback"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:

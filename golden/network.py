@@ -143,15 +143,18 @@ class Network:
     def initial_weights(config: Config, seed: int, *, fixed: bool = True):
         """Uniform initial weights and feedback (host-side, numpy ``default_rng(seed)``).
 
-        Hidden layers ``init_hidden * U(-1, 1)``, the output layer ``init_output * U(-1, 1)``, the
+        Hidden layers ``init_hidden * U(-1, 1)``, the output layer
+        ``init_output_offset + init_output * U(-1, 1)``, the
         feedback ``init_feedback * U(-1, 1)``; quantised to the nearest word when ``fixed``.
         """
         rng = np.random.default_rng(seed)
         sizes = config.layers
         weights, feedback = [], []
         for k in range(1, len(sizes)):
-            scale = config.init_output if k == len(sizes) - 1 else config.init_hidden
-            weights.append(rng.uniform(-scale, scale, size=(sizes[k], sizes[k - 1])))
+            is_output = k == len(sizes) - 1
+            scale = config.init_output if is_output else config.init_hidden
+            offset = config.init_output_offset if is_output else 0.0
+            weights.append(offset + rng.uniform(-scale, scale, size=(sizes[k], sizes[k - 1])))
         for n_hidden in config.hidden_sizes:
             feedback.append(rng.uniform(-config.init_feedback, config.init_feedback,
                                         size=(config.n_outputs, n_hidden)))
@@ -400,14 +403,17 @@ class Network:
 
     # --- end of sample ------------------------------------------------------------------------
     def output_errors(self, labels) -> np.ndarray:
-        """delta_o = target - n_o (integers), targets from the labels."""
+        """delta_o = target - n_o (integers), targets from the labels, clipped to +-error_clip."""
         cfg = self.config
         labels = np.asarray(labels).reshape(self.batch)
         if labels.min() < 0 or labels.max() >= cfg.n_outputs:
             raise ValueError(f"labels must lie in 0..{cfg.n_outputs - 1}, got {labels.min()}..{labels.max()}")
         target = np.full((self.batch, cfg.n_outputs), cfg.target_false, dtype=np.int64)
         target[np.arange(self.batch), labels] = cfg.target_true
-        return target - self.layers[-1].count
+        delta = target - self.layers[-1].count
+        if cfg.error_clip is not None:
+            delta = np.clip(delta, -cfg.error_clip, cfg.error_clip)
+        return delta
 
     def hidden_errors(self, delta_out: np.ndarray) -> list[np.ndarray]:
         """delta_i = sum_o B_oi delta_o (+ rate regulariser), in the feedback format, exact."""

@@ -37,14 +37,13 @@ import time
 from pathlib import Path
 
 from plasticore.golden.config import RULES, Config, ConfigError
+from plasticore.golden.presets import DATASET_SHAPES, dataset_fields
 
 __all__ = ["main", "build_parser", "resolve_config", "NotAvailable"]
 
 PROG = "plasticore"
 
 #: inputs and classes of each dataset, known without loading it (checked after loading)
-DATASET_SHAPES = {"digits": (64, 10), "mnist": (784, 10), "fashion-mnist": (784, 10)}
-DEFAULT_HIDDEN = {"digits": 32, "mnist": 128, "fashion-mnist": 128}
 
 TARGET_UNAVAILABLE = ("target {target!r} is not available yet: the RTL neurocore (issue 3) and "
                       "host link (issue 4) are not built")
@@ -138,10 +137,10 @@ def resolve_config(dataset: str | None = None, *, hidden: int | None = None,
     Raises :class:`ConfigError` for an invalid configuration, an unknown field or a bad file.
     """
     data = Config().to_dict()
-    if dataset is not None or hidden is not None:
-        inputs, classes = DATASET_SHAPES[dataset] if dataset else (data["layers"][0], data["layers"][-1])
-        width = hidden if hidden is not None else DEFAULT_HIDDEN.get(dataset, data["layers"][1])
-        data["layers"] = [inputs, width, classes]
+    if dataset is not None:
+        data.update(dataset_fields(dataset, hidden))
+    elif hidden is not None:
+        data["layers"] = [data["layers"][0], hidden, data["layers"][-1]]
     if config_file is not None:
         _merge(data, _read_config_file(config_file))
     for key, value in settings:

@@ -24,13 +24,14 @@ works only while ``busy`` is low.
 """
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, enum, memory, stream, wiring
+from amaranth.lib import data, enum, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from plasticore.golden.config import DECAY_FRAC, Config
 from plasticore.golden.network import FLAG_NAMES
 
 from .lfsr import LFSR
+from .reciprocal import Reciprocal
 
 __all__ = ["Core", "Cmd", "Mem"]
 
@@ -40,14 +41,17 @@ class Cmd(enum.Enum, shape=2):
     SPIKE = 0   #: input ``addr`` spikes in the coming step
     STEP = 1    #: end of the step's input events: run the step
     SAMPLE = 2  #: start a sample: clear the state, draw the perturbations (spec 4.1)
+    LEARN = 3   #: end of sample: the learning sequence of spec 6, label ``addr``
 
 
-class Mem(enum.Enum, shape=2):
+class Mem(enum.Enum, shape=3):
     """Memory selected by the access port."""
     WEIGHT = 0   #: one weight per synapse, layers concatenated, row-major (neuron, input)
     STATE = 1    #: one word per neuron (layers concatenated): ``state_layout``
     TRACE = 2    #: one word per layer input (layers' inputs concatenated): ``trace_layout``
     PERTURB = 3  #: one bit per hidden neuron: 1 for p = +1.0, 0 for -1.0 (read only)
+    GRAD = 4     #: one word per synapse (addressed like WEIGHT): ``grad_layout`` {ghat, ehat}
+    FEEDBACK = 5  #: one word per (output, hidden) pair, hidden layers concatenated, row-major (o, i)
 
 
 def _sat(x, fmt):
@@ -100,18 +104,26 @@ class Core(wiring.Component):
         self.n_weights = sum(sizes[k + 1] * sizes[k] for k in range(self.n_layers))
         self.n_hidden = sum(cfg.hidden_sizes)
         self.max_inputs = max(sizes[:-1])
+        self.max_neurons = max(sizes[1:])
+        hs = cfg.hidden_sizes
+        self.feedback_base = [sum(cfg.n_outputs * hs[q] for q in range(k)) for k in range(len(hs))]
+        self.n_feedback = cfg.n_outputs * sum(hs)
         st, gr = signed(cfg.state.bits), signed(cfg.grade.bits)
         self.state_layout = data.StructLayout({
             "a": st, "c": st, "grade_sum": gr, "grade_total": gr,
             "count": unsigned(cfg.count_bits), "last_step": unsigned(cfg.step_bits)})
+        gd = signed(cfg.grad.bits)
+        self.grad_layout = data.StructLayout({"ghat": gd, "ehat": gd} if cfg.reset_path else {"ghat": gd})
         tr = unsigned(cfg.trace.bits)
         self.trace_layout = data.StructLayout({"x": tr, "y": tr})
         self.event_layout = data.StructLayout({"cmd": Cmd, "addr": unsigned(_bits(cfg.n_inputs))})
         self.monitor_layout = data.StructLayout({
             "valid": 1, "layer": unsigned(_bits(self.n_layers)),
             "neuron": unsigned(_bits(max(sizes[1:]))), "step": unsigned(cfg.step_bits)})
-        self.data_width = max(cfg.weight.bits, self.state_layout.size, self.trace_layout.size)
-        self.addr_width = _bits(max(self.n_weights, self.n_neurons, self.n_traces, self.n_hidden, 2))
+        self.data_width = max(cfg.weight.bits, self.state_layout.size, self.trace_layout.size,
+                              self.grad_layout.size, cfg.feedback.bits)
+        self.addr_width = _bits(max(self.n_weights, self.n_neurons, self.n_traces, self.n_hidden,
+                                    self.n_feedback, 2))
         access = wiring.Signature({
             "mem": Out(Mem), "addr": Out(self.addr_width), "en": Out(1), "we": Out(1),
             "wdata": Out(self.data_width), "rdata": In(self.data_width)})
@@ -122,6 +134,8 @@ class Core(wiring.Component):
             "access": In(access),
             "flags": Out(len(FLAG_NAMES)), "flags_clear": In(len(FLAG_NAMES)),
             "seed": In(32), "seed_load": In(1),
+            "round_seed": In(32), "round_seed_load": In(1),
+            "perturb_state": Out(32), "round_state": Out(32),
         })
 
     @property
@@ -129,13 +143,20 @@ class Core(wiring.Component):
         return self._config
 
     # --- host-side helpers (pure Python) -------------------------------------------------------
+    def _layout(self, mem):
+        return {Mem.STATE: self.state_layout, Mem.TRACE: self.trace_layout,
+                Mem.GRAD: self.grad_layout}.get(mem)
+
+    def _word_bits(self, mem):
+        return {Mem.WEIGHT: self._config.weight.bits, Mem.FEEDBACK: self._config.feedback.bits}.get(mem, 1)
+
     def decode(self, mem: Mem, raw: int):
         """The fields of a raw access word as a dict of ints (signed where the layout is)."""
-        layout = {Mem.STATE: self.state_layout, Mem.TRACE: self.trace_layout}.get(mem)
+        layout = self._layout(mem)
         if layout is None:
-            bits = self._config.weight.bits if mem == Mem.WEIGHT else 1
+            bits = self._word_bits(mem)
             raw &= (1 << bits) - 1
-            return raw - (1 << bits) if mem == Mem.WEIGHT and raw >> (bits - 1) else raw
+            return raw - (1 << bits) if mem != Mem.PERTURB and raw >> (bits - 1) else raw
         out = {}
         for name, field in layout:
             v = (raw >> field.offset) & ((1 << field.width) - 1)
@@ -143,14 +164,55 @@ class Core(wiring.Component):
         return out
 
     def encode(self, mem: Mem, value) -> int:
-        """A raw access word from an int (weights) or a dict of fields (state, trace)."""
-        layout = {Mem.STATE: self.state_layout, Mem.TRACE: self.trace_layout}.get(mem)
+        """A raw access word from an int (weights, feedback) or a dict of fields (state, trace,
+        grad)."""
+        layout = self._layout(mem)
         if layout is None:
-            return int(value) & ((1 << self._config.weight.bits) - 1)
+            return int(value) & ((1 << self._word_bits(mem)) - 1)
         raw = 0
         for name, field in layout:
             raw |= (int(value.get(name, 0)) & ((1 << field.width) - 1)) << field.offset
         return raw
+
+    # --- cycle model (pure Python; asserted by tests/rtl/test_core.py and sim/tb_core.py) ---------
+    #: clocks from a spike's detection to the start of its reciprocal (queue) and from the last
+    #: synapse update issued to the layer switch (drain); only their sum (6) is observable
+    ELIG_QUEUE, ELIG_DRAIN = 2, 4
+
+    def layer_timing(self, k: int, listed: int, spikers) -> dict:
+        """Clocks of layer ``k`` in one step with ``listed`` spiking inputs and the spiking
+        neurons ``spikers`` (ascending): ``{"clocks", "loop", "trace", "elig_start", "elig_end",
+        "updates"}``. The layer takes ``max(loop, trace, elig_end)`` clocks, one of them the
+        switch to the next layer (docs/rtl.md)."""
+        n, j = self._config.layers[k + 1], self._config.layers[k]
+        tokens = max(listed, 2)
+        loop, trace = n * tokens + 4, j + 2
+        handoff = first = None
+        for i in spikers:                   # the queue is in neuron order
+            start = (i + 1) * tokens + 1 + self.ELIG_QUEUE          # the reciprocal starts
+            if handoff is not None:
+                start = max(start, handoff)
+            handoff = max(start + 17, handoff + j if handoff is not None else 0)
+            first = handoff if first is None else first
+        elig_end = handoff + j + self.ELIG_DRAIN if handoff is not None else 0
+        return {"clocks": max(loop, trace, elig_end), "loop": loop, "trace": trace,
+                "elig_start": first, "elig_end": elig_end, "updates": len(spikers) * j}
+
+    def step_cycles(self, listed, spikers) -> int:
+        """Clocks from the transfer of ``STEP`` to ``done``: 1 + the layers' clocks."""
+        return 1 + sum(self.layer_timing(k, K, spikers[k])["clocks"] for k, K in enumerate(listed))
+
+    def learn_cycles(self) -> int:
+        """Clocks from the transfer of ``LEARN`` to ``done`` (independent of the data)."""
+        cfg, L = self._config, self.n_layers
+        clocks = cfg.n_outputs + 1 + 1                                   # phase A + switch
+        if cfg.learns_hidden:
+            clocks += self.n_hidden * cfg.n_outputs + 1 + 1                # phase B
+        words = self.n_weights if cfg.learns_hidden else self.n_weights - self.weight_base[-1]
+        clocks += words + 2 + 1                                          # phase C
+        if cfg.learns_feedback:
+            clocks += self.n_feedback + 1 + 1                            # phase D
+        return clocks
 
     # --- circuit -------------------------------------------------------------------------------
     def elaborate(self, platform):
@@ -169,10 +231,24 @@ class Core(wiring.Component):
         entry = data.StructLayout({"j": unsigned(_bits(self.max_inputs)), "d": signed(cfg.grade.bits)})
         lists = [memory.Memory(shape=entry, depth=self.max_inputs, init=[]) for _ in range(2)]
         marks = [memory.Memory(shape=1, depth=self.max_inputs, init=[]) for _ in range(2)]
+        g_mem = memory.Memory(shape=self.grad_layout, depth=self.n_weights, init=[])
+        f_mem = memory.Memory(shape=signed(cfg.feedback.bits), depth=max(1, self.n_feedback), init=[])
+        eps_shape = signed(cfg.trace.bits + 1)
+        e_mem = memory.Memory(shape=eps_shape, depth=self.max_inputs, init=[])
+        # errors delta: output layer from the counts, hidden layers through the feedback (spec 6.2)
+        O = cfg.n_outputs
+        dw = max(cfg.feedback.bits + cfg.count_bits + 2 + _bits(O + 1),
+                 cfg.count_bits + 2 + cfg.feedback.frac) + 1
+        d_mem = memory.Memory(shape=signed(dw), depth=self.n_neurons, init=[])
         for name, mem in (("weights", w_mem), ("state", s_mem), ("traces", t_mem), ("perturb", p_mem),
                           ("list0", lists[0]), ("list1", lists[1]), ("marks0", marks[0]),
-                          ("marks1", marks[1])):
+                          ("marks1", marks[1]), ("grads", g_mem), ("feedback", f_mem),
+                          ("eps", e_mem), ("errors", d_mem)):
             m.submodules[name] = mem
+        g_rd, g_wr = g_mem.read_port(), g_mem.write_port()
+        f_rd, f_wr = f_mem.read_port(), f_mem.write_port()
+        e_rd, e_wr = e_mem.read_port(), e_mem.write_port()
+        d_rd, d_wr = d_mem.read_port(), d_mem.write_port()
         w_rd, w_wr = w_mem.read_port(), w_mem.write_port()
         s_rd, s_wr = s_mem.read_port(), s_mem.write_port()
         t_rd, t_wr = t_mem.read_port(), t_mem.write_port()
@@ -183,7 +259,11 @@ class Core(wiring.Component):
         k_wr = [mem.write_port() for mem in marks]
 
         m.submodules.lfsr = lfsr = LFSR(init=cfg.seed_perturb)
-        m.d.comb += [lfsr.seed.eq(self.seed), lfsr.load.eq(self.seed_load)]
+        m.d.comb += [lfsr.seed.eq(self.seed), lfsr.load.eq(self.seed_load),
+                     self.perturb_state.eq(lfsr.value)]
+        m.submodules.lfsr_round = rlfsr = LFSR(init=cfg.seed_round)
+        m.d.comb += [rlfsr.seed.eq(self.round_seed), rlfsr.load.eq(self.round_seed_load),
+                     self.round_state.eq(rlfsr.value)]
 
         # per-layer constants, indexed by the layer register
         layer = Signal(range(max(2, L)))
@@ -213,7 +293,8 @@ class Core(wiring.Component):
         s1 = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1, "has": 1,
                                        "i": gi.shape(), "row": grow.shape()}))
         s2 = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1, "has": 1,
-                                       "i": gi.shape(), "d": signed(cfg.grade.bits)}))
+                                       "i": gi.shape(), "d": signed(cfg.grade.bits),
+                                       "row": grow.shape()}))
         m.d.sync += [s1.valid.eq(gen_run), s1.first.eq(gk == 0), s1.last.eq(g_last),
                      s1.has.eq(g_has), s1.i.eq(gi), s1.row.eq(grow)]
 
@@ -233,7 +314,7 @@ class Core(wiring.Component):
         with m.If(s1.valid & second):
             m.d.sync += c_dec.eq(decayed)
         m.d.sync += [s2.valid.eq(s1.valid), s2.first.eq(s1.first), s2.last.eq(s1.last),
-                     s2.has.eq(s1.has), s2.i.eq(s1.i), s2.d.eq(entry_rd.d)]
+                     s2.has.eq(s1.has), s2.i.eq(s1.i), s2.d.eq(entry_rd.d), s2.row.eq(s1.row)]
 
         # S2: weight arrives; accumulate; on the neuron's last token: threshold and bookkeeping
         acc_w = cfg.weight.bits + _bits(self.max_inputs + 1) + 1
@@ -301,17 +382,155 @@ class Core(wiring.Component):
         m.d.sync += [t1.valid.eq(t_run), t1.j.eq(t_j)]
         one = cfg.trace.one
         mark = Mux(in_bank, k_rd[1].data, k_rd[0].data)
-        x_new, x_clip = _sat(((t_rd.data.x * cfg.rho_q) >> DECAY_FRAC) + Mux(mark, one, 0), cfg.trace)
-        y_new, y_clip = _sat(((t_rd.data.y * cfg.rho_s_q) >> DECAY_FRAC) + Mux(mark, one, 0), cfg.trace)
+        x_dec = (t_rd.data.x * cfg.rho_q) >> DECAY_FRAC
+        y_dec = (t_rd.data.y * cfg.rho_s_q) >> DECAY_FRAC
+        x_new, x_clip = _sat(x_dec + Mux(mark, one, 0), cfg.trace)
+        y_new, y_clip = _sat(y_dec + Mux(mark, one, 0), cfg.trace)
         m.d.comb += flag["trace"].eq(t1.valid & (x_clip | y_clip))
+        # eps_j of spec 5.3 from the traces after decay and before the +1.0: stored for the
+        # eligibility engine, which trails the trace pass (see the eligibility section)
+        m.d.comb += [e_wr.addr.eq(t1.j), e_wr.data.eq((x_dec - y_dec) >> (cfg.trace.frac - cfg.grad.frac))]
+
+        # ---- eligibility engine (spec 5.3: ghat, ehat) --------------------------------------------
+        # spiking neurons of the layer queue {row, c', elapsed}; one reciprocal at a time, then one
+        # synapse per clock over all J inputs; the next reciprocal overlaps the synapse loop
+        el_entry = data.StructLayout({"row": grow.shape(), "c": signed(cfg.state.bits),
+                                      "k": unsigned(cfg.step_bits)})
+        m.submodules.el_fifo = el_fifo = fifo.SyncFIFOBuffered(width=el_entry.size,
+                                                                depth=max(2, self.max_neurons))
+        push = fin & spike
+        push_word = Signal(el_entry)
+        m.d.comb += [push_word.row.eq(s2.row), push_word.c.eq(c_dec),
+                     push_word.k.eq(step - cur.last_step),
+                     el_fifo.w_en.eq(push), el_fifo.w_data.eq(push_word)]
+        m.submodules.recip = rcp = Reciprocal(cfg)
+        head = data.View(el_entry, el_fifo.r_data)
+        m.d.comb += [rcp.theta_q.eq(theta), rcp.c.valid.eq(el_fifo.r_rdy), rcp.c.payload.eq(head.c),
+                     el_fifo.r_en.eq(rcp.c.ready)]
+        pend_row = Signal(grow.shape())
+        pend_k = Signal(cfg.step_bits)
+        with m.If(rcp.c.valid & rcp.c.ready):
+            m.d.sync += [pend_row.eq(head.row), pend_k.eq(head.k)]
+        rho_pow = Array(Const(v, 16) for v in cfg.rho_pow_q)
+        el_run = Signal()
+        el_row = Signal(grow.shape())
+        el_j = Signal(range(self.max_inputs + 1))
+        el_r = Signal(DECAY_FRAC)
+        el_rp = Signal(DECAY_FRAC)
+        el_last = el_j == j_of - 1
+        el_cnt = Signal(range(self.max_neurons + 2))   # neurons queued and not yet written back
+        m.d.comb += rcp.r.ready.eq(~el_run | el_last)
+        with m.If(rcp.r.valid & rcp.r.ready):
+            m.d.sync += [el_run.eq(1), el_j.eq(0), el_row.eq(pend_row), el_r.eq(rcp.r.payload),
+                         el_rp.eq(rho_pow[pend_k])]
+        with m.Elif(el_run):
+            m.d.sync += el_j.eq(el_j + 1)
+            with m.If(el_last):
+                m.d.sync += el_run.eq(0)
+        # E0 issues (row + j): ghat/ehat and eps reads; E1: e = ehat * rho^k, diff = e - eps;
+        # E2: g = r * diff, saturate, write back
+        e1 = Signal(data.StructLayout({"valid": 1, "last": 1, "addr": grow.shape(),
+                                       "r": unsigned(DECAY_FRAC), "rp": unsigned(DECAY_FRAC)}))
+        m.d.sync += [e1.valid.eq(el_run), e1.last.eq(el_last), e1.addr.eq(el_row + el_j),
+                     e1.r.eq(el_r), e1.rp.eq(el_rp)]
+        if cfg.reset_path:
+            e_val = (g_rd.data.ehat * e1.rp) >> DECAY_FRAC
+        else:
+            e_val = Const(0, signed(2))
+        e2 = Signal(data.StructLayout({"valid": 1, "last": 1, "addr": grow.shape(),
+                                       "r": unsigned(DECAY_FRAC), "e": signed(cfg.grad.bits + 1),
+                                       "diff": signed(cfg.grad.bits + cfg.trace.bits + 2),
+                                       "ghat": signed(cfg.grad.bits)}))
+        m.d.sync += [e2.valid.eq(e1.valid), e2.last.eq(e1.last), e2.addr.eq(e1.addr), e2.r.eq(e1.r),
+                     e2.e.eq(e_val), e2.diff.eq(e_val - e_rd.data), e2.ghat.eq(g_rd.data.ghat)]
+        g_step = (e2.r * e2.diff) >> DECAY_FRAC
+        ghat_new, ghat_clip = _sat(e2.ghat + g_step, cfg.grad)
+        ehat_new, ehat_clip = _sat(e2.e + g_step, cfg.grad)
+        el_word = Signal(self.grad_layout)
+        m.d.comb += el_word.ghat.eq(ghat_new)
+        if cfg.reset_path:
+            m.d.comb += el_word.ehat.eq(ehat_new)
+        else:
+            ehat_clip = Const(0)
+        el_done = e2.valid & e2.last
+        m.d.sync += el_cnt.eq(el_cnt + push - el_done)
+        grad_dirty = Signal()          # some ghat/ehat may be non-zero: SAMPLE must clear them
+
+        m.d.comb += flag["grad"].eq(e2.valid & (ghat_clip | ehat_clip))
+
+        # ---- learning engine (spec 6) ----------------------------------------------------------------
+        label = Signal(self.event_layout["addr"].shape)
+        delta_o = Array(Signal(signed(cfg.count_bits + 2), name=f"delta_o{o}") for o in range(O))
+        dtotal = Array(Signal(signed(cfg.grade.bits), name=f"dtotal{o}") for o in range(O))
+        fired = Signal(max(1, self.n_hidden))          # hidden neuron fired in this sample
+        out_base = self.neuron_base[-1]
+        # phase A: output errors and grade totals, one output per clock
+        la = Signal(range(O + 1))
+        a1 = Signal(data.StructLayout({"valid": 1, "o": range(max(O, 2))}))
+        a_delta = Mux(a1.o == label, cfg.target_true, cfg.target_false) - s_rd.data.count
+        with m.If(a1.valid):
+            m.d.sync += [delta_o[a1.o].eq(a_delta), dtotal[a1.o].eq(s_rd.data.grade_total)]
+        # phase B: hidden errors, neuron i of hidden layer `layer`, output o: one product per clock
+        fb_base = table(self.feedback_base + [0])[layer]
+        fb_base_next = table(self.feedback_base[1:] + [0, 0])[layer]
+        hb_i = Signal(range(max(self.max_neurons, 2)))
+        hb_o = Signal(range(max(O, 2)))
+        hb_fa = Signal(range(max(self.n_feedback, 2)))
+        hb_run = Signal()
+        b1 = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1, "o": range(max(O, 2)),
+                                       "h": range(max(self.n_neurons, 2))}))
+        hacc = Signal(signed(dw))
+        hacc_next = Mux(b1.first, 0, hacc) + f_rd.data * delta_o[b1.o]
+        with m.If(b1.valid):
+            m.d.sync += hacc.eq(hacc_next)
+        h_count = s_rd.data.count
+        if cfg.rate_reg_shift is not None:
+            h_delta = hacc_next + ((cfg.rate_target - h_count) << (cfg.feedback.frac - cfg.rate_reg_shift))
+        else:
+            h_delta = hacc_next
+        with m.If(b1.valid & b1.last):
+            m.d.sync += fired.bit_select(b1.h, 1).eq(h_count != 0)
+        # phase C: weight updates, one word per clock, hidden layers then output layer
+        cw_a = Signal(range(max(self.n_weights, 2)))
+        cw_n = Signal(range(max(self.n_neurons, 2)))
+        cw_j = Signal(range(self.max_inputs + 1))
+        cw_run = Signal()
+        last_of = table([self.neuron_base[k] + cfg.layers[k + 1] - 1 for k in range(L)])[layer]
+        c1 = Signal(data.StructLayout({"valid": 1, "addr": cw_a.shape(), "out": 1}))
+        k_hid, k_out = cfg.hidden_update_shift, cfg.output_update_shift
+        c_noise = rlfsr.value & Mux(c1.out, (1 << k_out) - 1, (1 << k_hid) - 1)
+        c_prod = -(d_rd.data * g_rd.data.ghat)
+        c2 = Signal(data.StructLayout({"valid": 1, "addr": cw_a.shape(), "out": 1,
+                                       "w": signed(cfg.weight.bits), "p": signed(dw + cfg.grad.bits + 1),
+                                       "noise": unsigned(32)}))
+        m.d.sync += [c2.valid.eq(c1.valid), c2.addr.eq(c1.addr), c2.out.eq(c1.out), c2.w.eq(w_rd.data),
+                     c2.p.eq(c_prod), c2.noise.eq(c_noise)]
+        c_sum = c2.p + c2.noise
+        w_upd, w_clip = _sat(c2.w + Mux(c2.out, c_sum >> k_out, c_sum >> k_hid), cfg.weight)
+        m.d.comb += flag["weight"].eq(c2.valid & w_clip)
+        # phase D: feedback updates (SFDFA), one word per clock, row-major (o, i) per hidden layer
+        fd_a = Signal(range(max(self.n_feedback, 2)))
+        fd_o = Signal(range(max(O, 2)))
+        fd_i = Signal(range(max(self.max_neurons, 2)))
+        fd_run = Signal()
+        d1 = Signal(data.StructLayout({"valid": 1, "addr": fd_a.shape(), "o": range(max(O, 2)),
+                                       "h": range(max(self.n_neurons, 2))}))
+        fshift = cfg.feedback_shift
+        d_tot = dtotal[d1.o]
+        f_target = Mux(p_rd.data, d_tot, -d_tot) << (cfg.feedback.frac - cfg.grade.frac)
+        f_noise = rlfsr.value & ((1 << fshift) - 1)
+        f_new, f_clip = _sat(f_rd.data + ((f_target - f_rd.data + f_noise) >> fshift), cfg.feedback)
+        f_fired = fired.bit_select(d1.h, 1)
+        m.d.comb += flag["feedback"].eq(d1.valid & f_fired & f_clip)
 
         # ---- sequencer ---------------------------------------------------------------------------------
-        clr = Signal(range(max(self.n_neurons, self.n_traces, self.max_inputs, self.n_hidden) + 1))
-        clr_end = max(self.n_neurons, self.n_traces, self.max_inputs, self.n_hidden)
+        clr_base = max(self.n_neurons, self.n_traces, self.max_inputs, self.n_hidden)
+        clr = Signal(range(max(clr_base, self.n_weights) + 1))
+        clr_end = Mux(grad_dirty, max(clr_base, self.n_weights), clr_base)
         draw = Signal(data.StructLayout({"valid": 1, "addr": range(max(2, self.n_hidden))}))
         m.d.sync += [draw.valid.eq(0), self.done.eq(0)]
         ev = self.events.payload
-        drained = ~(gen_run | s1.valid | s2.valid | s3.valid | t_run | t1.valid)
+        drained = ~(gen_run | s1.valid | s2.valid | s3.valid | t_run | t1.valid) & (el_cnt == 0)
         acc_ = self.access
 
         with m.FSM() as fsm:
@@ -333,6 +552,9 @@ class Core(wiring.Component):
                         with m.Case(Cmd.SAMPLE):
                             m.d.sync += [clr.eq(0), n_in.eq(0), step.eq(0)]
                             m.next = "CLEAR"
+                        with m.Case(Cmd.LEARN):
+                            m.d.sync += [label.eq(ev.addr), la.eq(0)]
+                            m.next = "L_OUT"
                 # host access
                 with m.Switch(acc_.mem):
                     with m.Case(Mem.WEIGHT):
@@ -343,15 +565,25 @@ class Core(wiring.Component):
                         m.d.comb += [t_rd.en.eq(acc_.en & ~acc_.we), t_wr.en.eq(acc_.en & acc_.we)]
                     with m.Case(Mem.PERTURB):
                         m.d.comb += p_rd.en.eq(acc_.en & ~acc_.we)
+                    with m.Case(Mem.GRAD):
+                        m.d.comb += [g_rd.en.eq(acc_.en & ~acc_.we), g_wr.en.eq(acc_.en & acc_.we)]
+                        with m.If(acc_.en & acc_.we):
+                            m.d.sync += grad_dirty.eq(1)
+                    with m.Case(Mem.FEEDBACK):
+                        m.d.comb += [f_rd.en.eq(acc_.en & ~acc_.we), f_wr.en.eq(acc_.en & acc_.we)]
                 m.d.comb += [w_rd.addr.eq(acc_.addr), s_rd.addr.eq(acc_.addr),
                              t_rd.addr.eq(acc_.addr), p_rd.addr.eq(acc_.addr),
+                             g_rd.addr.eq(acc_.addr), f_rd.addr.eq(acc_.addr),
                              w_wr.addr.eq(acc_.addr), s_wr.addr.eq(acc_.addr), t_wr.addr.eq(acc_.addr),
+                             g_wr.addr.eq(acc_.addr), f_wr.addr.eq(acc_.addr),
                              w_wr.data.eq(acc_.wdata), s_wr.data.eq(acc_.wdata),
-                             t_wr.data.eq(acc_.wdata)]
+                             t_wr.data.eq(acc_.wdata), g_wr.data.eq(acc_.wdata), f_wr.data.eq(acc_.wdata)]
 
             with m.State("CLEAR"):
                 zero = [s_wr.en.eq(clr < self.n_neurons), s_wr.addr.eq(clr), s_wr.data.eq(0),
-                        t_wr.en.eq(clr < self.n_traces), t_wr.addr.eq(clr), t_wr.data.eq(0)]
+                        t_wr.en.eq(clr < self.n_traces), t_wr.addr.eq(clr), t_wr.data.eq(0),
+                        g_wr.en.eq(grad_dirty & (clr < self.n_weights)), g_wr.addr.eq(clr),
+                        g_wr.data.eq(0)]
                 for port in k_wr + l_wr:
                     zero += [port.en.eq(clr < self.max_inputs), port.addr.eq(clr), port.data.eq(0)]
                 m.d.comb += zero
@@ -360,7 +592,7 @@ class Core(wiring.Component):
                     m.d.sync += [draw.valid.eq(1), draw.addr.eq(clr)]
                 m.d.sync += clr.eq(clr + 1)
                 with m.If(clr == clr_end):
-                    m.d.sync += self.done.eq(1)
+                    m.d.sync += [self.done.eq(1), grad_dirty.eq(0)]
                     m.next = "IDLE"
 
             with m.State("LAYER"):
@@ -378,6 +610,12 @@ class Core(wiring.Component):
                         m.d.comb += [l_wr[b].en.eq(listing), l_wr[b].addr.eq(n_out),
                                      l_wr[b].data.j.eq(s3.i), l_wr[b].data.d.eq(s3.d),
                                      k_wr[b].en.eq(listing), k_wr[b].addr.eq(s3.i), k_wr[b].data.eq(1)]
+                # eligibility engine ports (eps written by the trace pass)
+                m.d.comb += [e_wr.en.eq(t1.valid), e_rd.addr.eq(el_j), e_rd.en.eq(el_run),
+                             g_rd.addr.eq(el_row + el_j), g_rd.en.eq(el_run),
+                             g_wr.addr.eq(e2.addr), g_wr.data.eq(el_word), g_wr.en.eq(e2.valid)]
+                with m.If(e2.valid):
+                    m.d.sync += grad_dirty.eq(1)
                 # trace pass ports
                 m.d.comb += [t_rd.addr.eq(tbase + t_j), t_rd.en.eq(t_run),
                              t_wr.addr.eq(tbase + t1.j), t_wr.en.eq(t1.valid),
@@ -403,6 +641,83 @@ class Core(wiring.Component):
                                      gen_run.eq(1), gi.eq(0), gk.eq(0), grow.eq(wbase_next),
                                      t_run.eq(1), t_j.eq(0)]
 
+            with m.State("L_OUT"):        # phase A: delta_o = target - count_o, D_o
+                m.d.comb += [s_rd.addr.eq(out_base + la), s_rd.en.eq(la < O),
+                             d_wr.addr.eq(out_base + a1.o), d_wr.data.eq(a_delta), d_wr.en.eq(a1.valid)]
+                m.d.sync += [a1.valid.eq(la < O), a1.o.eq(la)]
+                with m.If(la < O):
+                    m.d.sync += la.eq(la + 1)
+                with m.If(a1.valid & (a1.o == O - 1)):
+                    if cfg.learns_hidden:
+                        m.d.sync += [layer.eq(0), hb_i.eq(0), hb_o.eq(0), hb_fa.eq(0), hb_run.eq(1)]
+                        m.next = "L_HID"
+                    else:
+                        m.d.sync += [layer.eq(L - 1), cw_a.eq(self.weight_base[-1]),
+                                     cw_n.eq(self.neuron_base[-1]), cw_j.eq(0), cw_run.eq(1)]
+                        m.next = "L_W"
+
+            with m.State("L_HID"):        # phase B: delta_i = sum_o B_oi delta_o (+ rate term)
+                m.d.comb += [f_rd.addr.eq(hb_fa), f_rd.en.eq(hb_run),
+                             s_rd.addr.eq(nbase + hb_i), s_rd.en.eq(hb_run & (hb_o == 0)),
+                             d_wr.addr.eq(b1.h), d_wr.data.eq(h_delta), d_wr.en.eq(b1.valid & b1.last)]
+                m.d.sync += [b1.valid.eq(hb_run), b1.first.eq(hb_o == 0), b1.last.eq(hb_o == O - 1),
+                             b1.o.eq(hb_o), b1.h.eq(nbase + hb_i)]
+                with m.If(hb_run):
+                    with m.If(hb_o == O - 1):
+                        m.d.sync += [hb_o.eq(0), hb_i.eq(hb_i + 1), hb_fa.eq(fb_base + hb_i + 1)]
+                        with m.If(hb_i == n_of - 1):
+                            m.d.sync += [hb_i.eq(0), layer.eq(layer + 1), hb_fa.eq(fb_base_next)]
+                            with m.If(layer == L - 2):
+                                m.d.sync += hb_run.eq(0)
+                    with m.Else():
+                        m.d.sync += [hb_o.eq(hb_o + 1), hb_fa.eq(hb_fa + n_of)]
+                with m.If(~hb_run & ~b1.valid):
+                    m.d.sync += [layer.eq(0), cw_a.eq(0), cw_n.eq(0), cw_j.eq(0), cw_run.eq(1)]
+                    m.next = "L_W"
+
+            with m.State("L_W"):          # phase C: w += (-(delta * ghat) + noise) >> k, ghat = 0
+                m.d.comb += [w_rd.addr.eq(cw_a), w_rd.en.eq(cw_run), g_rd.addr.eq(cw_a),
+                             g_rd.en.eq(cw_run), d_rd.addr.eq(cw_n), d_rd.en.eq(cw_run),
+                             rlfsr.advance.eq(cw_run),
+                             w_wr.addr.eq(c2.addr), w_wr.data.eq(w_upd), w_wr.en.eq(c2.valid),
+                             g_wr.addr.eq(c2.addr), g_wr.data.eq(0), g_wr.en.eq(c2.valid)]
+                m.d.sync += [c1.valid.eq(cw_run), c1.addr.eq(cw_a), c1.out.eq(is_last)]
+                with m.If(cw_run):
+                    m.d.sync += [cw_a.eq(cw_a + 1), cw_j.eq(cw_j + 1)]
+                    with m.If(cw_j == j_of - 1):
+                        m.d.sync += [cw_j.eq(0), cw_n.eq(cw_n + 1)]
+                        with m.If(cw_n == last_of):
+                            m.d.sync += layer.eq(layer + 1)
+                    with m.If(cw_a == self.n_weights - 1):
+                        m.d.sync += cw_run.eq(0)
+                with m.If(~cw_run & ~c1.valid & ~c2.valid):
+                    if cfg.learns_hidden:
+                        m.d.sync += grad_dirty.eq(0)      # every ghat/ehat was visited and cleared
+                    if cfg.learns_feedback:
+                        m.d.sync += [layer.eq(0), fd_a.eq(0), fd_o.eq(0), fd_i.eq(0), fd_run.eq(1)]
+                        m.next = "L_FB"
+                    else:
+                        m.d.sync += self.done.eq(1)
+                        m.next = "IDLE"
+
+            with m.State("L_FB"):         # phase D: B += (T - B + noise) >> s where i fired
+                m.d.comb += [f_rd.addr.eq(fd_a), f_rd.en.eq(fd_run), p_rd.addr.eq(nbase + fd_i),
+                             p_rd.en.eq(fd_run), rlfsr.advance.eq(fd_run),
+                             f_wr.addr.eq(d1.addr), f_wr.data.eq(Mux(f_fired, f_new, f_rd.data)),
+                             f_wr.en.eq(d1.valid)]
+                m.d.sync += [d1.valid.eq(fd_run), d1.addr.eq(fd_a), d1.o.eq(fd_o), d1.h.eq(nbase + fd_i)]
+                with m.If(fd_run):
+                    m.d.sync += [fd_a.eq(fd_a + 1), fd_i.eq(fd_i + 1)]
+                    with m.If(fd_i == n_of - 1):
+                        m.d.sync += [fd_i.eq(0), fd_o.eq(fd_o + 1)]
+                        with m.If(fd_o == O - 1):
+                            m.d.sync += [fd_o.eq(0), layer.eq(layer + 1)]
+                    with m.If(fd_a == self.n_feedback - 1):
+                        m.d.sync += fd_run.eq(0)
+                with m.If(~fd_run & ~d1.valid):
+                    m.d.sync += self.done.eq(1)
+                    m.next = "IDLE"
+
         # outside the FSM's processes: continuous assignments, valid from time 0 on Icarus
         m.d.comb += [self.events.ready.eq(fsm.ongoing("IDLE")), self.busy.eq(~fsm.ongoing("IDLE"))]
         m.d.comb += [p_wr.en.eq(draw.valid), p_wr.addr.eq(draw.addr), p_wr.data.eq(lfsr.value[0])]
@@ -411,8 +726,10 @@ class Core(wiring.Component):
         rsel = Signal(Mem)
         with m.If(acc_.en & ~acc_.we & ~self.busy):
             m.d.sync += rsel.eq(acc_.mem)
-        m.d.comb += acc_.rdata.eq(
-            Mux(rsel == Mem.WEIGHT, w_rd.data.as_unsigned(),
-                Mux(rsel == Mem.STATE, s_rd.data.as_value(),
-                    Mux(rsel == Mem.TRACE, t_rd.data.as_value(), p_rd.data))))
+        with m.Switch(rsel):
+            for mem, value in ((Mem.WEIGHT, w_rd.data.as_unsigned()), (Mem.STATE, s_rd.data.as_value()),
+                               (Mem.TRACE, t_rd.data.as_value()), (Mem.PERTURB, p_rd.data),
+                               (Mem.GRAD, g_rd.data.as_value()), (Mem.FEEDBACK, f_rd.data.as_unsigned())):
+                with m.Case(mem):
+                    m.d.comb += acc_.rdata.eq(value)
         return m

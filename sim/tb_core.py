@@ -1,6 +1,10 @@
-"""cocotb testbench of ``rtl.core`` (run by ``sim/test_core.py``): real digits through the
-exported Verilog in lock step with ``golden.network.Network(fixed=True)``; every state word (read
-through the access port) compared after the reset and after every step; clocks per step logged.
+"""cocotb testbenches of ``rtl.core`` (run by ``sim/test_core.py``): real digits through the
+exported Verilog in lock step with ``golden.network.Network(fixed=True)``.
+
+* ``core_matches_golden_on_digits``: inference; every state word (read through the access port)
+  compared after the reset and after every step; clocks per step logged.
+* ``core_learns_digits``: online learning; weights, feedback and LFSR states compared after every
+  LEARN, ghat/ehat before some, clocks checked against the cycle model and summarised.
 
 Inputs are driven and outputs sampled on falling clock edges, so one access costs one clock.
 Environment: ``PLASTICORE_CONFIG`` (JSON), ``PLASTICORE_SAMPLES`` (default 3).
@@ -100,15 +104,7 @@ async def core_matches_golden_on_digits(dut):
     cfg = CONFIG
     core = Core(cfg)
     drv = Driver(dut, core)
-    for port, value in (("events__valid", 0), ("events__payload", 0), ("access__en", 0),
-                        ("access__we", 0), ("access__mem", 0), ("access__addr", 0),
-                        ("access__wdata", 0), ("flags_clear", 0), ("seed", 0), ("seed_load", 0)):
-        getattr(dut, port).value = value
-    Clock(dut.clk, 10, unit="ns").start()
-    dut.rst.value = 1
-    await FallingEdge(dut.clk)
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
+    await start(dut)
 
     weights, feedback = Network.initial_weights(cfg, seed=0)
     net = Network(cfg, weights, feedback, fixed=True, seed=None)
@@ -156,3 +152,138 @@ async def core_matches_golden_on_digits(dut):
     for listed, c, o in log[:: max(1, len(log) // 12)]:
         dut._log.info("  spiking inputs per layer %s: %d clocks, %d SOPs (ideal %d clocks)",
                       listed, c, o, o)
+
+
+async def start(dut):
+    for port, value in (("events__valid", 0), ("events__payload", 0), ("access__en", 0),
+                        ("access__we", 0), ("access__mem", 0), ("access__addr", 0),
+                        ("access__wdata", 0), ("flags_clear", 0), ("seed", 0), ("seed_load", 0),
+                        ("round_seed", 0), ("round_seed_load", 0)):
+        getattr(dut, port).value = value
+    Clock(dut.clk, 10, unit="ns").start()
+    dut.rst.value = 1
+    await FallingEdge(dut.clk)
+    await FallingEdge(dut.clk)
+    dut.rst.value = 0
+
+
+def golden_params(core, net):
+    words = {}
+    for k, layer in enumerate(net.layers):
+        for idx, value in enumerate(layer.w[0].ravel()):
+            words[(Mem.WEIGHT, core.weight_base[k] + idx)] = int(value)
+    for k, fb in enumerate(net.feedback):
+        for idx, value in enumerate(fb[0].ravel()):
+            words[(Mem.FEEDBACK, core.feedback_base[k] + idx)] = int(value)
+    return words
+
+
+def golden_grads(core, net):
+    words = {}
+    for k, layer in enumerate(net.layers):
+        for idx in range(layer.ghat[0].size):
+            i, j = divmod(idx, layer.n_inputs)
+            word = {"ghat": int(layer.ghat[0, i, j])}
+            if core.config.reset_path:
+                word["ehat"] = int(layer.ehat[0, i, j])
+            words[(Mem.GRAD, core.weight_base[k] + idx)] = word
+    return words
+
+
+def first_mismatch(expected, got, where):
+    for (mem, addr), value in expected.items():
+        if got[(mem, addr)] != value:
+            raise AssertionError(f"first mismatch: {mem.name}[{addr}] at {where}: expected {value}, "
+                                 f"got {got[(mem, addr)]}")
+
+
+@cocotb.test()
+async def core_learns_digits(dut):
+    """Online SFDFA training on real digits: after every sample's LEARN, every weight and
+    feedback word and both LFSR states equal the golden model's (stop at the first mismatch);
+    ghat/ehat of every synapse compared before LEARN every ``PLASTICORE_GRAD_EVERY`` samples;
+    every step's and LEARN's clocks equal the cycle model of ``Core``.
+    Environment: ``PLASTICORE_TRAIN`` (distinct training samples, default 4),
+    ``PLASTICORE_EPOCHS`` (passes over them, default 1), ``PLASTICORE_GRAD_EVERY`` (default 4)."""
+    cfg = CONFIG
+    n_train = int(os.environ.get("PLASTICORE_TRAIN", "4"))
+    epochs = int(os.environ.get("PLASTICORE_EPOCHS", "1"))
+    grad_every = int(os.environ.get("PLASTICORE_GRAD_EVERY", "4"))
+    core = Core(cfg)
+    drv = Driver(dut, core)
+    await start(dut)
+    weights, feedback = Network.initial_weights(cfg, seed=0)
+    net = Network(cfg, weights, feedback, fixed=True, seed=None)
+    for key, value in golden_params(core, net).items():
+        await drv.write(*key, core.encode(key[0], value))
+    dut._log.debug("weights and feedback loaded")
+    digits = datasets.load("digits")
+    x, y = digits.x_train[:n_train], digits.y_train[:n_train]
+    rasters = encode_images(cfg, x)
+    sizes = cfg.layers
+    param_keys = list(golden_params(core, net))
+    grad_keys = list(golden_grads(core, net))
+    totals = {"samples": 0, "clear": 0, "steps": 0, "learn": 0, "sops": 0, "updates": 0,
+              "infer_only": 0, "elig_span": 0, "correct": 0}
+    for epoch in range(epochs):
+        for s in range(n_train):
+            where = f"epoch {epoch} sample {s} (label {y[s]})"
+            clear = await drv.command(Cmd.SAMPLE)
+            if totals["samples"]:
+                net.reset()
+            steps = 0
+            for n, row in enumerate(rasters[s]):
+                inputs = [int(j) for j in np.nonzero(row)[0]]
+                for j in inputs:
+                    await drv.command(Cmd.SPIKE, j)
+                net.step(row[None])
+                listed = [len(inputs)] + [int(layer.spikes[0].sum()) for layer in net.layers[:-1]]
+                spikers = [np.nonzero(layer.spikes[0])[0].tolist() for layer in net.layers]
+                cycles = await drv.command(Cmd.STEP)
+                if n % 10 == 0:
+                    dut._log.debug("%s step %d: %d clocks", where, n, cycles)
+                expected = core.step_cycles(listed, spikers)
+                assert cycles == expected, f"{where} step {n}: {cycles} clocks, model {expected}"
+                steps += cycles
+                totals["sops"] += sum(sizes[k + 1] * K for k, K in enumerate(listed))
+                for k, K in enumerate(listed):
+                    t = core.layer_timing(k, K, spikers[k])
+                    totals["updates"] += t["updates"]
+                    totals["infer_only"] += max(t["loop"], t["trace"])
+                    if spikers[k]:
+                        totals["elig_span"] += t["elig_end"] - core.ELIG_DRAIN - t["elig_start"]
+                totals["infer_only"] += 1
+            totals["correct"] += int(net.predict()[0] == y[s])
+            if grad_every and totals["samples"] % grad_every == 0:
+                first_mismatch(golden_grads(core, net), await drv.read_all(grad_keys),
+                               f"{where} before LEARN")
+            learn = await drv.command(Cmd.LEARN, int(y[s]))
+            assert learn == core.learn_cycles(), (learn, core.learn_cycles())
+            net.learn([int(y[s])])
+            first_mismatch(golden_params(core, net), await drv.read_all(param_keys), f"{where} after LEARN")
+            want = (int(net.lfsr_perturb[0]), int(net.lfsr_round[0]))
+            got = (int(dut.perturb_state.value), int(dut.round_state.value))
+            assert got == want, f"LFSR states at {where}: expected {want}, got {got}"
+            flags = sum(int(net.flags[n][0]) << k for k, n in enumerate(FLAG_NAMES))
+            assert int(dut.flags.value) == flags, f"flags at {where}: {int(dut.flags.value):#x} vs {flags:#x}"
+            totals["samples"] += 1
+            totals["clear"] += clear
+            totals["steps"] += steps
+            totals["learn"] += learn
+        dut._log.info("epoch %d: %d samples bit-exact, running accuracy %d/%d", epoch, n_train,
+                      totals["correct"], totals["samples"])
+    t, n = totals, totals["samples"]
+    words = core.n_weights + core.n_feedback
+    total = t["clear"] + t["steps"] + t["learn"]
+    ideal = t["sops"] + t["updates"] + n * words
+    dut._log.info("%d samples, per sample: %.0f clocks = SAMPLE %.0f + steps %.0f + LEARN %.0f",
+                  n, total / n, t["clear"] / n, t["steps"] / n, t["learn"] / n)
+    dut._log.info("per sample: %.0f synaptic ops (inference), %.0f eligibility synapse updates, "
+                  "%d learning words; ideal (one clock each) %.0f clocks: %.3f ops/clock",
+                  t["sops"] / n, t["updates"] / n, words, ideal / n, ideal / total)
+    dut._log.info("eligibility engine: %.3f synapse updates/clock over its spans (first update to "
+                  "last), adds %.0f clocks/sample to the steps (%.0f without eligibility)",
+                  t["updates"] / max(1, t["elig_span"]), (t["steps"] - t["infer_only"]) / n,
+                  t["infer_only"] / n)
+    dut._log.info("learning engine: %d clocks for %d words: %.3f words/clock", core.learn_cycles(),
+                  words, words / core.learn_cycles())

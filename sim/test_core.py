@@ -1,5 +1,12 @@
 """rtl.core on Icarus and Verilator: real digits in lock step with the golden model (the cocotb
-side is ``sim/tb_core.py``)."""
+side is ``sim/tb_core.py``): inference (3 test digits, every state word after every step) and
+online learning (weights, feedback, LFSRs after every sample; ghat/ehat before some LEARNs).
+
+Default: learning on 25 training digits x 2 epochs on Verilator (50 samples), 1 digit on Icarus
+(Icarus runs this design at a few hundred clocks per second under cocotb). The long run
+``PLASTICORE_LONG=1`` trains 50 digits x 3 epochs on Verilator and 10 digits on Icarus."""
+
+import os
 
 import harness
 import pytest
@@ -8,6 +15,7 @@ from plasticore.golden.config import Config
 from plasticore.rtl.core import Core
 
 CONFIG = Config()   # digits size: (64, 32, 10), 50 steps
+LONG = bool(os.environ.get("PLASTICORE_LONG"))
 
 
 @pytest.mark.parametrize("simulator", harness.SIMULATORS)
@@ -15,5 +23,17 @@ def test_core(simulator):
     reason = harness.missing(simulator)
     if reason:
         pytest.skip(reason)
-    harness.run(Core(CONFIG), "core", "tb_core", simulator,
+    harness.run(Core(CONFIG), "core", "tb_core", simulator, testcase="core_matches_golden_on_digits",
                 env={"PLASTICORE_CONFIG": CONFIG.to_json(), "PLASTICORE_SAMPLES": "3"})
+
+
+@pytest.mark.parametrize("simulator", harness.SIMULATORS)
+def test_core_learning(simulator):
+    reason = harness.missing(simulator)
+    if reason:
+        pytest.skip(reason)
+    train, epochs = ((50, 3) if LONG else (25, 2)) if simulator == "verilator" else \
+        ((10, 1) if LONG else (1, 1))
+    harness.run(Core(CONFIG), "core", "tb_core", simulator, testcase="core_learns_digits",
+                env={"PLASTICORE_CONFIG": CONFIG.to_json(), "PLASTICORE_TRAIN": str(train),
+                     "PLASTICORE_EPOCHS": str(epochs), "PLASTICORE_GRAD_EVERY": "5"})

@@ -72,7 +72,7 @@ def test_json_rows_and_std_over_two_seeds(tiny_run):
     for row in rows:
         assert "error" not in row
         assert row["seeds"] == [0, 1]
-        assert row["config"]["layers"] == [64, 32, 10]
+        assert row["config"]["layers"] == [64, 64, 10]
         assert row["config"]["rule"] == row["rule"]
         assert len(row["config_hash"]) == 16 and len(row["core_hash"]) == 16
         assert row["bits_per_synapse"] == 16 + 2 * 16  # default formats, reset path on

@@ -28,7 +28,7 @@ def test_fixed_point_tracks_float_within_its_rounding_bound(digits):
     1/(1 - rho) LSB for A and 1/(1 - rho_s) LSB for C. While a replica's spike history agrees
     with the float one, its states must be inside those bounds; a spike may differ only where the
     float membrane lies within the combined bound of the threshold."""
-    cfg = Config()
+    cfg = Config(layers=(64, 32, 10))
     batch = 64
     fixed = Network(cfg, fixed=True, batch=batch, seed=3)
     flt = _float_twin(cfg, fixed)
@@ -227,7 +227,7 @@ def test_run_equals_step_by_step(digits):
 
 
 def test_bad_inputs_are_refused_by_name():
-    cfg = Config()
+    cfg = Config(layers=(64, 32, 10))
     with pytest.raises(ValueError, match=r"weights\[0\] has shape"):
         Network(cfg, [np.zeros((3, 3)), np.zeros((10, 32))], [np.zeros((10, 32))])
     with pytest.raises(ValueError, match=r"weights\[1\] holds values outside"):

@@ -1,5 +1,6 @@
 """Amaranth-simulator driver of ``rtl.core``: the access port, the event stream and a lock-step
-comparison with ``golden.network.Network(fixed=True)`` after every step (used by test_core.py)."""
+comparison with ``golden.network.Network(fixed=True)`` after every step (state, traces, ghat/ehat,
+flags) and after every LEARN (weights, feedback, both LFSR states, flags); used by test_core.py."""
 
 import numpy as np
 
@@ -8,7 +9,8 @@ from plasticore.rtl.core import Cmd, Core, Mem
 
 from .streams import put
 
-__all__ = ["write", "read", "command", "golden_words", "core_words", "compare", "lockstep"]
+__all__ = ["write", "read", "command", "golden_words", "golden_params", "core_words", "compare",
+           "lockstep"]
 
 
 async def write(ctx, core, mem, addr, raw):
@@ -45,9 +47,9 @@ async def command(ctx, core, cmd, addr=0):
             return cycles
 
 
-def golden_words(core: Core, net: Network):
-    """Every state word the core's access port can read, from the golden model:
-    {(mem, addr): value}."""
+def golden_words(core: Core, net: Network, grads: bool = True):
+    """Every per-sample state word the core's access port can read, from the golden model:
+    {(mem, addr): value}; ``grads`` adds ghat/ehat of every synapse."""
     words = {}
     for k, layer in enumerate(net.layers):
         for i in range(layer.n_neurons):
@@ -60,6 +62,25 @@ def golden_words(core: Core, net: Network):
         for j in range(layer.n_inputs):
             words[(Mem.TRACE, core.trace_base[k] + j)] = {
                 "x": int(layer.trace_x[0, j]), "y": int(layer.trace_y[0, j])}
+        if grads:
+            for idx in range(layer.n_neurons * layer.n_inputs):
+                i, j = divmod(idx, layer.n_inputs)
+                word = {"ghat": int(layer.ghat[0, i, j])}
+                if core.config.reset_path:
+                    word["ehat"] = int(layer.ehat[0, i, j])
+                words[(Mem.GRAD, core.weight_base[k] + idx)] = word
+    return words
+
+
+def golden_params(core: Core, net: Network):
+    """Weights and feedback of the golden model: {(mem, addr): value}."""
+    words = {}
+    for k, layer in enumerate(net.layers):
+        for idx, value in enumerate(np.asarray(layer.w[0]).ravel()):
+            words[(Mem.WEIGHT, core.weight_base[k] + idx)] = int(value)
+    for k, fb in enumerate(net.feedback):
+        for idx, value in enumerate(np.asarray(fb[0]).ravel()):
+            words[(Mem.FEEDBACK, core.feedback_base[k] + idx)] = int(value)
     return words
 
 
@@ -88,26 +109,39 @@ def compare(expected, got, where, flags=None):
     assert not bad, f"{len(bad)} mismatches:\n" + "\n".join(bad[:20])
 
 
-def make_network(config, weights):
-    feedback = [np.zeros((config.n_outputs, h), np.int64) for h in config.hidden_sizes]
-    net = Network(config, [np.asarray(w, np.int64) for w in weights], feedback, fixed=True, seed=None)
-    net.tracks_eligibility = False
-    return net
+def make_network(config, weights, feedback=None):
+    if feedback is None:
+        feedback = [np.zeros((config.n_outputs, h), np.int64) for h in config.hidden_sizes]
+    feedback = [np.asarray(b, np.int64) for b in feedback]
+    return Network(config, [np.asarray(w, np.int64) for w in weights], feedback, fixed=True, seed=None)
 
 
-async def lockstep(ctx, core, weights, rasters, *, rng, stats=None, check_every_step=True):
-    """Load ``weights``, run every sample of ``rasters`` ((n_steps, n_inputs) bool each) with a
-    SAMPLE before each, and compare every state word and the flags with the golden model after
-    the reset and after every step. ``stats`` collects (neurons, spiking inputs per layer,
-    clocks) per step. Input events go in a random order."""
+def lfsr_states(ctx, core):
+    return int(ctx.get(core.perturb_state)), int(ctx.get(core.round_state))
+
+
+async def lockstep(ctx, core, weights, rasters, *, rng, stats=None, check_every_step=True,
+                   feedback=None, labels=None, learn_stats=None):
+    """Load ``weights`` (and ``feedback``), run every sample of ``rasters`` ((n_steps, n_inputs)
+    bool each) with a SAMPLE before each, and compare every state word (ghat/ehat included) and
+    the flags with the golden model after the reset and after every step. With ``labels``, a
+    LEARN follows every sample whose label is not None; then weights, feedback, both LFSR states and the flags are
+    compared. ``stats`` collects (spiking inputs per layer, clocks) per step, ``learn_stats`` the
+    clocks of each LEARN. Input events go in a random order."""
     cfg = core.config
-    net = make_network(cfg, weights)    # its constructor already drew the first perturbations
+    net = make_network(cfg, weights, feedback)  # its constructor already drew the perturbations
     addr = 0
     for w in weights:
         for value in np.asarray(w).ravel():
             await write(ctx, core, Mem.WEIGHT, addr, core.encode(Mem.WEIGHT, int(value)))
             addr += 1
+    for k, b in enumerate(net.feedback):
+        for idx, value in enumerate(np.asarray(b[0]).ravel()):
+            await write(ctx, core, Mem.FEEDBACK, core.feedback_base[k] + idx,
+                        core.encode(Mem.FEEDBACK, int(value)))
     expected = golden_words(core, net)
+    params = golden_params(core, net)
+    compare(params, await core_words(ctx, core, params), "load")
     for s, raster in enumerate(rasters):
         await command(ctx, core, Cmd.SAMPLE)
         if s:
@@ -124,10 +158,21 @@ async def lockstep(ctx, core, weights, rasters, *, rng, stats=None, check_every_
             listed = [len(inputs)] + [int(layer.spikes[0].sum()) for layer in net.layers[:-1]]
             cycles = await command(ctx, core, Cmd.STEP)
             if stats is not None:
-                stats.append((listed, cycles))
+                spikers = [[int(i) for i in np.nonzero(layer.spikes[0])[0]] for layer in net.layers]
+                stats.append((listed, cycles, spikers))
             if check_every_step or n == len(raster) - 1:
                 got = await core_words(ctx, core, expected)
                 compare(golden_words(core, net), got, f"sample {s} step {n}",
                         (golden_flags(net), ctx.get(core.flags)))
                 assert ctx.get(core.step) == n + 1
+        if labels is not None and labels[s] is not None:
+            cycles = await command(ctx, core, Cmd.LEARN, int(labels[s]))
+            if learn_stats is not None:
+                learn_stats.append(cycles)
+            net.learn([int(labels[s])])
+            compare(golden_params(core, net), await core_words(ctx, core, params),
+                    f"sample {s} learn (label {labels[s]})", (golden_flags(net), ctx.get(core.flags)))
+            want = (int(net.lfsr_perturb[0]), int(net.lfsr_round[0]))
+            assert lfsr_states(ctx, core) == want, (f"LFSR states after sample {s} learn: expected "
+                                                    f"{want}, got {lfsr_states(ctx, core)}")
     return net

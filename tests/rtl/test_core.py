@@ -103,18 +103,130 @@ def test_directed(simulate):
 
 
 def test_cycles_per_step(simulate):
-    """Clocks per step follow docs/rtl.md: one clock per synaptic operation once two or more
-    inputs spike, plus a fixed per-layer overhead."""
-    config = Config(layers=(16, 8, 4), n_steps=6, input_window=6)
-    rng = np.random.default_rng(6)
-    stats = run(simulate, config, random_weights(config, rng),
-                random_rasters(config, rng, 1, rate=0.5), stats=[])
-    for listed, cycles in stats:
-        expected = expected_cycles(config, listed)
-        assert cycles == expected, (listed, cycles, expected)
+    """Clocks per step follow docs/rtl.md: the neuron loop at one synaptic operation per clock
+    once two or more inputs spike, the trace pass, and the eligibility engine (one reciprocal per
+    spiking neuron, then one synapse per clock) -- the model of ``expected_cycles``."""
+    for config, seed in ((Config(layers=(16, 8, 4), n_steps=6, input_window=6), 6),
+                         (Config(layers=(40, 8, 4), n_steps=6, input_window=6), 7)):
+        rng = np.random.default_rng(seed)
+        stats = run(simulate, config, random_weights(config, rng),
+                    random_rasters(config, rng, 1, rate=0.5), stats=[])
+        assert any(spikers[0] for _, _, spikers in stats)
+        for listed, cycles, spikers in stats:
+            expected = expected_cycles(config, listed, spikers)
+            assert cycles == expected, (listed, spikers, cycles, expected)
 
 
-def expected_cycles(config, listed):
-    """The model of docs/rtl.md: 1 + sum over layers of max(N * max(K, 2) + 4, J + 2)."""
-    sizes = config.layers
-    return 1 + sum(max(sizes[k + 1] * max(K, 2) + 4, sizes[k] + 2) for k, K in enumerate(listed))
+def expected_cycles(config, listed, spikers):
+    """The model of docs/rtl.md (``Core.step_cycles``): 1 + per layer max(neuron loop, trace
+    pass, eligibility engine)."""
+    return Core(config).step_cycles(listed, spikers)
+
+
+# --- learning (spec 6) ---------------------------------------------------------------------------
+
+def random_feedback(config, rng, scale=4096):
+    return [rng.integers(-scale, scale + 1, size=(config.n_outputs, h)) for h in config.hidden_sizes]
+
+
+def learn(simulate, config, weights, rasters, labels, feedback=None, seed=0, learn_stats=None):
+    core = Core(config)
+    out = {}
+
+    async def bench(ctx):
+        out["net"] = await lockstep(ctx, core, weights, rasters, rng=random.Random(seed),
+                                    feedback=feedback, labels=labels, learn_stats=learn_stats)
+
+    simulate(core, bench)
+    return out["net"]
+
+
+@pytest.mark.parametrize("layers", [(8, 6, 3), (8, 6, 5, 3)])
+@pytest.mark.parametrize("rule", ["sfdfa", "dfa", "readout"])
+def test_learn_rules(simulate, layers, rule):
+    """Every rule on one and two hidden layers: three back-to-back samples, each followed by LEARN;
+    ghat/ehat after every step, weights/feedback/LFSRs after every LEARN."""
+    config = Config(layers=layers, n_steps=12, input_window=8, rule=rule)
+    rng = np.random.default_rng(10 + len(layers))
+    stats = []
+    net = learn(simulate, config, random_weights(config, rng, full_scale=0.02), random_rasters(config, rng, 3),
+                rng.integers(0, config.n_outputs, size=3).tolist(), random_feedback(config, rng),
+                learn_stats=stats)
+    assert any((layer.ghat != 0).any() for layer in net.layers)
+    assert stats == [Core(config).learn_cycles()] * 3, stats
+
+
+def test_learn_readout_only_layer(simulate):
+    """No hidden layer at all (readout on (5, 3)): output weights only, no feedback."""
+    config = Config(layers=(5, 3), n_steps=8, input_window=4, rule="readout", lr_output_shift=2)
+    rng = np.random.default_rng(12)
+    learn(simulate, config, [rng.integers(-3000, 6000, size=(3, 5))],
+          random_rasters(config, rng, 3, rate=0.5), [0, 2, 1])
+
+
+def test_learn_reset_path_off_and_no_regulariser(simulate):
+    config = Config(layers=(8, 6, 3), n_steps=12, input_window=8, reset_path=False, rate_reg_shift=None)
+    rng = np.random.default_rng(13)
+    learn(simulate, config, random_weights(config, rng, full_scale=0.02), random_rasters(config, rng, 2),
+          [1, 0], random_feedback(config, rng))
+
+
+def test_learn_zero_error(simulate):
+    """Targets equal to the counts (silent outputs, targets 0) and no rate regulariser: every
+    delta is 0, so no weight moves, yet the rounding LFSR advances once per word; the feedback
+    still decays towards D_o p_i = 0 where hidden neurons fired (the golden model does that)."""
+    config = Config(layers=(8, 6, 3), n_steps=12, input_window=8, target_true=0, target_false=0,
+                    rate_reg_shift=None)
+    rng = np.random.default_rng(14)
+    w1 = rng.integers(500, 4000, size=(6, 8))
+    w2 = np.full((3, 6), -4000)
+    fb = random_feedback(config, rng)
+    net = learn(simulate, config, [w1, w2], random_rasters(config, rng, 2), [1, 2], fb)
+    assert (net.layers[0].w[0] == w1).all() and (net.layers[1].w[0] == w2).all()
+    assert (net.layers[0].count > 0).any() and (net.feedback[0][0] != fb[0]).any()
+
+
+LEARN_NARROW = Config(layers=(8, 6, 3), n_steps=12, input_window=8, grad=Format(8, 10),
+                      feedback=Format(10, 8), lr_hidden_shift=0, lr_output_shift=1, feedback_shift=0,
+                      init_feedback=1.0)
+
+
+def test_learn_saturation_flags(simulate):
+    """Narrow grad and feedback formats, zero learning-rate shifts: ghat/ehat, weights and
+    feedback all clip; values and flags match after every step and every LEARN."""
+    config = LEARN_NARROW
+    rng = np.random.default_rng(15)
+    weights = random_weights(config, rng, full_scale=0.3)
+    weights[0][1] = config.weight.hi
+    weights[1][:, 1] = config.weight.hi
+    net = learn(simulate, config, weights, random_rasters(config, rng, 3, rate=0.6), [0, 1, 2],
+                random_feedback(config, rng, scale=200))
+    flags = net.flags
+    assert all(flags[name][0] for name in ("grad", "weight", "feedback")), flags
+
+
+def test_current_clamp_and_inference_samples(simulate):
+    """A spike whose current c' is below theta (negative: an inhibitory input after an
+    excitatory one), so the reciprocal clamps to r = 0xFFFF; samples without LEARN in between
+    (the SAMPLE reset clears ghat/ehat left by the eligibility engine)."""
+    config = SMALL
+    w1 = np.zeros((6, 8), np.int64)
+    w1[:, :4] = config.weight.hi                       # excitatory: a large u
+    w1[:3, 4:] = config.weight.lo                      # inhibitory: then c < 0 while u stays
+    w1[3:, 4:] = -8000
+    w2 = np.full((3, 6), 3000)
+    raster = np.zeros((config.n_steps, config.n_inputs), bool)
+    raster[0, :4] = True
+    raster[1, 4:] = True
+    # the golden model sees a spike with c' < theta
+    from .coredrv import make_network
+    probe = make_network(config, [w1, w2])
+    clamped = False
+    for row in raster:
+        c_dec = (probe.layers[0].c * config.rho_s_q) >> 16
+        probe.step(row[None])
+        clamped |= bool((probe.layers[0].spikes & (c_dec < config.threshold_q)).any())
+    assert clamped
+    rng = np.random.default_rng(16)
+    learn(simulate, config, [w1, w2], [raster, random_rasters(config, rng, 1)[0], raster, raster],
+          [None, 1, None, 0], random_feedback(config, rng))

@@ -1,0 +1,27 @@
+"""Per-dataset starting points for the configuration: layer sizes and what scales with them.
+
+The command line and the benchmark both start a dataset's run from here, so the two agree.
+``init_hidden`` shrinks with the fan-in: TTFS-coded MNIST digits light about five times as many
+inputs as the 8x8 digits, and at the digits value the hidden layer saturates its state words.
+"""
+
+from __future__ import annotations
+
+#: inputs and classes of each dataset, known without loading it
+DATASET_SHAPES = {"digits": (64, 10), "mnist": (784, 10), "fashion-mnist": (784, 10)}
+DEFAULT_HIDDEN = {"digits": 64, "mnist": 128, "fashion-mnist": 128}
+#: Config fields that differ from the defaults for a dataset (measured: docs/learning.md)
+OVERRIDES = {
+    "digits": {},
+    "mnist": {"init_hidden": 1.5},
+    "fashion-mnist": {"init_hidden": 1.5},
+}
+
+
+def dataset_fields(dataset: str, hidden: int | None = None) -> dict:
+    """Config fields for ``dataset``: ``layers`` (inputs, hidden, classes) and its overrides."""
+    if dataset not in DATASET_SHAPES:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASET_SHAPES)}")
+    inputs, classes = DATASET_SHAPES[dataset]
+    width = DEFAULT_HIDDEN[dataset] if hidden is None else hidden
+    return {"layers": [inputs, width, classes], **OVERRIDES[dataset]}
