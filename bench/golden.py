@@ -76,6 +76,7 @@ ARITHMETICS = ("fixed", "float")
 RULE_LABELS = {"sfdfa": "SFDFA", "dfa": "DFA", "readout": "readout"}
 #: inputs and classes of the datasets the benchmark knows
 from plasticore.golden.presets import dataset_fields  # noqa: E402
+from plasticore.host.cli import positive_int  # noqa: E402
 
 DATASET_SHAPES = {"digits": (64, 10), "mnist": (784, 10)}
 #: fields the benchmark sets itself; --set may not touch them
@@ -142,16 +143,6 @@ def _dataset_list(text: str) -> list[str]:
     return names
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
-    return value
-
-
 def parse_overrides(items: list[str]) -> dict:
     """``k=v`` strings to a dict; v is JSON if it parses, else the raw string."""
     overrides = {}
@@ -180,20 +171,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="comma-separated, from: digits, mnist (default: digits,mnist)")
     parser.add_argument("--seeds", type=_int_list, default=[0, 1, 2],
                         help="comma-separated seeds, trained as replicas (default: 0,1,2)")
-    parser.add_argument("--epochs", type=_positive, default=15, help="digits epochs (default: 15)")
-    parser.add_argument("--mnist-epochs", type=_positive, default=1,
+    parser.add_argument("--epochs", type=positive_int, default=15, help="digits epochs (default: 15)")
+    parser.add_argument("--mnist-epochs", type=positive_int, default=1,
                         help="MNIST epochs (default: 1)")
-    parser.add_argument("--limit", type=_positive, default=None,
+    parser.add_argument("--limit", type=positive_int, default=None,
                         help="digits: use only the first N training samples (default: all 1,437)")
-    parser.add_argument("--mnist-limit", type=_positive, default=10000,
+    parser.add_argument("--mnist-limit", type=positive_int, default=10000,
                         help="MNIST: first N training samples (default: 10000)")
-    parser.add_argument("--mnist-test-limit", type=_positive, default=None,
+    parser.add_argument("--mnist-test-limit", type=positive_int, default=None,
                         help="MNIST: first N test samples (default: all 10,000)")
-    parser.add_argument("--hidden-digits", type=_positive, default=64,
+    parser.add_argument("--hidden-digits", type=positive_int, default=64,
                         help="hidden neurons for digits (default: 64)")
-    parser.add_argument("--hidden-mnist", type=_positive, default=128,
+    parser.add_argument("--hidden-mnist", type=positive_int, default=128,
                         help="hidden neurons for MNIST (default: 128)")
-    parser.add_argument("--jobs", type=_positive, default=2,
+    parser.add_argument("--jobs", type=positive_int, default=2,
                         help="rows run in parallel worker processes (default: 2)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results",
                         help="directory for golden.json and golden.md (default: bench/results/)")

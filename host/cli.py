@@ -54,24 +54,21 @@ class NotAvailable(RuntimeError):
 
 
 # --- argument types -------------------------------------------------------------------------------
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
-    return value
+def _int_at_least(minimum: int, expectation: str):
+    """An argparse type: an integer >= minimum, else the error '<expectation>, not <text>'."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"{expectation}, not {text!r}")
+        return value
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a seed must be a non-negative integer, not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a seed must be a non-negative integer, not {text!r}")
-    return value
+positive_int = _int_at_least(1, "expected a positive integer")
+_seed = _int_at_least(0, "a seed must be a non-negative integer")
 
 
 def _seed_list(text: str) -> list[int]:
@@ -176,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--set", dest="settings", type=_setting, action="append", default=[],
                        metavar="KEY=VALUE",
                        help="override one field; VALUE is JSON, else a string (repeatable)")
-    group.add_argument("--hidden", type=_positive_int, metavar="N",
+    group.add_argument("--hidden", type=positive_int, metavar="N",
                        help="hidden neurons (default 32 for digits, 128 for mnist/fashion-mnist)")
     group.add_argument("--rule", choices=RULES, help="learning rule (default: the configuration's, sfdfa)")
 
@@ -187,9 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dataset", required=True, choices=sorted(DATASET_SHAPES))
     train.add_argument("--target", type=_target, default="golden", metavar="TARGET",
                        help="golden (in-process golden model), sim or serial:PORT (default golden)")
-    train.add_argument("--epochs", type=_positive_int, default=1, metavar="N")
-    train.add_argument("--limit", type=_positive_int, metavar="N", help="use the first N training samples")
-    train.add_argument("--test-limit", type=_positive_int, metavar="N", help="use the first N test samples")
+    train.add_argument("--epochs", type=positive_int, default=1, metavar="N")
+    train.add_argument("--limit", type=positive_int, metavar="N", help="use the first N training samples")
+    train.add_argument("--test-limit", type=positive_int, metavar="N", help="use the first N test samples")
     seeds = train.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=_seed, metavar="S", help="one seed (default 0)")
     seeds.add_argument("--seeds", type=_seed_list, metavar="S1,S2,...",
