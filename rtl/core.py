@@ -467,7 +467,12 @@ class Core(wiring.Component):
         # phase A: output errors and grade totals, one output per clock
         la = Signal(range(O + 1))
         a1 = Signal(data.StructLayout({"valid": 1, "o": range(max(O, 2))}))
-        a_delta = Mux(a1.o == label, cfg.target_true, cfg.target_false) - s_rd.data.count
+        a_raw = Mux(a1.o == label, cfg.target_true, cfg.target_false) - s_rd.data.count
+        if cfg.error_clip is not None:       # spec 6.1: clip(target - count, -clip, clip)
+            clip = cfg.error_clip
+            a_delta = Mux(a_raw > clip, clip, Mux(a_raw < -clip, -clip, a_raw))
+        else:
+            a_delta = a_raw
         with m.If(a1.valid):
             m.d.sync += [delta_o[a1.o].eq(a_delta), dtotal[a1.o].eq(s_rd.data.grade_total)]
         # phase B: hidden errors, neuron i of hidden layer `layer`, output o: one product per clock

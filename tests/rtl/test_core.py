@@ -164,8 +164,9 @@ def test_learn_readout_only_layer(simulate):
           random_rasters(config, rng, 3, rate=0.5), [0, 2, 1])
 
 
-def test_learn_reset_path_off_and_no_regulariser(simulate):
-    config = Config(layers=(8, 6, 3), n_steps=12, input_window=8, reset_path=False, rate_reg_shift=None)
+def test_learn_reset_path_off_no_regulariser_no_clip(simulate):
+    config = Config(layers=(8, 6, 3), n_steps=12, input_window=8, reset_path=False, rate_reg_shift=None,
+                    error_clip=None)
     rng = np.random.default_rng(13)
     learn(simulate, config, random_weights(config, rng, full_scale=0.02), random_rasters(config, rng, 2),
           [1, 0], random_feedback(config, rng))
