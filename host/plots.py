@@ -92,6 +92,15 @@ def accuracy_plot(history: list[dict], path, *, title: str = "", seeds=None,
     return _finish(fig, ax, path)
 
 
+def _nothing_to_plot(fig, ax, path, why: str) -> Path:
+    """A panel that says why it is empty, instead of an empty axis."""
+    ax.text(0.5, 0.5, why, transform=ax.transAxes, ha="center", va="center", fontsize=12,
+            color="dimgray")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return _finish(fig, ax, path, integer_x=False)
+
+
 def alignment_plot(history: list[dict], path, *, title: str = "", rule: str = "sfdfa",
                    seeds=None) -> Path:
     """Cosine between the feedback matrix B and the output weights W per epoch."""
@@ -104,11 +113,7 @@ def alignment_plot(history: list[dict], path, *, title: str = "", rule: str = "s
     if rule == "readout" or values.shape[1] == 0:
         why = ("no feedback: the readout rule trains only the output layer" if rule == "readout"
                else "no feedback: the network has no hidden layer")
-        ax.text(0.5, 0.5, why, transform=ax.transAxes, ha="center", va="center", fontsize=12,
-                color="dimgray")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        return _finish(fig, ax, path, integer_x=False)
+        return _nothing_to_plot(fig, ax, path, why)
     _seed_lines(ax, epochs, values, "tab:green", f"cos(B, W) [{rule}]", seeds)
     ax.axhline(0, color="gray", linestyle=":", linewidth=1, label="orthogonal (0)")
     low, high = min(values.min(), 0.0), max(values.max(), 0.0)
@@ -128,11 +133,7 @@ def hidden_rate_plot(history: list[dict], path, *, title: str = "", rate_target=
     ax.set_title(f"{head}\n{title}" if title else head)
     ax.set_ylabel("spikes per hidden neuron per sample")
     if values.shape[1] == 0:
-        ax.text(0.5, 0.5, "no hidden layer", transform=ax.transAxes, ha="center", va="center",
-                fontsize=12, color="dimgray")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        return _finish(fig, ax, path, integer_x=False)
+        return _nothing_to_plot(fig, ax, path, "no hidden layer")
     _seed_lines(ax, epochs, values, "tab:purple", "hidden rate", seeds)
     if rate_target is not None:
         ax.axhline(rate_target, color="gray", linestyle="--", linewidth=1,
