@@ -19,9 +19,10 @@ from cocotb.triggers import FallingEdge
 
 from plasticore.golden import datasets
 from plasticore.golden.config import Config
-from plasticore.golden.network import FLAG_NAMES, Network
+from plasticore.golden.network import Network
 from plasticore.golden.train import encode_images
 from plasticore.rtl.core import Cmd, Core, Mem
+from plasticore.rtl.golden_view import golden_flags, golden_grads, golden_params, golden_words
 
 CONFIG = Config.from_json(os.environ["PLASTICORE_CONFIG"]) if "PLASTICORE_CONFIG" in os.environ \
     else Config()
@@ -75,22 +76,6 @@ class Driver:
         raise AssertionError(f"no done within {TIMEOUT} clocks of {cmd.name}")
 
 
-def golden_words(core, net):
-    words = {}
-    for k, layer in enumerate(net.layers):
-        for i in range(layer.n_neurons):
-            words[(Mem.STATE, core.neuron_base[k] + i)] = {
-                "a": int(layer.a[0, i]), "c": int(layer.c[0, i]),
-                "grade_sum": int(layer.grade_sum[0, i]), "grade_total": int(layer.grade_total[0, i]),
-                "count": int(layer.count[0, i]), "last_step": int(layer.last_step[0, i])}
-            if k < core.n_layers - 1:
-                words[(Mem.PERTURB, core.neuron_base[k] + i)] = int(layer.perturbation[0, i] > 0)
-        for j in range(layer.n_inputs):
-            words[(Mem.TRACE, core.trace_base[k] + j)] = {
-                "x": int(layer.trace_x[0, j]), "y": int(layer.trace_y[0, j])}
-    return words
-
-
 def check(expected, got, flags_expected, flags_got, where):
     bad = [f"{m.name}[{a}] at {where}: expected {v}, got {got[(m, a)]}"
            for (m, a), v in expected.items() if got[(m, a)] != v]
@@ -118,13 +103,12 @@ async def core_matches_golden_on_digits(dut):
     digits = datasets.load("digits")
     rasters = encode_images(cfg, digits.x_test[:SAMPLES])
     sizes, log = cfg.layers, []
-    keys = list(golden_words(core, net))
-    golden_flags = lambda: sum(int(net.flags[n][0]) << k for k, n in enumerate(FLAG_NAMES))  # noqa: E731
+    keys = list(golden_words(core, net, grads=False))
     for s, raster in enumerate(rasters):
         await drv.command(Cmd.SAMPLE)
         if s:
             net.reset()
-        check(golden_words(core, net), await drv.read_all(keys), golden_flags(),
+        check(golden_words(core, net, grads=False), await drv.read_all(keys), golden_flags(net),
               int(dut.flags.value), f"sample {s} reset")
         for n, row in enumerate(raster):
             inputs = [int(j) for j in np.nonzero(row)[0]]
@@ -135,7 +119,7 @@ async def core_matches_golden_on_digits(dut):
             cycles = await drv.command(Cmd.STEP)
             sops = sum(sizes[k + 1] * K for k, K in enumerate(listed))
             log.append((listed, cycles, sops))
-            check(golden_words(core, net), await drv.read_all(keys), golden_flags(),
+            check(golden_words(core, net, grads=False), await drv.read_all(keys), golden_flags(net),
                   int(dut.flags.value), f"sample {s} step {n}")
             assert int(dut.step.value) == n + 1
         dut._log.info("sample %d (label %d): output counts %s, golden prediction %d", s,
@@ -165,29 +149,6 @@ async def start(dut):
     await FallingEdge(dut.clk)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
-
-
-def golden_params(core, net):
-    words = {}
-    for k, layer in enumerate(net.layers):
-        for idx, value in enumerate(layer.w[0].ravel()):
-            words[(Mem.WEIGHT, core.weight_base[k] + idx)] = int(value)
-    for k, fb in enumerate(net.feedback):
-        for idx, value in enumerate(fb[0].ravel()):
-            words[(Mem.FEEDBACK, core.feedback_base[k] + idx)] = int(value)
-    return words
-
-
-def golden_grads(core, net):
-    words = {}
-    for k, layer in enumerate(net.layers):
-        for idx in range(layer.ghat[0].size):
-            i, j = divmod(idx, layer.n_inputs)
-            word = {"ghat": int(layer.ghat[0, i, j])}
-            if core.config.reset_path:
-                word["ehat"] = int(layer.ehat[0, i, j])
-            words[(Mem.GRAD, core.weight_base[k] + idx)] = word
-    return words
 
 
 def first_mismatch(expected, got, where):
@@ -264,7 +225,7 @@ async def core_learns_digits(dut):
             want = (int(net.lfsr_perturb[0]), int(net.lfsr_round[0]))
             got = (int(dut.perturb_state.value), int(dut.round_state.value))
             assert got == want, f"LFSR states at {where}: expected {want}, got {got}"
-            flags = sum(int(net.flags[n][0]) << k for k, n in enumerate(FLAG_NAMES))
+            flags = golden_flags(net)
             assert int(dut.flags.value) == flags, f"flags at {where}: {int(dut.flags.value):#x} vs {flags:#x}"
             totals["samples"] += 1
             totals["clear"] += clear

@@ -5,7 +5,8 @@ flags) and after every LEARN (weights, feedback, both LFSR states, flags); used 
 import numpy as np
 
 from plasticore.golden.network import FLAG_NAMES, Network
-from plasticore.rtl.core import Cmd, Core, Mem
+from plasticore.rtl.core import Cmd, Mem
+from plasticore.rtl.golden_view import golden_flags, golden_params, golden_words
 
 from .streams import put
 
@@ -47,49 +48,8 @@ async def command(ctx, core, cmd, addr=0):
             return cycles
 
 
-def golden_words(core: Core, net: Network, grads: bool = True):
-    """Every per-sample state word the core's access port can read, from the golden model:
-    {(mem, addr): value}; ``grads`` adds ghat/ehat of every synapse."""
-    words = {}
-    for k, layer in enumerate(net.layers):
-        for i in range(layer.n_neurons):
-            words[(Mem.STATE, core.neuron_base[k] + i)] = {
-                "a": int(layer.a[0, i]), "c": int(layer.c[0, i]),
-                "grade_sum": int(layer.grade_sum[0, i]), "grade_total": int(layer.grade_total[0, i]),
-                "count": int(layer.count[0, i]), "last_step": int(layer.last_step[0, i])}
-            if k < core.n_layers - 1:
-                words[(Mem.PERTURB, core.neuron_base[k] + i)] = int(layer.perturbation[0, i] > 0)
-        for j in range(layer.n_inputs):
-            words[(Mem.TRACE, core.trace_base[k] + j)] = {
-                "x": int(layer.trace_x[0, j]), "y": int(layer.trace_y[0, j])}
-        if grads:
-            for idx in range(layer.n_neurons * layer.n_inputs):
-                i, j = divmod(idx, layer.n_inputs)
-                word = {"ghat": int(layer.ghat[0, i, j])}
-                if core.config.reset_path:
-                    word["ehat"] = int(layer.ehat[0, i, j])
-                words[(Mem.GRAD, core.weight_base[k] + idx)] = word
-    return words
-
-
-def golden_params(core: Core, net: Network):
-    """Weights and feedback of the golden model: {(mem, addr): value}."""
-    words = {}
-    for k, layer in enumerate(net.layers):
-        for idx, value in enumerate(np.asarray(layer.w[0]).ravel()):
-            words[(Mem.WEIGHT, core.weight_base[k] + idx)] = int(value)
-    for k, fb in enumerate(net.feedback):
-        for idx, value in enumerate(np.asarray(fb[0]).ravel()):
-            words[(Mem.FEEDBACK, core.feedback_base[k] + idx)] = int(value)
-    return words
-
-
 async def core_words(ctx, core, keys):
     return {key: await read(ctx, core, *key) for key in keys}
-
-
-def golden_flags(net):
-    return sum(int(net.flags[name][0]) << k for k, name in enumerate(FLAG_NAMES))
 
 
 def compare(expected, got, where, flags=None):

@@ -1,0 +1,66 @@
+"""The golden model seen through the core's memory map: what every access-port word must hold.
+
+The lock-step testbenches (amaranth.sim in tests/rtl, cocotb in sim/) read the core's memories
+through its access port and compare them with these dictionaries, ``{(mem, addr): value}``,
+built from a :class:`plasticore.golden.network.Network` (replica 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from plasticore.golden.network import FLAG_NAMES, Network
+
+from .core import Core, Mem
+
+__all__ = ["golden_words", "golden_grads", "golden_params", "golden_flags"]
+
+
+def golden_words(core: Core, net: Network, grads: bool = True) -> dict:
+    """Every per-sample state word (neuron state, perturbation bits, traces); ``grads`` adds the
+    ghat/ehat of every synapse."""
+    words = {}
+    for k, layer in enumerate(net.layers):
+        for i in range(layer.n_neurons):
+            words[(Mem.STATE, core.neuron_base[k] + i)] = {
+                "a": int(layer.a[0, i]), "c": int(layer.c[0, i]),
+                "grade_sum": int(layer.grade_sum[0, i]), "grade_total": int(layer.grade_total[0, i]),
+                "count": int(layer.count[0, i]), "last_step": int(layer.last_step[0, i])}
+            if k < core.n_layers - 1:
+                words[(Mem.PERTURB, core.neuron_base[k] + i)] = int(layer.perturbation[0, i] > 0)
+        for j in range(layer.n_inputs):
+            words[(Mem.TRACE, core.trace_base[k] + j)] = {
+                "x": int(layer.trace_x[0, j]), "y": int(layer.trace_y[0, j])}
+    if grads:
+        words.update(golden_grads(core, net))
+    return words
+
+
+def golden_grads(core: Core, net: Network) -> dict:
+    """ghat (and ehat, with the reset path) of every synapse."""
+    words = {}
+    for k, layer in enumerate(net.layers):
+        for idx in range(layer.n_neurons * layer.n_inputs):
+            i, j = divmod(idx, layer.n_inputs)
+            word = {"ghat": int(layer.ghat[0, i, j])}
+            if core.config.reset_path:
+                word["ehat"] = int(layer.ehat[0, i, j])
+            words[(Mem.GRAD, core.weight_base[k] + idx)] = word
+    return words
+
+
+def golden_params(core: Core, net: Network) -> dict:
+    """Weights and feedback."""
+    words = {}
+    for k, layer in enumerate(net.layers):
+        for idx, value in enumerate(np.asarray(layer.w[0]).ravel()):
+            words[(Mem.WEIGHT, core.weight_base[k] + idx)] = int(value)
+    for k, fb in enumerate(net.feedback):
+        for idx, value in enumerate(np.asarray(fb[0]).ravel()):
+            words[(Mem.FEEDBACK, core.feedback_base[k] + idx)] = int(value)
+    return words
+
+
+def golden_flags(net: Network) -> int:
+    """The sticky overflow flags as the core's status word (bit k = FLAG_NAMES[k])."""
+    return sum(int(net.flags[name][0]) << k for k, name in enumerate(FLAG_NAMES))
