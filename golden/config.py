@@ -359,6 +359,18 @@ class Config:
         """SHA-256 (first 16 hex digits) of the canonical JSON of every field."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
 
+    #: set at run time by the host (LFSR seeds through the SEEDS command, initial weights through
+    #: memory writes): not baked into a bitstream
+    RUNTIME_FIELDS = ("seed_perturb", "seed_round", "init_hidden", "init_output",
+                      "init_output_offset", "init_feedback")
+
+    @property
+    def board_hash(self) -> str:
+        """Hash of every field a bitstream bakes in (all but ``RUNTIME_FIELDS``); a board reports
+        it (docs/protocol.md, IDENTIFY) and the host refuses a board whose hash differs."""
+        fields = {k: v for k, v in self.to_dict().items() if k not in self.RUNTIME_FIELDS}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
     @property
     def core_hash(self) -> str:
         """Hash of the fields that change the circuit; a bitstream reports it."""

@@ -79,3 +79,10 @@ def test_whole_numbers_for_reals_hash_like_floats():
 def test_malformed_format_is_a_config_error():
     with pytest.raises(ConfigError, match="weight must have the fields"):
         Config.from_dict({"weight": {"nbits": 3}})
+
+
+def test_board_hash_ignores_what_the_host_sets_at_run_time():
+    base = Config()
+    assert base.replace(seed_perturb=7, seed_round=9, init_hidden=2.0).board_hash == base.board_hash
+    assert base.replace(lr_hidden_shift=11).board_hash != base.board_hash
+    assert base.replace(layers=(64, 32, 10)).board_hash != base.board_hash
