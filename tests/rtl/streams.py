@@ -1,7 +1,9 @@
 """Testbench helpers for ``amaranth.lib.stream`` interfaces (the transfer rules of Amaranth's
 stream guide: a transfer happens on a clock edge where both ``valid`` and ``ready`` are high)."""
 
-__all__ = ["put", "get"]
+from amaranth import Value
+
+__all__ = ["put", "get", "put_all", "get_n", "check_rules"]
 
 
 async def put(ctx, stream, payload):
@@ -18,3 +20,41 @@ async def get(ctx, stream):
     payload, = await ctx.tick().sample(stream.payload).until(stream.valid)
     ctx.set(stream.ready, 0)
     return payload
+
+
+async def put_all(ctx, stream, payloads, *, rng=None, stall=0.0):
+    """Offer ``payloads`` one after the other; with ``rng``, idle for a clock before each one
+    with probability ``stall`` (repeatedly), so ``valid`` also drops between beats."""
+    for payload in payloads:
+        while rng is not None and rng.random() < stall:
+            await ctx.tick()
+        await put(ctx, stream, payload)
+
+
+async def get_n(ctx, stream, n, *, rng=None, stall=0.0):
+    """Take ``n`` payloads; with ``rng``, hold ``ready`` low for a clock before each one with
+    probability ``stall`` (repeatedly)."""
+    payloads = []
+    for _ in range(n):
+        while rng is not None and rng.random() < stall:
+            await ctx.tick()
+        payloads.append(await get(ctx, stream))
+    return payloads
+
+
+def check_rules(stream):
+    """A background testbench (``simulate(..., background=[check_rules(dut.o)])``) that checks
+    the source side's rules: once ``valid`` is high it stays high, with the same payload, until
+    a transfer."""
+    payload = Value.cast(stream.payload)
+
+    async def monitor(ctx):
+        held = None  # payload offered and not taken at the previous edge
+        async for _, _, valid, ready, value in ctx.tick().sample(stream.valid, stream.ready,
+                                                                 payload):
+            if held is not None:
+                assert valid, f"valid dropped without a transfer (payload {held:#x})"
+                assert value == held, f"payload changed from {held:#x} to {value:#x} while valid"
+            held = value if valid and not ready else None
+
+    return monitor
