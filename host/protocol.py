@@ -1,0 +1,440 @@
+"""The host's codec of the Plasticore link protocol, version 1 (``docs/protocol.md``).
+
+Framing: ``COBS(seq | op | body | crc16) 0x00`` with CRC-16/CCITT-FALSE (big-endian) over
+``seq | op | body``; every other integer is little-endian. This module holds everything both ends
+agree on and nothing that talks to a port:
+
+* :class:`Op`, :class:`ErrorCode`, the limits (:data:`MAX_BODY`, :data:`MAX_WIRE`);
+* :func:`encode_frame` and the incremental :class:`FrameReader` (feed bytes, get
+  :class:`Frame` or :class:`FrameError` items; it never raises on garbage and resynchronises at
+  the next ``0x00``);
+* pack/unpack helpers of every request and reply body, the :class:`Identity` (IDENTIFY) and
+  :class:`Status` (STATUS) replies;
+* the event codes of a sample (:func:`sample_codes`) and their split into EVENTS frames
+  (:func:`event_frames`).
+
+The board side (``host/emulator.py``, ``rtl/link.py``) uses the same helpers where it can.
+"""
+
+from __future__ import annotations
+
+import binascii
+import enum
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+from cobs import cobs
+
+from plasticore.golden.network import FLAG_NAMES
+
+__all__ = [
+    "VERSION", "MAGIC", "MAX_BODY", "MAX_FRAME", "MAX_WIRE", "REPLY", "Op", "ErrorCode",
+    "crc16", "cobs_decode", "encode_frame", "decode_frame", "Frame", "FrameError", "FrameReader",
+    "Identity", "Status", "STATUS_COUNTERS", "event_bytes", "sample_code", "step_code",
+    "sample_codes", "pack_codes", "unpack_codes", "event_frames", "word_bytes",
+    "pack_read", "unpack_read", "pack_write", "unpack_write", "pack_words", "unpack_words",
+    "pack_seeds", "unpack_seeds", "pack_error", "unpack_error", "ProtocolError",
+]
+
+VERSION = 1
+MAGIC = b"PLCO"
+#: longest body of a frame; a frame is ``seq | op | body | crc``: 4..MAX_FRAME bytes
+MAX_BODY = 252
+MAX_FRAME = MAX_BODY + 4
+#: longest wire form of a frame: COBS adds one byte per 254 (two for 256 bytes), plus the 0x00
+MAX_WIRE = MAX_FRAME + 2 + 1
+#: a reply to request op X has op X | REPLY
+REPLY = 0x80
+
+
+class Op(enum.IntEnum):
+    IDENTIFY = 0x01
+    RESET = 0x02
+    READ = 0x03
+    WRITE = 0x04
+    EVENTS = 0x05
+    LEARN = 0x06
+    COUNTS = 0x07
+    STATUS = 0x08
+    SEEDS = 0x09
+    CLEAR = 0x0A
+    ERROR = 0xFF   #: the op of an error reply
+
+
+class ErrorCode(enum.IntEnum):
+    CRC = 1
+    COBS = 2
+    LENGTH = 3
+    OP = 4
+    ARG = 5
+    SEQ = 6
+    STATE = 7
+
+
+class ProtocolError(ValueError):
+    """A reply body that does not parse (wrong length, bad magic...)."""
+
+
+# --- framing ----------------------------------------------------------------------------------------
+def crc16(data: bytes) -> int:
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, no final XOR)."""
+    return binascii.crc_hqx(bytes(data), 0xFFFF)
+
+
+def encode_frame(seq: int, op: int, body: bytes = b"") -> bytes:
+    """The wire form of one frame: ``COBS(seq | op | body | crc) 0x00``."""
+    body = bytes(body)
+    if len(body) > MAX_BODY:
+        raise ValueError(f"body of {len(body)} bytes exceeds MAX_BODY = {MAX_BODY}")
+    if not (0 <= seq <= 0xFF and 0 <= op <= 0xFF):
+        raise ValueError(f"seq and op are bytes, not {seq!r}, {op!r}")
+    frame = bytes((seq, op)) + body
+    frame += crc16(frame).to_bytes(2, "big")
+    return cobs.encode(frame) + b"\x00"
+
+
+def cobs_decode(chunk: bytes) -> tuple[bytes, bool]:
+    """COBS-decode one wire chunk (without its 0x00): ``(data, ok)``.
+
+    ``ok`` is False when a code byte points past the chunk's end (or the chunk holds a zero); the
+    data is then the partial decoding: every byte up to the end, with the zeros the code bytes
+    before it imply. The board takes a bad frame's ``seq`` and ``op`` from it."""
+    chunk = bytes(chunk)
+    try:
+        return cobs.decode(chunk), True
+    except cobs.DecodeError:
+        pass
+    out = bytearray()
+    k = 0
+    while k < len(chunk):
+        code = chunk[k]
+        if code == 0:
+            break
+        block = chunk[k + 1:k + code]
+        out += block
+        k += code
+        if len(block) < code - 1:
+            break
+        if code < 0xFF and k < len(chunk):
+            out.append(0)
+    return bytes(out), False
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A frame that passed COBS, length and CRC checks."""
+
+    seq: int
+    op: int
+    body: bytes
+
+
+@dataclass(frozen=True)
+class FrameError:
+    """A frame that failed a check: ``code`` is CRC, COBS or LENGTH; ``seq``/``op`` are the bytes
+    as received (0 when the frame was too short to have them); ``length`` is the decoded frame's
+    length (seq, op, body and crc); ``raw`` the wire chunk without its 0x00 (possibly truncated)."""
+
+    code: ErrorCode
+    seq: int
+    op: int
+    length: int
+    raw: bytes = field(repr=False, compare=False, default=b"")
+
+    @property
+    def detail(self) -> int:
+        """The error reply's detail: the body length for LENGTH (0 for a frame too short to
+        have a body, saturated at 0xFFFF), 0 otherwise."""
+        if self.code == ErrorCode.LENGTH:
+            return min(max(self.length - 4, 0), 0xFFFF)
+        return 0
+
+
+def decode_frame(chunk: bytes, length: int | None = None) -> Frame | FrameError:
+    """Check and decode one wire chunk (without its 0x00), in this order:
+
+    1. a chunk longer than ``MAX_WIRE - 1`` bytes cannot hold a frame of at most MAX_FRAME
+       bytes: LENGTH, its length taken as ``chunk length - 1`` (the least COBS overhead);
+    2. COBS (a code byte pointing past the chunk's end);
+    3. length of the decoded frame (4..MAX_FRAME bytes);
+    4. CRC.
+
+    ``length`` is the chunk's real length when ``chunk`` holds only its first bytes (a reader
+    keeps at most a few frames of a runaway chunk). ``seq`` and ``op`` of an error are the first
+    two (partially) decoded bytes, 0 when absent."""
+    n_wire = len(chunk) if length is None else max(length, len(chunk))
+    data, ok = cobs_decode(chunk[:MAX_WIRE])
+    seq = data[0] if len(data) > 0 else 0
+    op = data[1] if len(data) > 1 else 0
+    if n_wire > MAX_WIRE - 1:
+        return FrameError(ErrorCode.LENGTH, seq, op, n_wire - 1, bytes(chunk))
+    if not ok:
+        return FrameError(ErrorCode.COBS, seq, op, len(data), bytes(chunk))
+    if not 4 <= len(data) <= MAX_FRAME:
+        return FrameError(ErrorCode.LENGTH, seq, op, len(data), bytes(chunk))
+    if crc16(data) != 0:          # the residue over seq | op | body | crc is 0
+        return FrameError(ErrorCode.CRC, seq, op, len(data), bytes(chunk))
+    return Frame(seq, op, data[2:-2])
+
+
+class FrameReader:
+    """Incremental decoder: :meth:`feed` bytes, get the frames (and frame errors) completed by
+    them, in order. Empty chunks (``0x00 0x00``) are skipped. Never raises on garbage; a chunk
+    longer than ``limit`` bytes is kept truncated and reported as a LENGTH error at its 0x00."""
+
+    def __init__(self, limit: int = 4 * MAX_WIRE):
+        self.limit = limit
+        self._chunk = bytearray()
+        self._length = 0
+
+    @property
+    def pending(self) -> int:
+        """Bytes of the frame being received (not yet ended by 0x00)."""
+        return self._length
+
+    def feed(self, data: bytes) -> list[Frame | FrameError]:
+        out = []
+        data = bytes(data)
+        start = 0
+        while True:
+            end = data.find(b"\x00", start)
+            piece = data[start:] if end < 0 else data[start:end]
+            room = self.limit - len(self._chunk)
+            self._chunk += piece[:max(room, 0)]
+            self._length += len(piece)
+            if end < 0:
+                return out
+            if self._length:
+                out.append(decode_frame(bytes(self._chunk), self._length))
+            self._chunk.clear()
+            self._length = 0
+            start = end + 1
+
+    def reset(self) -> None:
+        """Forget a half-received frame."""
+        self._chunk.clear()
+        self._length = 0
+
+
+# --- IDENTIFY ------------------------------------------------------------------------------------------
+_IDENTITY_HEAD = struct.Struct("<4sB8s8sIHHBBBB")
+
+
+def word_bytes(data_width: int) -> int:
+    """Bytes of one access-port word."""
+    return (data_width + 7) // 8
+
+
+def event_bytes(n_inputs: int) -> int:
+    """The fewest bytes holding ``n_inputs + 2`` codes (inputs, SAMPLE, STEP)."""
+    k = 1
+    while (1 << (8 * k)) < n_inputs + 2:
+        k += 1
+    return k
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The IDENTIFY reply."""
+
+    core_hash: str           #: 16 hex digits
+    board_hash: str          #: 16 hex digits
+    clk_hz: int
+    baud_divisor: int
+    rx_window: int
+    data_width: int
+    addr_width: int
+    event_bytes: int
+    layers: tuple[int, ...]
+    magic: bytes = MAGIC
+    version: int = VERSION
+
+    @property
+    def word_bytes(self) -> int:
+        return word_bytes(self.data_width)
+
+    @property
+    def n_inputs(self) -> int:
+        return self.layers[0]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.layers[-1]
+
+    @property
+    def baud(self) -> float:
+        return self.clk_hz / self.baud_divisor if self.baud_divisor else 0.0
+
+    def pack(self) -> bytes:
+        head = _IDENTITY_HEAD.pack(self.magic, self.version, bytes.fromhex(self.core_hash),
+                                   bytes.fromhex(self.board_hash), self.clk_hz, self.baud_divisor,
+                                   self.rx_window, self.data_width, self.addr_width,
+                                   self.event_bytes, len(self.layers))
+        return head + struct.pack(f"<{len(self.layers)}H", *self.layers)
+
+    @classmethod
+    def unpack(cls, body: bytes) -> "Identity":
+        if len(body) < _IDENTITY_HEAD.size:
+            raise ProtocolError(f"IDENTIFY reply of {len(body)} bytes is shorter than "
+                                f"{_IDENTITY_HEAD.size}")
+        (magic, version, core, board, clk_hz, divisor, window, data_width, addr_width, ev,
+         n_sizes) = _IDENTITY_HEAD.unpack_from(body)
+        if len(body) != _IDENTITY_HEAD.size + 2 * n_sizes:
+            raise ProtocolError(f"IDENTIFY reply of {len(body)} bytes does not hold its "
+                                f"{n_sizes} layer sizes")
+        layers = struct.unpack_from(f"<{n_sizes}H", body, _IDENTITY_HEAD.size)
+        return cls(core.hex(), board.hex(), clk_hz, divisor, window, data_width, addr_width, ev,
+                   tuple(layers), magic, version)
+
+
+# --- STATUS ----------------------------------------------------------------------------------------------
+#: the counters of a STATUS reply, in wire order: four u32, then nine u16
+STATUS_COUNTERS = ("frames", "events", "samples", "learns", "crc_errors", "cobs_errors",
+                   "length_errors", "op_errors", "arg_errors", "seq_errors", "state_errors",
+                   "rx_overruns", "rx_framing")
+_STATUS = struct.Struct("<HB4I9H")
+#: the error counter of each error code
+ERROR_COUNTER = {ErrorCode.CRC: "crc_errors", ErrorCode.COBS: "cobs_errors",
+                 ErrorCode.LENGTH: "length_errors", ErrorCode.OP: "op_errors",
+                 ErrorCode.ARG: "arg_errors", ErrorCode.SEQ: "seq_errors",
+                 ErrorCode.STATE: "state_errors"}
+
+
+@dataclass
+class Status:
+    """The STATUS reply: sticky flags (bit k = ``FLAG_NAMES[k]``), the step, the counters."""
+
+    flags: int = 0
+    step: int = 0
+    frames: int = 0
+    events: int = 0
+    samples: int = 0
+    learns: int = 0
+    crc_errors: int = 0
+    cobs_errors: int = 0
+    length_errors: int = 0
+    op_errors: int = 0
+    arg_errors: int = 0
+    seq_errors: int = 0
+    state_errors: int = 0
+    rx_overruns: int = 0
+    rx_framing: int = 0
+
+    @property
+    def flag_names(self) -> tuple[str, ...]:
+        return tuple(name for k, name in enumerate(FLAG_NAMES) if self.flags >> k & 1)
+
+    @property
+    def errors(self) -> int:
+        return sum(getattr(self, name) for name in STATUS_COUNTERS[4:])
+
+    def pack(self) -> bytes:
+        values = [getattr(self, name) for name in STATUS_COUNTERS]
+        wrapped = [v & 0xFFFFFFFF for v in values[:4]] + [v & 0xFFFF for v in values[4:]]
+        return _STATUS.pack(self.flags & 0xFFFF, self.step & 0xFF, *wrapped)
+
+    @classmethod
+    def unpack(cls, body: bytes) -> "Status":
+        if len(body) != _STATUS.size:
+            raise ProtocolError(f"STATUS reply of {len(body)} bytes; expected {_STATUS.size}")
+        flags, step, *counters = _STATUS.unpack(body)
+        return cls(flags, step, **dict(zip(STATUS_COUNTERS, counters)))
+
+
+# --- READ / WRITE / SEEDS / CLEAR / LEARN / error bodies --------------------------------------------------
+def pack_read(mem: int, addr: int, count: int) -> bytes:
+    return struct.pack("<BHB", int(mem), addr, count)
+
+
+def unpack_read(body: bytes) -> tuple[int, int, int]:
+    return struct.unpack("<BHB", body)
+
+
+def pack_words(words, nbytes: int) -> bytes:
+    return b"".join(int(w).to_bytes(nbytes, "little") for w in words)
+
+
+def unpack_words(data: bytes, nbytes: int) -> list[int]:
+    if len(data) % nbytes:
+        raise ProtocolError(f"{len(data)} bytes are not whole words of {nbytes} bytes")
+    return [int.from_bytes(data[k:k + nbytes], "little") for k in range(0, len(data), nbytes)]
+
+
+def pack_write(mem: int, addr: int, words, nbytes: int) -> bytes:
+    return struct.pack("<BH", int(mem), addr) + pack_words(words, nbytes)
+
+
+def unpack_write(body: bytes, nbytes: int) -> tuple[int, int, list[int]]:
+    mem, addr = struct.unpack_from("<BH", body)
+    return mem, addr, unpack_words(body[3:], nbytes)
+
+
+def pack_seeds(perturb: int, round_: int) -> bytes:
+    return struct.pack("<II", perturb, round_)
+
+
+def unpack_seeds(body: bytes) -> tuple[int, int]:
+    return struct.unpack("<II", body)
+
+
+def pack_error(code: int, op: int, detail: int) -> bytes:
+    return struct.pack("<BBH", code, op, detail)
+
+
+def unpack_error(body: bytes) -> tuple[int, int, int]:
+    if len(body) != 4:
+        raise ProtocolError(f"error reply of {len(body)} bytes; expected 4")
+    return struct.unpack("<BBH", body)
+
+
+# --- events --------------------------------------------------------------------------------------------
+def sample_code(nbytes: int) -> int:
+    """The SAMPLE code: ``2**(8 * event_bytes) - 2``."""
+    return (1 << (8 * nbytes)) - 2
+
+
+def step_code(nbytes: int) -> int:
+    """The STEP code: ``2**(8 * event_bytes) - 1``."""
+    return (1 << (8 * nbytes)) - 1
+
+
+def sample_codes(raster: np.ndarray, nbytes: int) -> np.ndarray:
+    """Event codes of one sample from its boolean raster (n_steps, n_inputs): ``SAMPLE``, the
+    spikes of step 0 in ascending input order, ``STEP``, the spikes of step 1, ``STEP``, ...
+    (one STEP per row). Returns int64 codes."""
+    raster = np.asarray(raster, dtype=bool)
+    if raster.ndim != 2:
+        raise ValueError(f"raster must be (n_steps, n_inputs), not shape {raster.shape}")
+    n_steps = raster.shape[0]
+    steps, inputs = np.nonzero(raster)           # sorted by step, then input
+    per_step = np.bincount(steps, minlength=n_steps)
+    out = np.empty(1 + len(inputs) + n_steps, dtype=np.int64)
+    out[0] = sample_code(nbytes)
+    out[1 + np.arange(len(inputs)) + steps] = inputs
+    out[1 + np.cumsum(per_step) + np.arange(n_steps)] = step_code(nbytes)
+    return out
+
+
+def pack_codes(codes, nbytes: int) -> bytes:
+    """Codes as little-endian unsigned integers of ``nbytes`` bytes each."""
+    codes = np.asarray(codes, dtype=np.int64)
+    if codes.size and (codes.min() < 0 or codes.max() >> (8 * nbytes)):
+        raise ValueError(f"event codes do not fit {nbytes} bytes")
+    as_bytes = codes.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :nbytes]
+    return as_bytes.tobytes()
+
+
+def unpack_codes(data: bytes, nbytes: int) -> list[int]:
+    if len(data) % nbytes:
+        raise ProtocolError(f"{len(data)} bytes are not whole event codes of {nbytes} bytes")
+    if nbytes == 1:
+        return list(data)
+    return unpack_words(data, nbytes)
+
+
+def event_frames(codes, nbytes: int) -> list[bytes]:
+    """EVENTS bodies of at most MAX_BODY bytes holding ``codes`` in order."""
+    data = pack_codes(codes, nbytes)
+    per_frame = (MAX_BODY // nbytes) * nbytes
+    return [data[k:k + per_frame] for k in range(0, len(data), per_frame)]
