@@ -1,0 +1,663 @@
+"""One host API over every Plasticore target: the in-process golden model, the Verilated RTL on a
+pseudo-terminal, and a real board on a serial port.
+
+:class:`Board` is the abstract interface (the operations of ``docs/protocol.md`` plus
+conveniences: bursts split automatically, parameters as arrays, whole samples from rasters).
+:class:`GoldenBoard` runs a golden network in-process, without bytes; :class:`LinkBoard` speaks the
+link protocol over anything with pyserial's ``read``/``write``/``timeout``, keeps requests
+pipelined within the board's receive window (protocol section 2) and checks the seq and op of every
+reply. :func:`open_board` turns a target name (``golden``, ``sim``, ``emulator``,
+``serial:PORT[@BAUD]``) into a board.
+
+Errors: :class:`BoardError` (the board answered with an error reply), :class:`LinkTimeout` (no
+reply in time), :class:`BoardDisconnected` (the port went away), :class:`BoardMismatch` (not a
+Plasticore board, another protocol version, or a board built for another configuration). All
+are :class:`LinkError`\\ s, and their messages name the port.
+"""
+
+from __future__ import annotations
+
+import abc
+import collections
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+
+from plasticore.golden.config import Config
+from plasticore.golden.network import FLAG_NAMES, Network
+from plasticore.rtl.core import Core, Mem
+from plasticore.rtl.golden_view import golden_flags
+
+from . import protocol as P
+from .emulator import CoreMemory, identity_of
+from .protocol import ErrorCode, Op
+
+__all__ = ["Board", "GoldenBoard", "LinkBoard", "open_board", "LinkError", "BoardError",
+           "LinkTimeout", "BoardDisconnected", "BoardMismatch", "DEFAULT_BAUD", "Mem"]
+
+DEFAULT_BAUD = 115200
+DEFAULT_TIMEOUT = 5.0
+
+
+class LinkError(RuntimeError):
+    """Something went wrong between the host and a board."""
+
+
+class BoardError(LinkError):
+    """The board answered a request with an error reply."""
+
+    def __init__(self, code: int, op: int, detail: int, port: str = "?"):
+        self.code, self.op, self.detail, self.port = code, op, detail, port
+        try:
+            code_name = ErrorCode(code).name
+        except ValueError:
+            code_name = f"code {code}"
+        try:
+            op_name = Op(op).name
+        except ValueError:
+            op_name = f"op 0x{op:02x}"
+        super().__init__(f"board on {port} rejected {op_name}: {code_name} error (detail {detail})")
+
+
+class LinkTimeout(LinkError):
+    """No (complete) reply within the timeout."""
+
+
+class BoardDisconnected(LinkError):
+    """The port failed or closed (board unplugged, simulator exited)."""
+
+
+class BoardMismatch(LinkError):
+    """The device is not a Plasticore board of this protocol version and configuration."""
+
+
+def _as_raster(config: Config, raster) -> np.ndarray:
+    raster = np.asarray(raster, dtype=bool)
+    expected = (config.n_steps, config.n_inputs)
+    if raster.shape != expected:
+        raise ValueError(f"raster has shape {raster.shape}; expected {expected}")
+    return raster
+
+
+def _check_label(config: Config, label):
+    if label is not None and not 0 <= int(label) < config.n_outputs:
+        raise ValueError(f"label {label} outside 0..{config.n_outputs - 1}")
+
+
+class Board(abc.ABC):
+    """A Plasticore core the host can drive. Words are raw access-port words (``Core.encode``)."""
+
+    config: Config
+    identity: P.Identity
+    #: where the board is (a port name, or "golden")
+    name: str = "?"
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.core = Core(config)
+        self.memory_depth = {Mem.WEIGHT: self.core.n_weights, Mem.STATE: self.core.n_neurons,
+                             Mem.TRACE: self.core.n_traces, Mem.PERTURB: self.core.n_hidden,
+                             Mem.GRAD: self.core.n_weights, Mem.FEEDBACK: self.core.n_feedback}
+
+    # --- the protocol's operations --------------------------------------------------------------
+    @abc.abstractmethod
+    def identify(self) -> P.Identity: ...
+
+    @abc.abstractmethod
+    def reset(self) -> None:
+        """Clear the counters and sticky flags and start a fresh sample (draws perturbations);
+        weights, feedback and LFSRs are kept."""
+
+    @abc.abstractmethod
+    def read(self, mem: Mem, addr: int, count: int) -> list[int]:
+        """``count`` raw words from ``addr`` of ``mem`` (any count: bursts are split)."""
+
+    @abc.abstractmethod
+    def write(self, mem: Mem, addr: int, words) -> None:
+        """Write raw words from ``addr`` of ``mem``."""
+
+    @abc.abstractmethod
+    def seeds(self, perturb: int, round_: int) -> None:
+        """Load both LFSR registers (non-zero 32-bit states)."""
+
+    @abc.abstractmethod
+    def clear_flags(self, mask: int) -> None: ...
+
+    @abc.abstractmethod
+    def status(self) -> P.Status: ...
+
+    @abc.abstractmethod
+    def run_sample(self, raster, label: int | None = None) -> np.ndarray:
+        """Run one sample (bool raster (n_steps, n_inputs)); learn from ``label`` when given.
+        Returns the output spike counts (saturated at 255, as on the wire)."""
+
+    # --- streaming -------------------------------------------------------------------------------
+    def stream_one(self, sample, on_result: Callable, *, hidden: bool = False) -> None:
+        """Submit one ``(raster, label)`` sample; ``on_result(counts, hidden_counts)`` runs when it
+        completes (at once here; a link board may call it later, at the latest in :meth:`drain`).
+        ``hidden_counts`` is None unless ``hidden``."""
+        raster, label = sample
+        counts = self.run_sample(raster, label)
+        on_result(counts, self.hidden_counts() if hidden else None)
+
+    def stream(self, samples: Iterable, on_result: Callable, *, hidden: bool = False) -> None:
+        """Run ``(raster, label)`` samples in order, calling ``on_result`` as each completes (see
+        :meth:`stream_one`); on return every callback has run."""
+        for sample in samples:
+            self.stream_one(sample, on_result, hidden=hidden)
+        self.drain()
+
+    def run_samples(self, samples: Iterable, *, hidden: bool = False) -> Iterator:
+        """Like :meth:`stream`, as a generator of counts (or ``(counts, hidden_counts)`` pairs
+        when ``hidden``)."""
+        results = collections.deque()
+        iterator = iter(samples)
+        while True:
+            chunk = []
+            for item in iterator:
+                chunk.append(item)
+                if len(chunk) >= 64:
+                    break
+            if not chunk:
+                return
+            self.stream(chunk, lambda c, h: results.append((c, h) if hidden else c), hidden=hidden)
+            while results:
+                yield results.popleft()
+
+    def drain(self) -> None:
+        """Wait for every outstanding reply (their callbacks run)."""
+
+    # --- conveniences ----------------------------------------------------------------------------
+    def hidden_counts(self) -> np.ndarray:
+        """Spike counts of the current sample of every hidden neuron (all hidden layers)."""
+        n = self.core.n_hidden
+        if not n:
+            return np.zeros(0, np.int64)
+        return self._decode_counts(self.read(Mem.STATE, 0, n))
+
+    def _decode_counts(self, words) -> np.ndarray:
+        field = self.core.state_layout["count"]
+        raw = np.array(words, dtype=object)
+        return np.array([(int(w) >> field.offset) & ((1 << field.width) - 1) for w in raw],
+                        dtype=np.int64)
+
+    def read_params(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The weights (one (N, J) array per layer) and feedback ((O, H) per hidden layer)."""
+        cfg, core = self.config, self.core
+        flat_w = _signed(self.read(Mem.WEIGHT, 0, core.n_weights), cfg.weight.bits)
+        weights = [flat_w[core.weight_base[k]:core.weight_base[k] + cfg.layers[k + 1] * cfg.layers[k]]
+                   .reshape(cfg.layers[k + 1], cfg.layers[k]) for k in range(core.n_layers)]
+        feedback = []
+        if core.n_feedback:
+            flat_b = _signed(self.read(Mem.FEEDBACK, 0, core.n_feedback), cfg.feedback.bits)
+            feedback = [flat_b[core.feedback_base[k]:core.feedback_base[k] + cfg.n_outputs * h]
+                        .reshape(cfg.n_outputs, h) for k, h in enumerate(cfg.hidden_sizes)]
+        return weights, feedback
+
+    def write_params(self, weights, feedback) -> None:
+        """Write weights and feedback (integer words, shapes as :meth:`read_params` returns)."""
+        cfg, core = self.config, self.core
+        weights = [np.asarray(w, dtype=np.int64).reshape(cfg.layers[k + 1], cfg.layers[k])
+                   for k, w in enumerate(weights)]
+        if len(weights) != core.n_layers or len(feedback) != len(cfg.hidden_sizes):
+            raise ValueError(f"expected {core.n_layers} weight and {len(cfg.hidden_sizes)} "
+                             f"feedback arrays")
+        for name, arrays, fmt in (("weights", weights, cfg.weight), ("feedback", feedback, cfg.feedback)):
+            for a in arrays:
+                a = np.asarray(a)
+                if a.size and (a.min() < fmt.lo or a.max() > fmt.hi):
+                    raise ValueError(f"{name} hold values outside the {fmt} range")
+        flat_w = np.concatenate([w.ravel() for w in weights])
+        self.write(Mem.WEIGHT, 0, (flat_w & ((1 << cfg.weight.bits) - 1)).tolist())
+        if core.n_feedback:
+            flat_b = np.concatenate([np.asarray(b, dtype=np.int64).ravel() for b in feedback])
+            self.write(Mem.FEEDBACK, 0, (flat_b & ((1 << cfg.feedback.bits) - 1)).tolist())
+
+    def close(self) -> None:
+        """Release the board (idempotent)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _signed(words, bits: int) -> np.ndarray:
+    raw = np.array(words, dtype=np.int64) & ((1 << bits) - 1)
+    return raw - ((raw >> (bits - 1)) << bits)
+
+
+# --- in-process golden model ----------------------------------------------------------------------
+class GoldenBoard(Board):
+    """The golden network in-process (one replica), behind the board interface: the same memory
+    map, the same LFSR use, the same counters as a board, no bytes."""
+
+    name = "golden"
+
+    def __init__(self, config: Config):
+        super().__init__(config)
+        zeros_w = [np.zeros((config.layers[k + 1], config.layers[k]), np.int64)
+                   for k in range(len(config.layers) - 1)]
+        zeros_b = [np.zeros((config.n_outputs, h), np.int64) for h in config.hidden_sizes]
+        self.net = Network(config, zeros_w, zeros_b, fixed=True, batch=1, seed=None)
+        self.memory = CoreMemory(config, self.net, self.core)
+        self.identity = identity_of(config, self.core)
+        self._status = P.Status()
+
+    def identify(self) -> P.Identity:
+        self._status.frames += 1
+        return self.identity
+
+    def reset(self) -> None:
+        self._status = P.Status(frames=1)
+        for name in FLAG_NAMES:
+            self.net.flags[name][:] = False
+        self.net.reset()
+
+    def _check(self, mem, addr, count):
+        mem = Mem(mem)
+        if mem not in self.memory_depth or not (0 <= addr and addr + count <= self.memory_depth[mem]):
+            raise ValueError(f"{mem.name} words {addr}..{addr + count - 1} outside the memory "
+                             f"(depth {self.memory_depth.get(mem)})")
+        return mem
+
+    def read(self, mem, addr, count):
+        mem = self._check(mem, addr, count)
+        self._status.frames += 1
+        return [self.memory.read(mem, a) for a in range(addr, addr + count)]
+
+    def write(self, mem, addr, words):
+        words = list(words)
+        mem = self._check(mem, addr, len(words))
+        if mem == Mem.PERTURB:
+            raise ValueError("PERTURB is read-only")
+        self._status.frames += 1
+        for k, word in enumerate(words):
+            self.memory.write(mem, addr + k, int(word))
+
+    def seeds(self, perturb, round_):
+        if not (0 < perturb < 1 << 32 and 0 < round_ < 1 << 32):
+            raise ValueError("LFSR seeds must be non-zero 32-bit integers")
+        self._status.frames += 1
+        self.net.lfsr_perturb[0], self.net.lfsr_round[0] = perturb, round_
+
+    def clear_flags(self, mask):
+        self._status.frames += 1
+        for k, name in enumerate(FLAG_NAMES):
+            if mask >> k & 1:
+                self.net.flags[name][:] = False
+
+    def status(self) -> P.Status:
+        self._status.frames += 1
+        self._status.flags = golden_flags(self.net)
+        self._status.step = self.net.step_index & 0xFF
+        return P.Status(**vars(self._status))
+
+    def run_sample(self, raster, label=None):
+        raster = _as_raster(self.config, raster)
+        _check_label(self.config, label)
+        self.net.run(raster)
+        s = self._status
+        s.frames += 2
+        s.samples += 1
+        s.events += int(raster.sum())
+        if label is not None:
+            self.net.learn([int(label)])
+            s.learns += 1
+        return np.minimum(self.net.layers[-1].count[0], 255).copy()
+
+
+# --- over a serial link -------------------------------------------------------------------------------
+class _Pending:
+    __slots__ = ("seq", "op", "size", "body", "done", "callback")
+
+    def __init__(self, seq, op, size, callback=None):
+        self.seq, self.op, self.size, self.callback = seq, op, size, callback
+        self.body, self.done = None, False
+
+
+class LinkBoard(Board):
+    """A board behind the link protocol on ``port`` (``serial.Serial``, ``serial_for_url``, or
+    anything with ``read(n)``, ``write(data)`` and ``timeout``).
+
+    Opening resynchronises (``0x00`` then IDENTIFY with any seq), checks magic and version, and
+    refuses a board whose ``board_hash`` differs from ``config.board_hash``. Requests are
+    pipelined: the wire bytes of unanswered requests never exceed the board's ``rx_window``.
+    After an error reply or a corrupted reply the link resynchronises before the next request.
+    """
+
+    def __init__(self, port, config: Config, *, name: str | None = None,
+                 timeout: float | None = DEFAULT_TIMEOUT, on_close: Callable | None = None,
+                 own_port: bool = True):
+        super().__init__(config)
+        self.port = port
+        self.name = name or getattr(port, "portstr", None) or getattr(port, "port", None) or \
+            getattr(port, "name", None) or repr(port)
+        self._on_close = on_close
+        self._own_port = own_port
+        self._closed = False
+        if timeout is not None:
+            port.timeout = timeout
+        self.timeout = getattr(port, "timeout", timeout)
+        self._seq = 0
+        self._pending: collections.deque[_Pending] = collections.deque()
+        self._outstanding = 0
+        self._window = P.MAX_WIRE
+        self._reader = P.FrameReader()
+        self._frames: collections.deque = collections.deque()
+        self._needs_resync = True
+        self._error: BoardError | None = None
+        #: replies read, bytes sent and received (for link measurements)
+        self.bytes_sent = self.bytes_received = 0
+        try:
+            self.identity = self._resync()
+            self._check_identity(self.identity)
+        except BaseException:
+            self.close()
+            raise
+        self._window = self.identity.rx_window
+        self._word_bytes = self.identity.word_bytes
+        self._event_bytes = self.identity.event_bytes
+
+    # --- low level ---------------------------------------------------------------------------------
+    def _write(self, data: bytes) -> None:
+        try:
+            self.port.write(data)
+        except Exception as error:  # serial.SerialException, OSError, ValueError (closed port)
+            raise BoardDisconnected(f"lost the board on {self.name}: write failed: {error}") from error
+        self.bytes_sent += len(data)
+
+    def _next_item(self, waiting: str):
+        """The next decoded reply item (Frame or FrameError)."""
+        while not self._frames:
+            try:
+                n = getattr(self.port, "in_waiting", 0) or 1
+                data = self.port.read(n)
+            except Exception as error:
+                raise BoardDisconnected(f"lost the board on {self.name}: {error}") from error
+            if not data:
+                raise LinkTimeout(f"no reply from the board on {self.name} within {self.timeout} s "
+                                  f"(waiting for {waiting})")
+            self.bytes_received += len(data)
+            self._frames.extend(self._reader.feed(data))
+        return self._frames.popleft()
+
+    def _resync(self) -> P.Identity:
+        """Flush a half frame, forget what is in flight, IDENTIFY; skip stale replies."""
+        self._pending.clear()
+        self._outstanding = 0
+        self._frames.clear()
+        self._reader.reset()
+        reset_input = getattr(self.port, "reset_input_buffer", None)
+        if reset_input is not None:
+            try:
+                reset_input()
+            except Exception as error:
+                raise BoardDisconnected(f"lost the board on {self.name}: {error}") from error
+        seq = self._seq
+        self._write(b"\x00" + P.encode_frame(seq, Op.IDENTIFY))
+        while True:
+            item = self._next_item("the IDENTIFY reply")
+            if isinstance(item, P.Frame) and item.seq == seq and item.op == Op.IDENTIFY | P.REPLY:
+                break
+        self._seq = (seq + 1) & 0xFF
+        self._needs_resync = False
+        try:
+            return P.Identity.unpack(item.body)
+        except P.ProtocolError as error:
+            raise BoardMismatch(f"the device on {self.name} is not a Plasticore board: {error}") from None
+
+    def _check_identity(self, ident: P.Identity) -> None:
+        if ident.magic != P.MAGIC:
+            raise BoardMismatch(f"the device on {self.name} is not a Plasticore board "
+                                f"(magic {ident.magic!r})")
+        if ident.version != P.VERSION:
+            raise BoardMismatch(f"the board on {self.name} speaks protocol version {ident.version}; "
+                                f"this host speaks version {P.VERSION}")
+        cfg = self.config
+        if ident.board_hash != cfg.board_hash:
+            core = ("its core_hash differs too (layer sizes or number formats differ: "
+                    f"board {ident.core_hash}, configuration {cfg.core_hash})"
+                    if ident.core_hash != cfg.core_hash else
+                    f"its core_hash {ident.core_hash} is the same (sizes and formats agree; other "
+                    f"baked-in fields differ)")
+            raise BoardMismatch(
+                f"the board on {self.name} was built for board_hash {ident.board_hash}, but this "
+                f"configuration has board_hash {cfg.board_hash}; {core}; layers on the board "
+                f"{list(ident.layers)}, in the configuration {list(cfg.layers)}. Build the "
+                f"bitstream for this configuration or train with the board's.")
+
+    def _submit(self, op: int, body: bytes = b"", callback=None) -> _Pending:
+        if self._closed:
+            raise LinkError(f"the link to {self.name} is closed")
+        if self._needs_resync:
+            self._resync()
+        wire = P.encode_frame(self._seq, op, body)
+        while self._pending and self._outstanding + len(wire) > self._window:
+            self._receive()
+        pending = _Pending(self._seq, op, len(wire), callback)
+        self._write(wire)
+        self._pending.append(pending)
+        self._outstanding += len(wire)
+        self._seq = (self._seq + 1) & 0xFF
+        return pending
+
+    def _receive(self) -> None:
+        """Read one reply and match it to the oldest pending request."""
+        head = self._pending[0]
+        waiting = f"the reply to {Op(head.op).name} seq {head.seq}"
+        item = self._next_item(waiting)
+        if isinstance(item, P.FrameError):
+            self._fail(LinkError(f"corrupted reply from the board on {self.name} "
+                                 f"({item.code.name} error) while waiting for {waiting}"))
+        if item.seq != head.seq or item.op not in (head.op | P.REPLY, Op.ERROR):
+            self._fail(LinkError(f"unexpected reply from the board on {self.name}: seq {item.seq} "
+                                 f"op 0x{item.op:02x} while waiting for {waiting}"))
+        self._pending.popleft()
+        self._outstanding -= head.size
+        if item.op == Op.ERROR:
+            try:
+                code, op, detail = P.unpack_error(item.body)
+            except P.ProtocolError as error:
+                self._fail(LinkError(f"malformed error reply from {self.name}: {error}"))
+            self._fail(BoardError(code, op, detail, self.name))
+        head.body, head.done = item.body, True
+        if head.callback is not None:
+            head.callback(item.body)
+
+    def _fail(self, error: LinkError):
+        """Drop what is in flight (the board's answers to it are skipped by the resync) and
+        raise."""
+        self._pending.clear()
+        self._outstanding = 0
+        self._needs_resync = True
+        raise error
+
+    def _wait(self, pending: _Pending) -> bytes:
+        while not pending.done:
+            self._receive()
+        return pending.body
+
+    def _call(self, op, body=b"") -> bytes:
+        return self._wait(self._submit(op, body))
+
+    def drain(self) -> None:
+        while self._pending:
+            self._receive()
+
+    # --- operations -----------------------------------------------------------------------------------
+    def identify(self) -> P.Identity:
+        self.drain()
+        self.identity = self._resync()
+        self._check_identity(self.identity)
+        return self.identity
+
+    def reset(self) -> None:
+        self._call(Op.RESET)
+
+    def read(self, mem, addr, count):
+        mem = Mem(mem)
+        per = P.MAX_BODY // self._word_bytes
+        parts = [self._submit(Op.READ, P.pack_read(mem.value, a, min(per, addr + count - a)))
+                 for a in range(addr, addr + count, per)]
+        words = []
+        for part in parts:
+            words += P.unpack_words(self._wait(part), self._word_bytes)
+        if len(words) != count:
+            raise LinkError(f"board on {self.name} answered {len(words)} words for {count}")
+        return words
+
+    def write(self, mem, addr, words):
+        mem = Mem(mem)
+        words = [int(w) for w in words]
+        per = (P.MAX_BODY - 3) // self._word_bytes
+        parts = [self._submit(Op.WRITE, P.pack_write(mem.value, addr + k, words[k:k + per],
+                                                     self._word_bytes))
+                 for k in range(0, len(words), per)]
+        for part in parts:
+            self._wait(part)
+
+    def seeds(self, perturb, round_):
+        self._call(Op.SEEDS, P.pack_seeds(perturb, round_))
+
+    def clear_flags(self, mask):
+        self._call(Op.CLEAR, int(mask).to_bytes(2, "little"))
+
+    def status(self) -> P.Status:
+        return P.Status.unpack(self._call(Op.STATUS))
+
+    def _submit_sample(self, raster, label, callback):
+        raster = _as_raster(self.config, raster)
+        _check_label(self.config, label)
+        codes = P.sample_codes(raster, self._event_bytes)
+        for body in P.event_frames(codes, self._event_bytes):
+            self._submit(Op.EVENTS, body)
+        if label is None:
+            return self._submit(Op.COUNTS, b"", callback)
+        return self._submit(Op.LEARN, bytes((int(label),)), callback)
+
+    def run_sample(self, raster, label=None):
+        body = self._wait(self._submit_sample(raster, label, None))
+        return np.frombuffer(body, dtype=np.uint8).astype(np.int64)
+
+    def stream_one(self, sample, on_result, *, hidden: bool = False) -> None:
+        """Submit one ``(raster, label)`` sample without waiting for its replies (pipelined);
+        ``on_result(counts, hidden_counts)`` runs when they arrive (during later calls, or
+        :meth:`drain`)."""
+        raster, label = sample
+        n_hidden = self.core.n_hidden
+        if not hidden or not n_hidden:
+            def done(body):
+                on_result(np.frombuffer(body, dtype=np.uint8).astype(np.int64),
+                          np.zeros(0, np.int64) if hidden else None)
+            self._submit_sample(raster, label, done)
+            return
+        per = P.MAX_BODY // self._word_bytes
+        starts = list(range(0, n_hidden, per))
+        box = {}
+        self._submit_sample(raster, label, lambda body: box.__setitem__("counts", body))
+        for k, a in enumerate(starts):
+            def got(body, k=k):
+                box[k] = body
+                if k == len(starts) - 1:
+                    words = P.unpack_words(b"".join(box[j] for j in range(len(starts))),
+                                           self._word_bytes)
+                    on_result(np.frombuffer(box["counts"], dtype=np.uint8).astype(np.int64),
+                              self._decode_counts(words))
+            self._submit(Op.READ, P.pack_read(Mem.STATE.value, a, min(per, n_hidden - a)), got)
+
+    def stream(self, samples, on_result, *, hidden=False):
+        for sample in samples:
+            self.stream_one(sample, on_result, hidden=hidden)
+        self.drain()
+
+    def run_samples(self, samples, *, hidden=False):
+        """Pipelined: keeps sending while replies come back; yields in order."""
+        results = collections.deque()
+        if hidden:
+            def collect(c, h):
+                results.append((c, h))
+        else:
+            def collect(c, h):
+                results.append(c)
+        for sample in samples:
+            self.stream_one(sample, collect, hidden=hidden)
+            while results:
+                yield results.popleft()
+        self.drain()
+        while results:
+            yield results.popleft()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._own_port:
+                try:
+                    self.port.close()
+                except Exception:
+                    pass
+        finally:
+            if self._on_close is not None:
+                self._on_close()
+
+
+# --- targets -------------------------------------------------------------------------------------------
+def parse_serial_target(target: str) -> tuple[str, int]:
+    """``serial:PORT[@BAUD]`` -> (PORT, BAUD)."""
+    spec = target[len("serial:"):] if target.startswith("serial:") else target
+    port, sep, baud = spec.rpartition("@")
+    if not sep:
+        return spec, DEFAULT_BAUD
+    try:
+        value = int(baud)
+    except ValueError:
+        value = 0
+    if not port or value <= 0:
+        raise ValueError(f"bad serial target {target!r}: expected serial:PORT[@BAUD]")
+    return port, value
+
+
+def open_board(target: str, config: Config, *, timeout: float | None = DEFAULT_TIMEOUT, **kw) -> Board:
+    """A board for ``target``: ``golden`` (in-process), ``emulator`` (the Python board on a
+    pseudo-terminal), ``sim`` (the Verilated RTL on a pseudo-terminal) or
+    ``serial:PORT[@BAUD]`` (default 115200 baud)."""
+    import serial
+
+    if target == "golden":
+        return GoldenBoard(config)
+    if target == "emulator":
+        from .emulator import Emulator, EmulatorPty
+
+        server = EmulatorPty(Emulator(config, **kw))
+        return _link_on(server.port, DEFAULT_BAUD, config, timeout, server.close)
+    if target == "sim":
+        try:
+            from plasticore.host.simboard import SimulatedBoard
+        except ImportError as error:
+            raise LinkError(f"the sim target needs plasticore.host.simboard, which is not "
+                            f"available: {error}") from None
+        sim = SimulatedBoard(config, **kw)
+        try:
+            return _link_on(sim.port, DEFAULT_BAUD, config, timeout, sim.close)
+        except BaseException:
+            sim.close()
+            raise
+    if target.startswith("serial:"):
+        port, baud = parse_serial_target(target)
+        return _link_on(port, baud, config, timeout, None)
+    raise ValueError(f"unknown target {target!r}: expected golden, emulator, sim or serial:PORT[@BAUD]")
+
+
+def _link_on(path: str, baud: int, config: Config, timeout, on_close) -> LinkBoard:
+    import serial
+
+    try:
+        port = serial.Serial(path, baud, timeout=timeout)
+    except (serial.SerialException, OSError, ValueError) as error:
+        if on_close is not None:
+            on_close()
+        raise BoardDisconnected(f"cannot open serial port {path}: {error}") from None
+    return LinkBoard(port, config, name=path, timeout=timeout, on_close=on_close)
