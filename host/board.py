@@ -33,7 +33,8 @@ from .emulator import CoreMemory, identity_of
 from .protocol import ErrorCode, Op
 
 __all__ = ["Board", "GoldenBoard", "LinkBoard", "open_board", "LinkError", "BoardError",
-           "LinkTimeout", "BoardDisconnected", "BoardMismatch", "DEFAULT_BAUD", "Mem"]
+           "LinkTimeout", "BoardDisconnected", "BoardMismatch", "TargetUnavailable", "DEFAULT_BAUD",
+           "Mem", "parse_serial_target"]
 
 DEFAULT_BAUD = 115200
 DEFAULT_TIMEOUT = 5.0
@@ -69,6 +70,10 @@ class BoardDisconnected(LinkError):
 
 class BoardMismatch(LinkError):
     """The device is not a Plasticore board of this protocol version and configuration."""
+
+
+class TargetUnavailable(LinkError):
+    """The target cannot be opened here (e.g. the simulator is not built)."""
 
 
 def _as_raster(config: Config, raster) -> np.ndarray:
@@ -637,8 +642,8 @@ def open_board(target: str, config: Config, *, timeout: float | None = DEFAULT_T
         try:
             from plasticore.host.simboard import SimulatedBoard
         except ImportError as error:
-            raise LinkError(f"the sim target needs plasticore.host.simboard, which is not "
-                            f"available: {error}") from None
+            raise TargetUnavailable(f"target 'sim' is not available: it needs "
+                                    f"plasticore.host.simboard ({error})") from None
         sim = SimulatedBoard(config, **kw)
         try:
             return _link_on(sim.port, DEFAULT_BAUD, config, timeout, sim.close)
@@ -659,5 +664,5 @@ def _link_on(path: str, baud: int, config: Config, timeout, on_close) -> LinkBoa
     except (serial.SerialException, OSError, ValueError) as error:
         if on_close is not None:
             on_close()
-        raise BoardDisconnected(f"cannot open serial port {path}: {error}") from None
+        raise TargetUnavailable(f"cannot open serial port {path}: {error}") from None
     return LinkBoard(port, config, name=path, timeout=timeout, on_close=on_close)

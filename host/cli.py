@@ -3,10 +3,15 @@
 Subcommands:
 
 ``plasticore train``
-    Train on a dataset with one of the learning rules and report the accuracies; ``--json``
-    writes a results file, ``--plots DIR`` writes PNG figures. Only the ``golden`` target (the
-    in-process golden model) exists so far; ``sim`` and ``serial:PORT`` are accepted by the parser
-    and refused with an explanation.
+    Train on a dataset (or an events file, ``--events``) with one of the learning rules and report
+    the accuracies; ``--json`` writes a results file, ``--plots DIR`` writes PNG figures.
+    Targets: ``golden`` (the in-process golden model: the fast vectorised trainer, several seeds
+    side by side), ``sim`` (the Verilated RTL on a pseudo-terminal), ``emulator`` (the Python
+    board of ``host/emulator.py`` on a pseudo-terminal) and ``serial:PORT[@BAUD]`` (a board).
+    Board targets train one sample at a time, learning on the chip (``host/training.py``), and
+    give the same JSON and plots; so does ``golden`` with ``--checkpoint``, ``--resume`` or
+    ``--events``. ``--checkpoint PATH`` writes a checkpoint every ``--checkpoint-every`` samples
+    and every epoch; ``--resume PATH`` continues a run from one.
 ``plasticore config``
     Print the resolved configuration as JSON together with its ``hash`` and ``core_hash``.
 
@@ -24,7 +29,10 @@ Configuration resolution (both subcommands), each layer overriding the previous 
 Integers given for real-valued fields (``tau``, ``threshold``, ...) are stored as floats, so that
 ``--set tau=20`` and ``--set tau=20.0`` name the same configuration (same hash).
 
-Exit codes: 0 success, 2 usage or configuration error, unavailable dataset or target.
+Exit codes: 0 success, 2 usage or configuration error, unavailable dataset or target, a board
+built for another configuration, an unusable checkpoint; 3 the link to the board failed
+(disconnected, no reply, error reply); 130 interrupted (Ctrl-C; the run writes a checkpoint first
+when it has a ``--checkpoint`` path).
 """
 
 from __future__ import annotations
@@ -45,8 +53,7 @@ PROG = "plasticore"
 
 #: inputs and classes of each dataset, known without loading it (checked after loading)
 
-TARGET_UNAVAILABLE = ("target {target!r} is not available yet: the RTL neurocore (issue 3) and "
-                      "host link (issue 4) are not built")
+TARGETS = ("golden", "sim", "emulator", "serial:PORT[@BAUD]")
 
 
 class NotAvailable(RuntimeError):
@@ -81,9 +88,17 @@ def _seed_list(text: str) -> list[int]:
 
 
 def _target(text: str) -> str:
-    if text in ("golden", "sim") or (text.startswith("serial:") and len(text) > len("serial:")):
+    if text in ("golden", "sim", "emulator"):
         return text
-    raise argparse.ArgumentTypeError(f"unknown target {text!r}: expected golden, sim or serial:PORT")
+    if text.startswith("serial:") and len(text) > len("serial:"):
+        from plasticore.host.board import parse_serial_target
+        try:
+            parse_serial_target(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return text
+    raise argparse.ArgumentTypeError(f"unknown target {text!r}: expected golden, sim, emulator or "
+                                     f"serial:PORT[@BAUD]")
 
 
 def _setting(text: str) -> tuple[str, object]:
@@ -128,14 +143,19 @@ def _read_config_file(path: Path) -> dict:
 
 
 def resolve_config(dataset: str | None = None, *, hidden: int | None = None,
-                   config_file: Path | None = None, settings=(), rule: str | None = None) -> Config:
+                   config_file: Path | None = None, settings=(), rule: str | None = None,
+                   shape: tuple[int, int] | None = None) -> Config:
     """The configuration of a command: defaults, dataset layers, file, ``--set``, ``--rule``.
 
+    ``shape`` = (inputs, classes) sets the layers for data that is not a named dataset (an events
+    file): ``(inputs, hidden or 64, classes)``.
     Raises :class:`ConfigError` for an invalid configuration, an unknown field or a bad file.
     """
     data = Config().to_dict()
     if dataset is not None:
         data.update(dataset_fields(dataset, hidden))
+    elif shape is not None:
+        data["layers"] = [shape[0], hidden if hidden is not None else data["layers"][1], shape[1]]
     elif hidden is not None:
         data["layers"] = [data["layers"][0], hidden, data["layers"][-1]]
     if config_file is not None:
@@ -181,9 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
         "train", parents=[config_options], help="train on a dataset and report accuracies",
         description="Train one network per seed on a dataset, online (one sample at a time), and "
                     "report train and test accuracies.")
-    train.add_argument("--dataset", required=True, choices=sorted(DATASET_SHAPES))
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", choices=sorted(DATASET_SHAPES))
+    source.add_argument("--events", type=Path, metavar="FILE.npz",
+                        help="train on spike events instead of a dataset (layout below)")
     train.add_argument("--target", type=_target, default="golden", metavar="TARGET",
-                       help="golden (in-process golden model), sim or serial:PORT (default golden)")
+                       help="golden (in-process golden model), sim (Verilated RTL), emulator "
+                            "(Python board on a pty) or serial:PORT[@BAUD] (default golden)")
     train.add_argument("--epochs", type=positive_int, default=1, metavar="N")
     train.add_argument("--limit", type=positive_int, metavar="N", help="use the first N training samples")
     train.add_argument("--test-limit", type=positive_int, metavar="N", help="use the first N test samples")
@@ -196,7 +220,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", type=Path, metavar="FILE", help="write the results as JSON")
     train.add_argument("--plots", type=Path, metavar="DIR", help="write PNG figures into DIR")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+    board = train.add_argument_group("board runs (sim, emulator, serial; golden with these options)")
+    board.add_argument("--checkpoint", type=Path, metavar="PATH",
+                       help="write a checkpoint (.npz) every --checkpoint-every samples and every epoch")
+    board.add_argument("--checkpoint-every", type=positive_int, default=500, metavar="N",
+                       help="samples between checkpoints within an epoch (default 500)")
+    board.add_argument("--resume", type=Path, metavar="PATH",
+                       help="continue the run saved in this checkpoint (same configuration, seed and "
+                            "limits; --epochs counts from the run's start); it keeps being updated "
+                            "unless --checkpoint names another file")
+    board.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                       help="longest wait for a board's reply (default 10)")
     train.set_defaults(handler=_cmd_train)
+    from plasticore.host.training import EVENTS_LAYOUT
+    train.epilog = EVENTS_LAYOUT.replace("An events file", "--events FILE.npz: an events file")
+    train.formatter_class = argparse.RawDescriptionHelpFormatter
 
     config = commands.add_parser(
         "config", parents=[config_options], help="print the resolved configuration and its hashes",
@@ -209,9 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # --- commands -------------------------------------------------------------------------------------------
-def _config_of(args) -> Config:
+def _config_of(args, shape=None) -> Config:
     return resolve_config(args.dataset, hidden=args.hidden, config_file=args.config,
-                          settings=args.settings, rule=args.rule)
+                          settings=args.settings, rule=args.rule, shape=shape)
 
 
 def _cmd_config(args, argv) -> int:
@@ -221,20 +259,22 @@ def _cmd_config(args, argv) -> int:
     return 0
 
 
-def _check_target(target: str) -> None:
-    if target != "golden":
-        raise NotAvailable(TARGET_UNAVAILABLE.format(target=target))
+def _on_board(args) -> bool:
+    """Whether the run goes sample by sample over a Board (host/training.py)."""
+    return (args.target != "golden" or args.checkpoint is not None or args.resume is not None
+            or args.events is not None)
 
 
 def _cmd_train(args, argv) -> int:
     from plasticore.golden import datasets
     from plasticore.golden.train import seed_config, train
 
+    if _on_board(args):
+        return _cmd_train_board(args, argv)
     config = _config_of(args)
     fixed = not args.float
     if fixed and config.perturbation == "gaussian":
         raise ConfigError("perturbation 'gaussian' exists only in the float model: add --float")
-    _check_target(args.target)
     seeds = args.seeds if args.seeds is not None else [args.seed if args.seed is not None else 0]
 
     data = datasets.load(args.dataset)
@@ -293,6 +333,149 @@ def _cmd_train(args, argv) -> int:
                                   title=f"{args.dataset}, {config.rule}, {args.target} ({arithmetic})")
     print(_summary_text(record, written, args.json))
     return 0
+
+
+class _EventsData:
+    """What the plots need of a dataset, for an events file."""
+
+    def __init__(self, events):
+        self.name, self.n_classes = events.name, events.n_classes
+
+
+def _cmd_train_board(args, argv) -> int:
+    """Sample-by-sample training over a Board: sim, emulator, serial, or golden with checkpoints,
+    resume or events."""
+    from plasticore.golden import datasets
+    from plasticore.golden.train import seed_config
+    from plasticore.host import checkpoint as ckpt
+    from plasticore.host.board import open_board
+    from plasticore.host.training import PixelSamples, read_events, train_on_board
+
+    if args.float:
+        raise NotAvailable(f"--float runs only on the golden target's vectorised trainer (without "
+                           f"--checkpoint, --resume and --events); target {args.target!r} is fixed-point")
+    if args.seeds is not None and len(args.seeds) > 1:
+        raise NotAvailable(f"target {args.target!r} trains one seed at a time (sample by sample); "
+                           f"got --seeds {','.join(map(str, args.seeds))}")
+    seed = args.seeds[0] if args.seeds else (args.seed if args.seed is not None else 0)
+    if args.events is not None:
+        try:
+            events = read_events(args.events)
+        except ValueError as error:
+            raise NotAvailable(str(error)) from None
+        config = _config_of(args, shape=(events.n_inputs, events.n_classes))
+        if config.n_inputs < events.n_inputs or config.n_outputs < events.n_classes:
+            raise ConfigError(f"layers {config.layers} do not fit events file {args.events}: "
+                              f"{events.n_inputs} inputs, {events.n_classes} classes")
+        train_set = events.samples(config, "train", args.limit)
+        test_set = events.samples(config, "test", args.test_limit)
+        source, data = str(args.events), _EventsData(events)
+    else:
+        config = _config_of(args)
+        data = datasets.load(args.dataset)
+        if config.n_inputs != data.n_inputs or config.n_outputs < data.n_classes:
+            raise ConfigError(f"layers {config.layers} do not fit dataset {data.name!r}: "
+                              f"{data.n_inputs} inputs, {data.n_classes} classes")
+        train_set = PixelSamples(config, data.x_train[:args.limit], data.y_train[:args.limit])
+        test_set = PixelSamples(config, data.x_test[:args.test_limit], data.y_test[:args.test_limit])
+        source = args.dataset
+    if config.perturbation == "gaussian":
+        raise ConfigError("perturbation 'gaussian' exists only in the float model")
+    resume = ckpt.load(args.resume, config) if args.resume is not None else None
+    checkpoint_path = args.checkpoint if args.checkpoint is not None else args.resume
+    n_train, n_test = len(train_set), len(test_set)
+    if not args.quiet:
+        start = f", resuming {args.resume} at epoch {resume.epoch} sample {resume.index}" if resume else ""
+        print(f"training {source} with {config.rule} on {args.target} (fixed-point, on the board, "
+              f"sample by sample): layers {list(config.layers)}, {n_train} train / {n_test} test "
+              f"samples, {args.epochs} epoch(s), seed {seed}, config {config.hash}{start}", flush=True)
+
+    started = time.perf_counter()
+    board = open_board(args.target, config, timeout=args.timeout)
+    try:
+        meta = {"source": source, "limit": args.limit, "test_limit": args.test_limit}
+        result = train_on_board(board, config, train_set, test_set, epochs=args.epochs, seed=seed,
+                                checkpoint_path=checkpoint_path,
+                                checkpoint_every=args.checkpoint_every, resume=resume,
+                                progress=not args.quiet, meta=meta)
+        link = {"bytes_sent": getattr(board, "bytes_sent", 0),
+                "bytes_received": getattr(board, "bytes_received", 0)}
+        identity = board.identity
+    finally:
+        board.close()
+    elapsed = time.perf_counter() - started
+    summary = result.summary()
+    record = {
+        "dataset": args.dataset if args.dataset is not None else data.name,
+        "events_file": str(args.events) if args.events is not None else None,
+        "rule": config.rule,
+        "target": args.target,
+        "fixed_point": True,
+        "epochs": args.epochs,
+        "seeds": [seed],
+        "limit": args.limit,
+        "test_limit": args.test_limit,
+        "n_train": n_train,
+        "n_test": n_test,
+        "train_accuracy": summary["train_accuracy"],
+        "test_accuracy": summary["test_accuracy"],
+        "test_accuracy_std": summary["test_accuracy_std"],
+        "best_test_accuracy": summary["best_test_accuracy"],
+        "best_test_accuracy_std": summary["best_test_accuracy_std"],
+        "test_accuracy_per_seed": summary["test_accuracy_per_seed"],
+        "best_epoch_per_seed": summary["best_epoch_per_seed"],
+        "samples_per_second": result.samples_per_second,
+        "elapsed_seconds": elapsed,
+        "config_hash": config.hash,
+        "core_hash": config.core_hash,
+        "board_hash": config.board_hash,
+        "seed_config_hashes": [seed_config(config, seed).hash],
+        "config": config.to_dict(),
+        "history": result.history,
+        "checkpoint": str(checkpoint_path) if checkpoint_path is not None else None,
+        "resumed_from": str(args.resume) if args.resume is not None else None,
+        "board": {"clk_hz": identity.clk_hz, "baud_divisor": identity.baud_divisor,
+                  "rx_window": identity.rx_window, **link},
+        "command": [PROG, *argv],
+        "versions": _versions(),
+    }
+    if args.json is not None:
+        _write_json(args.json, record)
+    written = []
+    if args.plots is not None:
+        title = f"{record['dataset']}, {config.rule}, {args.target} (fixed-point, on the board)"
+        written = _board_plots(result, data, test_set, args.plots, title)
+    print(_summary_text(record, written, args.json))
+    return 0
+
+
+def _board_plots(result, data, test_set, outdir, title):
+    """The four figures of a board run; the raster is test sample 0 through the final network."""
+    from plasticore.golden.network import Network
+    from plasticore.host import plots
+
+    if hasattr(data, "x_test"):
+        return plots.write_all(result, data, outdir, title=title)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    config, history, seeds = result.config, result.history, list(result.seeds)
+    rate_target = config.rate_target if config.rate_reg_shift is not None else None
+    written = [plots.accuracy_plot(history, outdir / "accuracy.png", title=title, seeds=seeds,
+                                   n_classes=data.n_classes)]
+    if len(test_set):
+        raster = test_set.raster(0)
+        probe = Network(config, [w[0] for w in result.network.weights()],
+                        [b[0] for b in result.network.feedback], seed=None)
+        record = probe.run(raster)
+        written.append(plots.raster_plot([raster] + [s[0] for s in record.spikes],
+                                         outdir / "raster.png", label=int(test_set.labels[0]),
+                                         title=f"{title}: test sample 0, seed {seeds[0]}",
+                                         input_window=config.input_window))
+    written.append(plots.alignment_plot(history, outdir / "alignment.png", title=title,
+                                        rule=config.rule, seeds=seeds))
+    written.append(plots.hidden_rate_plot(history, outdir / "hidden_rate.png", title=title,
+                                          rate_target=rate_target, seeds=seeds))
+    return written
 
 
 def _summary_text(record: dict, plots_written, json_path) -> str:
@@ -378,15 +561,42 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # argparse: --help (0) or a usage error (2)
         return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
+    from plasticore.host.board import BoardMismatch, LinkError, TargetUnavailable
+    from plasticore.host.checkpoint import CheckpointError
+    from plasticore.host.training import TrainingInterrupted
+
     try:
         return args.handler(args, argv)
     except ConfigError as error:
         return _error(f"invalid configuration: {error}")
-    except (NotAvailable, DatasetUnavailable, ChecksumMismatch) as error:
+    except (NotAvailable, DatasetUnavailable, ChecksumMismatch, TargetUnavailable, BoardMismatch,
+            CheckpointError) as error:
         return _error(str(error))
+    except TrainingInterrupted as stop:
+        resume = f"; continue with --resume {stop.checkpoint}" if stop.checkpoint else ""
+        print(f"{PROG}: interrupted: {stop}{resume}", file=sys.stderr)
+        return 130
+    except LinkError as error:
+        print(f"{PROG}: error: {error}{_last_checkpoint(args)}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+
+
+def _last_checkpoint(args) -> str:
+    """Where a failed board run can continue from, for its error message."""
+    from plasticore.host import checkpoint as ckpt
+
+    path = getattr(args, "checkpoint", None) or getattr(args, "resume", None)
+    if path is None:
+        return ""
+    try:
+        point = ckpt.load(path)
+    except ckpt.CheckpointError:
+        return f"; no checkpoint was written to {path} yet"
+    return (f"; the last checkpoint {path} (epoch {point.epoch}, sample {point.index}) is intact: "
+            f"continue with --resume {path}")
 
 
 if __name__ == "__main__":

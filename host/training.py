@@ -94,9 +94,11 @@ class EventsFile:
     n_classes: int
     name: str
 
-    def samples(self, config: Config, split: str) -> EventSamples:
-        return EventSamples(config, getattr(self, f"{split}_events"), getattr(self, f"{split}_index"),
-                            getattr(self, f"{split}_labels"))
+    def samples(self, config: Config, split: str, limit: int | None = None) -> EventSamples:
+        """The first ``limit`` (default all) samples of ``split`` ("train" or "test")."""
+        labels = getattr(self, f"{split}_labels")[:limit]
+        return EventSamples(config, getattr(self, f"{split}_events"),
+                            getattr(self, f"{split}_index")[:len(labels) + 1], labels)
 
 
 EVENTS_LAYOUT = """\

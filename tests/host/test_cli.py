@@ -197,16 +197,23 @@ def test_layers_that_do_not_fit_the_dataset_exit_2(capsys):
     assert "do not fit" in err
 
 
-@pytest.mark.parametrize("target", ["sim", "serial:/dev/ttyUSB0"])
-def test_unbuilt_targets_exit_2_with_the_reason(capsys, target):
-    err = run_failing(capsys, "train", *SMALL, "--target", target)
-    assert f"target {target!r} is not available yet: the RTL neurocore (issue 3) and host link " \
-           f"(issue 4) are not built" in err
+def test_sim_target_without_the_simulator_exits_2_with_the_reason(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "plasticore.host.simboard", None)   # import fails
+    err = run_failing(capsys, "train", *SMALL, "--target", "sim")
+    assert "target 'sim' is not available" in err and "simboard" in err
+
+
+def test_missing_serial_port_exits_2_naming_it(capsys, tmp_path):
+    port = tmp_path / "ttyNOPE"
+    err = run_failing(capsys, "train", *SMALL, "--target", f"serial:{port}@115200")
+    assert f"cannot open serial port {port}" in err
 
 
 @pytest.mark.parametrize("argv", [
     ["train", "--dataset", "nope"],
     ["train", "--dataset", "digits", "--target", "fpga"],
+    ["train", "--dataset", "digits", "--target", "serial:/dev/ttyUSB0@fast"],
+    ["train", "--dataset", "digits", "--events", "x.npz"],
     ["train", "--dataset", "digits", "--seed", "1", "--seeds", "1,2"],
     ["train", "--dataset", "digits", "--epochs", "0"],
     [],
