@@ -355,6 +355,8 @@ class LinkBoard(Board):
         self._error: BoardError | None = None
         #: replies read, bytes sent and received (for link measurements)
         self.bytes_sent = self.bytes_received = 0
+        #: most wire bytes ever outstanding (flow control keeps it <= rx_window)
+        self.max_outstanding = 0
         try:
             self.identity = self._resync()
             self._check_identity(self.identity)
@@ -445,6 +447,7 @@ class LinkBoard(Board):
         self._write(wire)
         self._pending.append(pending)
         self._outstanding += len(wire)
+        self.max_outstanding = max(self.max_outstanding, self._outstanding)
         self._seq = (self._seq + 1) & 0xFF
         return pending
 

@@ -189,6 +189,12 @@ class Emulator:
         self.expected_seq = 0
         self._row = np.zeros(config.n_inputs, dtype=bool)   # spikes of the open step
         self.learned = False
+        #: set by :meth:`hang_up`: :func:`serve` stops (and :class:`EmulatorPty` closes the master)
+        self.hung_up = False
+
+    def hang_up(self) -> None:
+        """Go away like an unplugged board: :func:`serve` returns before sending another byte."""
+        self.hung_up = True
 
     # --- bytes in, bytes out ----------------------------------------------------------------------
     def feed(self, data: bytes) -> bytes:
@@ -387,7 +393,8 @@ class Emulator:
 def serve(emulator: Emulator, fd: int, stop: threading.Event | None = None, *,
           chunk: int = 65536) -> None:
     """Serve ``emulator`` on ``fd`` (e.g. a pty master) until EOF, an I/O error (the other end
-    closed), or ``stop`` is set (polled every 50 ms). Does not close ``fd``."""
+    closed), ``stop`` is set (polled every 50 ms) or the emulator hangs up. Does not close
+    ``fd``."""
     while stop is None or not stop.is_set():
         if stop is not None:
             ready, _, _ = select.select([fd], [], [], 0.05)
@@ -402,6 +409,8 @@ def serve(emulator: Emulator, fd: int, stop: threading.Event | None = None, *,
         if not data:
             return
         reply = memoryview(emulator.feed(data))
+        if emulator.hung_up:
+            return
         while reply:
             try:
                 written = os.write(fd, reply)
@@ -421,9 +430,14 @@ class EmulatorPty:
         tty.setraw(self._slave)        # no echo, no line discipline, before anyone writes
         self.port = os.ttyname(self._slave)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=serve, args=(emulator, self.master, self._stop),
-                                        name="emulator-pty", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="emulator-pty", daemon=True)
         self._thread.start()
+
+    def _serve(self):
+        serve(self.emulator, self.master, self._stop)
+        if self.emulator.hung_up:
+            os.close(self.master)
+            self.master = None
 
     def disconnect(self) -> None:
         """Stop serving and close the master: the host's next read or write fails."""

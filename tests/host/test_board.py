@@ -1,0 +1,193 @@
+"""The Board API: GoldenBoard in-process and LinkBoard over a real pseudo-terminal with the
+Python emulator on the other side (no mocks): equality bit for bit, bursts, pipelining within
+the window, typed errors naming the port, board_hash refusal, disconnects and timeouts."""
+
+import numpy as np
+import pytest
+import serial
+
+from plasticore.golden.config import Config
+from plasticore.golden.network import Network
+from plasticore.host import protocol as P
+from plasticore.host.board import (BoardDisconnected, BoardError, BoardMismatch, GoldenBoard,
+                                   LinkBoard, LinkTimeout, Mem, TargetUnavailable, open_board,
+                                   parse_serial_target)
+from plasticore.host.emulator import Emulator, EmulatorPty
+
+CONFIG = Config(layers=(20, 8, 4), n_steps=12, input_window=6)
+
+
+def rasters(config, n, seed=0):
+    rng = np.random.default_rng(seed)
+    out = rng.random((n, config.n_steps, config.n_inputs)) < 0.25
+    out[:, config.input_window:] = False
+    return out
+
+
+class Link:
+    """An emulator on a pty and a LinkBoard on its other end."""
+
+    def __init__(self, config=CONFIG, emulator=None, board_config=None, timeout=2.0):
+        self.emulator = emulator or Emulator(config)
+        self.pty = EmulatorPty(self.emulator)
+        self.port = serial.Serial(self.pty.port, timeout=timeout)
+        self.board = LinkBoard(self.port, board_config or config, timeout=timeout)
+
+    def close(self):
+        self.board.close()
+        self.pty.close()
+
+
+@pytest.fixture
+def link():
+    link = Link()
+    yield link
+    link.close()
+
+
+def train_some(board, config, n=8, seed=0):
+    weights, feedback = Network.initial_weights(config, seed)
+    board.write_params(weights, feedback)
+    board.seeds(0xACE1, 0xBEEF)
+    board.reset()
+    labels = np.arange(n) % config.n_outputs
+    counts = list(board.run_samples(zip(rasters(config, n, seed), labels)))
+    counts.append(board.run_sample(rasters(config, 1, seed + 1)[0]))       # inference
+    return counts, board.read_params()
+
+
+def test_link_board_over_a_pty_equals_the_golden_board_bit_for_bit(link):
+    golden_counts, (gw, gb) = train_some(GoldenBoard(CONFIG), CONFIG)
+    link_counts, (lw, lb) = train_some(link.board, CONFIG)
+    assert [c.tolist() for c in link_counts] == [c.tolist() for c in golden_counts]
+    for a, b in zip(gw + gb, lw + lb):
+        assert np.array_equal(a, b)
+    assert not np.array_equal(gw[0], Network.initial_weights(CONFIG, 0)[0][0])   # it learned
+    status = link.board.status()
+    assert (status.samples, status.learns, status.rx_overruns, status.errors) == (9, 8, 0, 0)
+
+
+def test_golden_board_matches_a_golden_network():
+    board = GoldenBoard(CONFIG)
+    weights, feedback = Network.initial_weights(CONFIG, 4)
+    board.write_params(weights, feedback)
+    board.seeds(11, 12)
+    net = Network(CONFIG, weights, feedback, seed=None)
+    net.lfsr_perturb[0], net.lfsr_round[0] = 11, 12
+    for raster in rasters(CONFIG, 3, 4):
+        counts = board.run_sample(raster, 2)
+        net.run(raster)
+        assert counts.tolist() == net.layers[-1].count[0].tolist()
+        net.learn([2])
+    w, b = board.read_params()
+    assert all(np.array_equal(x, y[0]) for x, y in zip(w, net.weights()))
+    assert np.array_equal(b[0], net.feedback[0][0])
+    assert board.identify().board_hash == CONFIG.board_hash
+    assert board.hidden_counts().tolist() == net.layers[0].count[0].tolist()
+
+
+def test_bursts_are_split_and_pipelined_within_the_window(link):
+    board = link.board
+    depth = board.memory_depth[Mem.STATE]
+    words = [board.core.encode(Mem.STATE, {"a": k - 5, "c": 3 * k, "count": k}) for k in range(depth)]
+    board.write(Mem.STATE, 0, words)
+    assert board.read(Mem.STATE, 0, depth) == words
+    rng = np.random.default_rng(0)
+    weights = rng.integers(0, 1 << 16, size=board.memory_depth[Mem.WEIGHT]).tolist()   # 192 words
+    board.write(Mem.WEIGHT, 0, weights)                  # 10 frames of 243 bytes
+    assert board.read(Mem.WEIGHT, 0, len(weights)) == weights
+    assert 2 * P.MAX_WIRE < board.max_outstanding <= board.identity.rx_window
+    assert board.status().rx_overruns == 0
+
+
+def test_streaming_keeps_many_requests_in_flight(link):
+    board = link.board
+    samples = [(r, k % 4) for k, r in enumerate(rasters(CONFIG, 30, 3))]
+    results = list(board.run_samples(samples, hidden=True))
+    assert len(results) == 30 and all(len(h) == 8 for _, h in results)
+    assert board.max_outstanding > 4 * 20               # several samples in flight
+    assert board.max_outstanding <= board.identity.rx_window
+    golden = GoldenBoard(CONFIG)
+    expected = list(golden.run_samples(samples, hidden=True))
+    # the emulator started at zero weights and the configuration's seeds, like the golden board
+    assert [(c.tolist(), h.tolist()) for c, h in results] == \
+        [(c.tolist(), h.tolist()) for c, h in expected]
+
+
+def test_error_replies_raise_board_error_and_the_link_recovers(link):
+    board = link.board
+    with pytest.raises(BoardError) as caught:
+        board.write(Mem.PERTURB, 0, [1])
+    error = caught.value
+    assert (error.code, error.op, error.detail) == (P.ErrorCode.STATE, P.Op.WRITE, 0)
+    assert link.pty.port in str(error) and "STATE" in str(error) and "WRITE" in str(error)
+    with pytest.raises(BoardError) as caught:
+        board.run_sample(rasters(CONFIG, 1)[0], label=1)
+        board._call(P.Op.LEARN, b"\x00")                 # learned already: STATE
+    assert caught.value.code == P.ErrorCode.STATE
+    assert board.read(Mem.WEIGHT, 0, 3) == [0, 0, 0]      # resynchronised
+    with pytest.raises(ValueError):
+        board.run_sample(rasters(CONFIG, 1)[0], label=4)
+
+
+def test_board_hash_mismatch_names_both_hashes_and_the_port():
+    other = CONFIG.replace(lr_output_shift=5)                     # same circuit sizes and formats
+    with EmulatorPty(Emulator(CONFIG)) as pty:
+        with pytest.raises(BoardMismatch) as caught:
+            LinkBoard(serial.Serial(pty.port, timeout=2), other)
+        text = str(caught.value)
+        assert CONFIG.board_hash in text and other.board_hash in text and pty.port in text
+        assert "core_hash" in text and "is the same" in text
+        bigger = CONFIG.replace(layers=(20, 9, 4))
+        with pytest.raises(BoardMismatch) as caught:
+            LinkBoard(serial.Serial(pty.port, timeout=2), bigger)
+        text = str(caught.value)
+        assert "differs too" in text and CONFIG.core_hash in text and bigger.core_hash in text
+        assert LinkBoard(serial.Serial(pty.port, timeout=2), CONFIG.replace(seed_round=7)).identity
+
+
+def test_runtime_fields_do_not_change_the_board_hash():
+    assert CONFIG.replace(seed_perturb=3, init_hidden=1.0).board_hash == CONFIG.board_hash
+
+
+def test_disconnect_mid_run_is_board_disconnected_naming_the_port(link):
+    board = link.board
+    board.run_sample(rasters(CONFIG, 1)[0], 1)
+    link.pty.disconnect()
+    with pytest.raises(BoardDisconnected) as caught:
+        for _ in range(50):
+            board.run_sample(rasters(CONFIG, 1)[0], 1)
+    assert link.pty.port in str(caught.value)
+
+
+def test_silent_board_is_a_timeout():
+    class Mute(Emulator):
+        mute = False
+
+        def feed(self, data):
+            out = super().feed(data)
+            return b"" if self.mute else out
+
+    link = Link(emulator=Mute(CONFIG), timeout=0.3)
+    try:
+        link.emulator.mute = True
+        with pytest.raises(LinkTimeout) as caught:
+            link.board.status()
+        assert link.pty.port in str(caught.value) and "STATUS" in str(caught.value)
+    finally:
+        link.close()
+
+
+def test_open_board_targets(tmp_path):
+    with open_board("golden", CONFIG) as board:
+        assert isinstance(board, GoldenBoard)
+    with open_board("emulator", CONFIG, timeout=2) as board:
+        assert isinstance(board, LinkBoard) and board.identity.layers == CONFIG.layers
+    with pytest.raises(TargetUnavailable, match="cannot open serial port"):
+        open_board(f"serial:{tmp_path / 'none'}@9600", CONFIG)
+    with pytest.raises(ValueError):
+        open_board("fpga", CONFIG)
+    assert parse_serial_target("serial:/dev/ttyUSB1@1000000") == ("/dev/ttyUSB1", 1000000)
+    assert parse_serial_target("serial:COM3") == ("COM3", 115200)
+    with pytest.raises(ValueError):
+        parse_serial_target("serial:/dev/x@fast")
