@@ -1,0 +1,123 @@
+"""Training of the float baselines: same network, initial weights, encoding and loss for every rule.
+
+Initial weights and feedback matrices come from :meth:`golden.network.Network.initial_weights`
+with the same seed, so rule X with seed s starts from the network that the golden model's seed s
+starts from. Updates: Adam on minibatches (the thesis' optimiser; it makes rules whose estimates
+have different scales comparable without tuning a learning rate per rule), learning rate decayed
+by ``lr_decay`` after every epoch. Sample order per epoch: ``default_rng([seed, 1, epoch])``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from plasticore.golden import encode
+from plasticore.golden.network import Network
+
+from .lif import Dynamics, simulate
+from .rules import RuleState, gradients
+
+__all__ = ["make_state", "initial_weights", "evaluate", "train_rule", "cosine"]
+
+
+def initial_weights(config, seed: int, dtype=torch.float32):
+    w, b = Network.initial_weights(config, seed, fixed=False)
+    return [torch.tensor(x, dtype=dtype) for x in w], [torch.tensor(x, dtype=dtype) for x in b]
+
+
+def make_state(rule: str, config, seed: int, feedback, *, slope=5.0, rate_reg=None,
+               dtype=torch.float32) -> RuleState:
+    gen = torch.Generator().manual_seed(int(seed) * 7919 + 11)
+    rng = np.random.default_rng([seed, 7])
+    readouts = [torch.tensor(rng.uniform(-1, 1, (config.n_outputs, n)) / np.sqrt(n), dtype=dtype)
+                for n in config.hidden_sizes] if rule == "decolle" else []
+    return RuleState(config, feedback=[b.clone() for b in feedback], readouts=readouts,
+                     slope=slope, rate_reg=rate_reg, generator=gen)
+
+
+def raster_of(config, pixels: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(encode.ttfs(pixels, config.input_window, config.n_steps))
+
+
+@torch.no_grad()
+def evaluate(config, weights, pixels, labels, chunk: int = 500):
+    """Accuracy (argmax of output counts, ties to the lowest index as the golden model) and
+    hidden spikes per neuron per sample."""
+    dyn = Dynamics.from_config(config)
+    correct, hidden = 0, 0.0
+    for s in range(0, len(labels), chunk):
+        tr = simulate(weights, raster_of(config, pixels[s:s + chunk]), dyn)
+        counts = tr.counts
+        correct += int((counts[-1].argmax(1).numpy() == labels[s:s + chunk]).sum())
+        hidden += float(sum(c.sum() for c in counts[:-1]))
+    return correct / len(labels), hidden / (len(labels) * max(sum(config.hidden_sizes), 1))
+
+
+def cosine(a, b) -> float:
+    a, b = a.flatten().double(), b.flatten().double()
+    n = a.norm() * b.norm()
+    return float(a @ b / n) if n > 0 else 0.0
+
+
+def alignment(rule, config, weights, state, raster, labels):
+    """Cosine of the rule's estimate with BPTT's surrogate gradient, per layer, on one batch."""
+    ref, _ = gradients("bptt", weights, raster, labels, state)
+    est, _ = gradients(rule, weights, raster, labels, state, learn_feedback=False)
+    return [cosine(g, r) if g is not None else float("nan") for g, r in zip(est, ref)]
+
+
+def train_rule(rule: str, config, data, *, seed: int = 0, epochs: int = 10, batch: int = 16,
+               lr: float = 3e-2, lr_hidden: float | None = None, lr_decay: float = 0.95, limit=None, test_limit=None,
+               slope: float = 5.0, rate_reg=None, align: bool = True, probe: int = 64,
+               log=print) -> dict:
+    """Train one seed; returns per-epoch history, final/best test accuracy, timing."""
+    x_tr, y_tr = data.x_train[:limit], data.y_train[:limit]
+    x_te, y_te = data.x_test[:test_limit], data.y_test[:test_limit]
+    weights, feedback = initial_weights(config, seed)
+    state = make_state(rule, config, seed, feedback, slope=slope, rate_reg=rate_reg)
+    params = [torch.nn.Parameter(w) for w in weights]
+    lr_hidden = lr if lr_hidden is None else lr_hidden
+    opt = torch.optim.Adam([{"params": params[:-1], "lr": lr_hidden}, {"params": params[-1:], "lr": lr}])
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=lr_decay)
+    probe_raster = raster_of(config, x_tr[:probe])
+    probe_labels = torch.tensor(np.array(y_tr[:probe], dtype=np.int64))
+    history, align_hist = [], []
+
+    def do_align(epoch):
+        if align and rule != "bptt":
+            cos = alignment(rule, config, [p.detach() for p in params], state, probe_raster, probe_labels)
+            align_hist.append({"epoch": epoch, "cosine": cos})
+
+    do_align(0)
+    train_time = 0.0
+    n = len(y_tr)
+    for epoch in range(1, epochs + 1):
+        order = np.random.default_rng([seed, 1, epoch]).permutation(n)
+        correct = 0
+        t0 = time.perf_counter()
+        for s in range(0, n, batch):
+            idx = order[s:s + batch]
+            raster = raster_of(config, x_tr[idx])
+            labels = torch.tensor(np.array(y_tr[idx], dtype=np.int64))
+            grads, counts = gradients(rule, [p.detach() for p in params], raster, labels, state)
+            correct += int((counts.argmax(1) == labels).sum())
+            for p, g in zip(params, grads):
+                p.grad = None if g is None else g.to(p.dtype)
+            opt.step()
+        train_time += time.perf_counter() - t0
+        sched.step()
+        acc, rate = evaluate(config, [p.detach() for p in params], x_te, y_te)
+        history.append({"epoch": epoch, "train_accuracy": correct / n, "test_accuracy": acc,
+                        "hidden_spikes_per_neuron": rate})
+        do_align(epoch)
+        log(f"  {rule} seed {seed} epoch {epoch}: train {correct / n:.3f} test {acc:.3f} "
+            f"hidden spk/n {rate:.2f}" + (f" cos {np.round(align_hist[-1]['cosine'], 2).tolist()}"
+                                          if align_hist else ""))
+    tests = [h["test_accuracy"] for h in history]
+    return {"rule": rule, "seed": seed, "history": history, "alignment": align_hist,
+            "test_accuracy": tests[-1], "best_test_accuracy": max(tests),
+            "train_seconds": train_time, "seconds_per_sample": train_time / (n * epochs),
+            "weights": None}
