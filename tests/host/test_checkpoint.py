@@ -90,11 +90,11 @@ def test_lfsr_jump_equals_stepping(n):
     assert _apply(lfsr_jump(n), seed) == expected
 
 
-def test_ledger_follows_the_network():
+def test_ledger_follows_the_network(digits):
     net = Network(CONFIG, seed=3)
     ledger = LfsrLedger(CONFIG, CONFIG.seed_perturb, CONFIG.seed_round)
     ledger.start_sample()                                  # the constructor's reset
-    raster = encode_images(CONFIG, datasets.load("digits").x_train[:1])[0]
+    raster = encode_images(CONFIG, digits.x_train[:1])[0]
     for label in (1, 2):
         net.run(raster)
         net.learn([label])
@@ -181,8 +181,7 @@ def test_disconnect_leaves_the_last_periodic_checkpoint_intact(digits, tmp_path)
 
 
 # --- events files and the command line ------------------------------------------------------------------------
-def write_digit_events(path, data, n_train, n_test):
-    config = Config(n_steps=50, input_window=25)
+def write_digit_events(path, data, n_train, n_test, config=Config()):
     train_r = encode_images(config, data.x_train[:n_train])
     test_r = encode_images(config, data.x_test[:n_test])
     return write_events(path, [(to_events(r), y) for r, y in zip(train_r, data.y_train[:n_train])],
@@ -210,9 +209,9 @@ SMALL = ["--epochs", "1", "--limit", "20", "--test-limit", "10", "--quiet", "--h
 
 
 def test_cli_events_on_the_emulator_equals_the_dataset_on_golden(digits, tmp_path):
-    path = write_digit_events(tmp_path / "ev.npz", digits, 20, 10)
-    # the events were encoded with 50 steps and a window of 25: train with those
-    common = ["--epochs", "1", "--quiet", "--hidden", "12"]
+    path = write_digit_events(tmp_path / "ev.npz", digits, 20, 10, CONFIG)
+    common = ["--epochs", "1", "--quiet", "--hidden", "12", "--set", "n_steps=16", "--set",
+              "input_window=8"]
     assert main(["train", "--events", str(path), "--target", "emulator", *common,
                  "--json", str(tmp_path / "ev.json"), "--plots", str(tmp_path / "plots")]) == 0
     assert main(["train", "--dataset", "digits", "--limit", "20", "--test-limit", "10", *common,

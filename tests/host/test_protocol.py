@@ -169,11 +169,10 @@ def test_event_bytes(n_inputs, nbytes):
     assert P.event_bytes(n_inputs) == nbytes
 
 
-@given(st.integers(1, 12), st.integers(1, 300), st.data())
-def test_sample_codes_layout(n_steps, n_inputs, data):
+@given(st.integers(1, 12), st.integers(1, 300), st.integers(0, 2**32 - 1), st.floats(0, 1))
+def test_sample_codes_layout(n_steps, n_inputs, seed, density):
     nbytes = P.event_bytes(n_inputs)
-    raster = np.array(data.draw(st.lists(st.lists(st.booleans(), min_size=n_inputs, max_size=n_inputs),
-                                         min_size=n_steps, max_size=n_steps)), dtype=bool)
+    raster = np.random.default_rng(seed).random((n_steps, n_inputs)) < density
     codes = P.sample_codes(raster, nbytes)
     expected = [P.sample_code(nbytes)]
     for row in raster:
