@@ -294,10 +294,11 @@ class GoldenBoard(Board):
                 self.net.flags[name][:] = False
 
     def status(self) -> P.Status:
-        self._status.frames += 1
         self._status.flags = golden_flags(self.net)
         self._status.step = self.net.step_index & 0xFF
-        return P.Status(**vars(self._status))
+        snapshot = P.Status(**vars(self._status))
+        self._status.frames += 1
+        return snapshot
 
     def run_sample(self, raster, label=None):
         raster = _as_raster(self.config, raster)

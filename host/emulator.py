@@ -11,16 +11,18 @@ Choices the protocol text leaves open (the RTL must make the same ones):
 * **Receive FIFO**: the bytes of one :meth:`~Emulator.feed` call arrive at once; those beyond
   ``rx_window`` minus the half-received frame are dropped and counted as ``rx_overruns``. A host
   that keeps the flow-control rule never loses a byte, whatever the chunking.
-* **Check order** of a frame: wire length (> 258 bytes: LENGTH), COBS, frame length, CRC (these
-  four never advance the expected seq); then seq (IDENTIFY and RESET skip it); op (OP); body
-  length for the op (LENGTH, does not advance); arguments (ARG); state (STATE). Execution only
-  when every check passed. ``frames`` counts executed requests, the executing one included (a
-  STATUS reply counts itself; RESET clears the counters, itself included).
-* **ARG details**: READ mem 0, addr 1, count 3 (zero, too many, or past the memory's end);
-  WRITE mem 0, addr 1, or the byte index of the first word past the memory's end; EVENTS the
-  byte index of the first bad code; LEARN 0; SEEDS 0 (perturb) or 4 (round). **STATE details**:
+* **Check order** of a frame (as ``rtl/link.py``): COBS, decoded frame length, CRC (these three
+  never advance the expected seq; ``seq`` and ``op`` of the error reply are the first two decoded
+  bytes); then seq (IDENTIFY and RESET skip it); op (OP); body length for the op (LENGTH, does not
+  advance); arguments (ARG); state (STATE). Execution only when every check passed. ``frames``
+  counts requests executed to the end: a STATUS reply does not count itself, and RESET clears the
+  counters and then counts itself (``frames`` = 1 after it).
+* **ARG details**: READ/WRITE: mem 0; READ count (0 or more than ``MAX_BODY // word_bytes``) 3;
+  ``addr + count`` past the memory's end 1 (then WRITE to PERTURB is STATE 0); EVENTS the byte
+  index of the first bad code; LEARN 0; SEEDS 0 (perturb) or 4 (round). **STATE details**:
   EVENTS the code index; WRITE to PERTURB, LEARN at the wrong time: 0. EVENTS codes are checked
-  in order and the first offending code decides between ARG and STATE.
+  in order and the first offending code decides between ARG and STATE. PERTURB has at least one
+  word (reads 0 without hidden neurons), as in the RTL.
 * Counts in LEARN/COUNTS replies saturate at 255 (``count_bits`` may exceed 8); the step in
   EVENTS and STATUS replies is the low byte of the step counter.
 * After construction the emulator is as after RESET: a fresh sample has been started (the
@@ -63,7 +65,8 @@ class CoreMemory:
         self.core = core if core is not None else Core(config)
         c = self.core
         self.depths = {Mem.WEIGHT: c.n_weights, Mem.STATE: c.n_neurons, Mem.TRACE: c.n_traces,
-                       Mem.PERTURB: c.n_hidden, Mem.GRAD: c.n_weights, Mem.FEEDBACK: c.n_feedback}
+                       Mem.PERTURB: max(1, c.n_hidden), Mem.GRAD: c.n_weights,
+                       Mem.FEEDBACK: c.n_feedback}
 
     def depth(self, mem) -> int:
         return self.depths[Mem(mem)]
@@ -94,7 +97,7 @@ class CoreMemory:
             k, i = self._find(core.neuron_base, addr)
             layer = net.layers[k]
             if mem == Mem.PERTURB:
-                return int(layer.perturbation[0, i] > 0)
+                return int(layer.perturbation[0, i] > 0) if core.n_hidden else 0
             return core.encode(mem, {
                 "a": int(layer.a[0, i]), "c": int(layer.c[0, i]),
                 "grade_sum": int(layer.grade_sum[0, i]), "grade_total": int(layer.grade_total[0, i]),
@@ -167,9 +170,9 @@ class Emulator:
                  baud_divisor: int = DEFAULT_BAUD_DIVISOR, rx_window: int = 1024):
         if config.perturbation != "rademacher":
             raise ValueError("the fixed-point core draws Rademacher perturbations only")
-        if not P.MAX_WIRE <= rx_window <= 0xFFFF:
-            raise ValueError(f"rx_window must hold one whole frame ({P.MAX_WIRE} bytes) and fit "
-                             f"u16, not {rx_window}")
+        if not 2 * P.MAX_WIRE <= rx_window <= 0xFFFF:
+            raise ValueError(f"rx_window must hold two whole frames ({2 * P.MAX_WIRE} bytes) and "
+                             f"fit u16, not {rx_window}")
         self.config = config
         self.core = Core(config)
         zeros_w = [np.zeros((config.layers[k + 1], config.layers[k]), np.int64)
@@ -184,7 +187,7 @@ class Emulator:
         self.event_bytes = self.identity.event_bytes
         self.sample_code = P.sample_code(self.event_bytes)
         self.step_code = P.step_code(self.event_bytes)
-        self.reader = P.FrameReader()
+        self.reader = P.FrameReader(limit=1 << 16)
         self.status = P.Status()
         self.expected_seq = 0
         self._row = np.zeros(config.n_inputs, dtype=bool)   # spikes of the open step
@@ -228,8 +231,8 @@ class Emulator:
         except _Reject as reject:
             return self._reject(seq, op, reject.code, reject.detail)
         self.expected_seq = (seq + 1) & 0xFF
-        self.status.frames += 1
         reply = execute()
+        self.status.frames += 1
         return P.encode_frame(seq, op | P.REPLY, reply)
 
     # --- helpers ----------------------------------------------------------------------------------
@@ -279,32 +282,25 @@ class Emulator:
             return b""
         return run
 
-    def _check_range(self, mem, addr, count, count_index):
+    def _check_access(self, mem, addr, count, is_read):
         if mem not in _MEMS:
             raise _Reject(ErrorCode.ARG, 0)
-        depth = self.memory.depth(mem)
-        if addr >= depth:
+        if is_read and not 1 <= count <= P.MAX_BODY // self.word_bytes:
+            raise _Reject(ErrorCode.ARG, 3)
+        if addr + count > self.memory.depth(mem):
             raise _Reject(ErrorCode.ARG, 1)
-        if count is not None:
-            if not 1 <= count <= P.MAX_BODY // self.word_bytes:
-                raise _Reject(ErrorCode.ARG, count_index)
-        return depth
+        if not is_read and mem == Mem.PERTURB.value:
+            raise _Reject(ErrorCode.STATE, 0)
 
     def _check_read(self, body):
         mem, addr, count = P.unpack_read(body)
-        depth = self._check_range(mem, addr, count, 3)
-        if addr + count > depth:
-            raise _Reject(ErrorCode.ARG, 3)
+        self._check_access(mem, addr, count, True)
         return lambda: P.pack_words((self.memory.read(mem, a) for a in range(addr, addr + count)),
                                     self.word_bytes)
 
     def _check_write(self, body):
         mem, addr, words = P.unpack_write(body, self.word_bytes)
-        depth = self._check_range(mem, addr, None, 0)
-        if addr + len(words) > depth:
-            raise _Reject(ErrorCode.ARG, 3 + (depth - addr) * self.word_bytes)
-        if mem == Mem.PERTURB.value:
-            raise _Reject(ErrorCode.STATE, 0)
+        self._check_access(mem, addr, len(words), False)
 
         def run():
             for k, word in enumerate(words):

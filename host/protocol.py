@@ -145,30 +145,30 @@ class FrameError:
     @property
     def detail(self) -> int:
         """The error reply's detail: the body length for LENGTH (0 for a frame too short to
-        have a body, saturated at 0xFFFF), 0 otherwise."""
+        have a body; the frame length counts up to 0xFFFF and stops), 0 otherwise."""
         if self.code == ErrorCode.LENGTH:
-            return min(max(self.length - 4, 0), 0xFFFF)
+            length = min(self.length, 0xFFFF)
+            return length - 4 if length >= 4 else 0
         return 0
 
 
 def decode_frame(chunk: bytes, length: int | None = None) -> Frame | FrameError:
-    """Check and decode one wire chunk (without its 0x00), in this order:
+    """Check and decode one wire chunk (without its 0x00), in this order (``rtl/link.py`` checks
+    in the same order):
 
-    1. a chunk longer than ``MAX_WIRE - 1`` bytes cannot hold a frame of at most MAX_FRAME
-       bytes: LENGTH, its length taken as ``chunk length - 1`` (the least COBS overhead);
-    2. COBS (a code byte pointing past the chunk's end);
-    3. length of the decoded frame (4..MAX_FRAME bytes);
-    4. CRC.
+    1. COBS: a code byte pointing past the chunk's end;
+    2. length of the decoded frame: 4..MAX_FRAME bytes;
+    3. CRC.
 
+    ``seq`` and ``op`` of an error are the first two (partially) decoded bytes, 0 when absent.
     ``length`` is the chunk's real length when ``chunk`` holds only its first bytes (a reader
-    keeps at most a few frames of a runaway chunk). ``seq`` and ``op`` of an error are the first
-    two (partially) decoded bytes, 0 when absent."""
-    n_wire = len(chunk) if length is None else max(length, len(chunk))
-    data, ok = cobs_decode(chunk[:MAX_WIRE])
+    keeps a bounded prefix of a runaway chunk): such a chunk is a LENGTH error, its decoded length
+    estimated as ``length - 1``."""
+    data, ok = cobs_decode(chunk)
     seq = data[0] if len(data) > 0 else 0
     op = data[1] if len(data) > 1 else 0
-    if n_wire > MAX_WIRE - 1:
-        return FrameError(ErrorCode.LENGTH, seq, op, n_wire - 1, bytes(chunk))
+    if length is not None and length > len(chunk):
+        return FrameError(ErrorCode.LENGTH, seq, op, length - 1, bytes(chunk))
     if not ok:
         return FrameError(ErrorCode.COBS, seq, op, len(data), bytes(chunk))
     if not 4 <= len(data) <= MAX_FRAME:

@@ -109,9 +109,11 @@ def test_oversized_frames_are_length_errors():
     out = FrameReader().feed(cobs.encode(data) + b"\x00")
     assert out[0].code == ErrorCode.LENGTH and out[0].detail == len(data) - 4
     assert (out[0].seq, out[0].op) == (1, 2)
-    long = b"\x01\x02" + bytes(range(1, 200)) + bytes(range(1, 60))   # wire 262 > 258 bytes
+    long = b"\x01\x02" + bytes(range(1, 200)) + bytes(range(1, 60))   # wire 262 bytes
     out = FrameReader().feed(cobs.encode(long) + b"\x00")
-    assert out[0].code == ErrorCode.LENGTH and out[0].detail == len(cobs.encode(long)) - 5
+    assert out[0].code == ErrorCode.LENGTH and out[0].detail == len(long) - 4
+    huge = FrameReader(limit=1 << 20).feed(cobs.encode(bytes(range(1, 256)) * 300) + b"\x00")
+    assert huge[0].code == ErrorCode.LENGTH and huge[0].detail == 0xFFFF - 4
     runaway = FrameReader(limit=100)
     assert runaway.feed(b"\x07" * 5000) == []
     out = runaway.feed(b"\x00" + P.encode_frame(3, 4, b""))
