@@ -29,7 +29,7 @@ from plasticore.rtl.core import Core, Mem
 from plasticore.rtl.golden_view import golden_flags
 
 from . import protocol as P
-from .emulator import CoreMemory, identity_of
+from .emulator import CoreMemory, identity_of, power_up_network
 from .protocol import ErrorCode, Op
 
 __all__ = ["Board", "GoldenBoard", "LinkBoard", "open_board", "LinkError", "BoardError",
@@ -242,10 +242,7 @@ class GoldenBoard(Board):
 
     def __init__(self, config: Config):
         super().__init__(config)
-        zeros_w = [np.zeros((config.layers[k + 1], config.layers[k]), np.int64)
-                   for k in range(len(config.layers) - 1)]
-        zeros_b = [np.zeros((config.n_outputs, h), np.int64) for h in config.hidden_sizes]
-        self.net = Network(config, zeros_w, zeros_b, fixed=True, batch=1, seed=None)
+        self.net = power_up_network(config)
         self.memory = CoreMemory(config, self.net, self.core)
         self.identity = identity_of(config, self.core)
         self._status = P.Status()
@@ -374,6 +371,9 @@ class LinkBoard(Board):
             self.port.write(data)
         except Exception as error:  # serial.SerialException, OSError, ValueError (closed port)
             raise BoardDisconnected(f"lost the board on {self.name}: write failed: {error}") from error
+        except BaseException:       # Ctrl-C: maybe half a frame went out; resync before the next
+            self._needs_resync = True
+            raise
         self.bytes_sent += len(data)
 
     def _next_item(self, waiting: str):
@@ -440,6 +440,7 @@ class LinkBoard(Board):
         if self._closed:
             raise LinkError(f"the link to {self.name} is closed")
         if self._needs_resync:
+            self.drain()               # the replies to what went out before a torn frame
             self._resync()
         wire = P.encode_frame(self._seq, op, body)
         while self._pending and self._outstanding + len(wire) > self._window:

@@ -25,9 +25,9 @@ Choices the protocol text leaves open (the RTL must make the same ones):
   word (reads 0 without hidden neurons), as in the RTL.
 * Counts in LEARN/COUNTS replies saturate at 255 (``count_bits`` may exceed 8); the step in
   EVENTS and STATUS replies is the low byte of the step counter.
-* After construction the emulator is as after RESET: a fresh sample has been started (the
-  perturbations of the LFSR's first draws are in place), weights and feedback are zero, the
-  LFSRs hold the configuration's seeds before that draw.
+* After construction the emulator is a board at power-up (:func:`power_up_network`): every
+  memory zero (so every perturbation bit 0, p = -1.0), the LFSRs at the configuration's seeds,
+  no sample started (step 0).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from plasticore.rtl.golden_view import golden_flags
 from . import protocol as P
 from .protocol import ErrorCode, Op
 
-__all__ = ["CoreMemory", "Emulator", "serve", "EmulatorPty", "identity_of"]
+__all__ = ["CoreMemory", "Emulator", "serve", "EmulatorPty", "identity_of", "power_up_network"]
 
 DEFAULT_CLK_HZ = 12_000_000
 DEFAULT_BAUD_DIVISOR = 104          # 115384 baud at 12 MHz
@@ -141,6 +141,20 @@ class CoreMemory:
             net.feedback[k][0, o, i] = value
 
 
+def power_up_network(config: Config) -> Network:
+    """A golden network (one replica) in the state of a core after power-up: weights, feedback
+    and every per-sample word zero, perturbation bits 0 (p = -1.0 for hidden neurons), LFSRs at
+    the configuration's seeds, no draw made."""
+    zeros_w = [np.zeros((config.layers[k + 1], config.layers[k]), np.int64)
+               for k in range(len(config.layers) - 1)]
+    zeros_b = [np.zeros((config.n_outputs, h), np.int64) for h in config.hidden_sizes]
+    net = Network(config, zeros_w, zeros_b, fixed=True, batch=1, seed=None)
+    net.lfsr_perturb[:] = config.seed_perturb          # undo the constructor's draw
+    for layer in net.layers[:-1]:
+        layer.perturbation[...] = -config.grade.one
+    return net
+
+
 def identity_of(config: Config, core: Core | None = None, *, clk_hz: int = DEFAULT_CLK_HZ,
                 baud_divisor: int = DEFAULT_BAUD_DIVISOR, rx_window: int = 1024) -> P.Identity:
     """The IDENTIFY reply of a board built for ``config``."""
@@ -175,10 +189,7 @@ class Emulator:
                              f"fit u16, not {rx_window}")
         self.config = config
         self.core = Core(config)
-        zeros_w = [np.zeros((config.layers[k + 1], config.layers[k]), np.int64)
-                   for k in range(len(config.layers) - 1)]
-        zeros_b = [np.zeros((config.n_outputs, h), np.int64) for h in config.hidden_sizes]
-        self.net = Network(config, zeros_w, zeros_b, fixed=True, batch=1, seed=None)
+        self.net = power_up_network(config)
         self.memory = CoreMemory(config, self.net, self.core)
         self.identity = identity_of(config, self.core, clk_hz=clk_hz, baud_divisor=baud_divisor,
                                     rx_window=rx_window)

@@ -191,3 +191,39 @@ def test_open_board_targets(tmp_path):
     assert parse_serial_target("serial:COM3") == ("COM3", 115200)
     with pytest.raises(ValueError):
         parse_serial_target("serial:/dev/x@fast")
+
+
+def test_a_frame_torn_by_ctrl_c_is_skipped_by_a_resync():
+    class Torn:
+        """A port whose next write sends half the bytes, then raises KeyboardInterrupt."""
+
+        def __init__(self, port):
+            self.port, self.tear = port, False
+
+        def __getattr__(self, name):
+            return getattr(self.port, name)
+
+        def __setattr__(self, name, value):
+            if name in ("port", "tear"):
+                object.__setattr__(self, name, value)
+            else:
+                setattr(self.port, name, value)
+
+        def write(self, data):
+            if self.tear:
+                self.tear = False
+                self.port.write(data[:len(data) // 2])
+                raise KeyboardInterrupt
+            return self.port.write(data)
+
+    with EmulatorPty(Emulator(CONFIG)) as pty:
+        port = Torn(serial.Serial(pty.port, timeout=2))
+        board = LinkBoard(port, CONFIG)
+        board.stream_one((rasters(CONFIG, 1)[0], 1), lambda c, h: None)    # one sample in flight
+        port.tear = True
+        with pytest.raises(KeyboardInterrupt):
+            board.write(Mem.WEIGHT, 0, list(range(1, 21)))
+        assert board.read(Mem.WEIGHT, 0, 3) == [0, 0, 0]                  # torn write never ran
+        status = board.status()
+        assert status.learns == 1 and status.errors == 1                   # the torn frame's error
+        board.close()

@@ -390,3 +390,10 @@ def test_serve_on_a_pseudo_terminal():
             out = reader.feed(data)
         assert out[0] == Frame(3, Op.IDENTIFY | 0x80, identity_of(SMALL).pack())
         port.close()
+
+
+def test_power_up_state_is_the_cores(emu):
+    assert (int(emu.net.lfsr_perturb[0]), int(emu.net.lfsr_round[0])) == \
+        (SMALL.seed_perturb, SMALL.seed_round)
+    assert all(emu.memory.read(Mem.PERTURB, a) == 0 for a in range(6))   # p = -1.0
+    assert emu.net.step_index == 0 and not emu.net.layers[0].w.any()
