@@ -1,0 +1,598 @@
+"""The board side of the link protocol (``docs/protocol.md``): a protocol engine that receives
+decoded frames, checks them, drives the neurocore and answers each one.
+
+Data path (the UART, the receive FIFO and the COBS coder are in :mod:`.top`)::
+
+    rx beats ──► frame buffer (256 x 8) + CRC ──► checks ──► execute ──► reply bytes + CRC ──► tx
+    (decoded,                                      │            │
+     end, error)                                   └── Core ◄───┘ events stream, access port
+
+One request at a time: while a request executes and its reply goes out, ``rx`` is not ready and
+the wire bytes wait in the receive FIFO (the host's window, protocol section 2, keeps it from
+overflowing). Every check runs before anything changes: frame checks (COBS, length, CRC), then
+sequence, op, body length, arguments, and for ``EVENTS`` a pre-pass over every code with scratch
+copies of the step counter and the per-step spike bitmap, so a rejected frame leaves the core and
+the engine's state untouched.
+
+Throughput: one decoded byte per clock into the buffer; an ``EVENTS`` frame costs two clocks per
+code for the pre-pass and two per code (plus the core's step time) to execute; replies leave at
+one byte per clock when ``tx`` is ready. All of it is far above a UART's byte rate.
+"""
+
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth.lib import crc, data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from plasticore.golden.config import Config
+from plasticore.golden.network import FLAG_NAMES
+
+from .core import Cmd, Core, Mem
+
+__all__ = ["Link", "Op", "Error", "RX_BEAT", "TX_BEAT", "identity", "event_bytes",
+           "MAGIC", "VERSION", "MAX_BODY", "MAX_FRAME"]
+
+MAGIC = b"PLCO"
+VERSION = 1
+MAX_BODY = 252
+MAX_FRAME = MAX_BODY + 4
+
+#: a decoded byte from the COBS decoder; ``end`` marks the end of a frame (``error``: malformed)
+RX_BEAT = data.StructLayout({"data": 8, "end": 1, "error": 1})
+#: a byte of a reply frame for the COBS encoder; ``last`` on its final byte
+TX_BEAT = data.StructLayout({"data": 8, "last": 1})
+
+
+class Op:
+    IDENTIFY, RESET, READ, WRITE, EVENTS, LEARN, COUNTS, STATUS, SEEDS, CLEAR = range(1, 11)
+    REPLY = 0x80
+    ERROR = 0xFF
+
+
+class Error:
+    CRC, COBS, LENGTH, OP, ARG, SEQ, STATE = range(1, 8)
+
+
+def event_bytes(n_inputs: int) -> int:
+    """The fewest bytes per event code holding ``n_inputs`` spike codes, SAMPLE and STEP."""
+    n = 1
+    while (1 << (8 * n)) < n_inputs + 2:
+        n += 1
+    return n
+
+
+def _mem_depths(core: Core) -> dict:
+    return {Mem.WEIGHT: core.n_weights, Mem.STATE: core.n_neurons, Mem.TRACE: core.n_traces,
+            Mem.PERTURB: max(1, core.n_hidden), Mem.GRAD: core.n_weights,
+            Mem.FEEDBACK: core.n_feedback}
+
+
+def identity(config: Config, *, data_width: int, addr_width: int, clk_hz: int,
+             baud_divisor: int, rx_window: int) -> bytes:
+    """The body of the IDENTIFY reply (protocol section 3); the widths are the core's access
+    port's (:class:`.core.Core`)."""
+    sizes = config.layers
+    out = bytearray(MAGIC)
+    out += bytes([VERSION])
+    out += bytes.fromhex(config.core_hash) + bytes.fromhex(config.board_hash)
+    out += clk_hz.to_bytes(4, "little") + baud_divisor.to_bytes(2, "little")
+    out += rx_window.to_bytes(2, "little")
+    out += bytes([data_width, addr_width, event_bytes(config.n_inputs), len(sizes)])
+    for size in sizes:
+        out += size.to_bytes(2, "little")
+    return bytes(out)
+
+
+class Link(wiring.Component):
+    """Protocol engine and neurocore (the core is ``self.core``, a submodule).
+
+    Attributes
+    ----------
+    rx : In(stream.Signature(RX_BEAT))
+        Decoded request bytes from the COBS decoder.
+    tx : Out(stream.Signature(TX_BEAT))
+        Reply bytes for the COBS encoder.
+    rx_overrun, rx_framing : In(1)
+        One-cycle pulses from the UART receiver, counted for ``STATUS``.
+    learning : Out(1)
+        The learning sequence runs (an LED).
+    error : Out(1)
+        An error reply was sent or an overflow flag is set since the last ``RESET`` (an LED).
+    idle : Out(1)
+        Waiting for a request with nothing received yet.
+
+    Parameters
+    ----------
+    config : Config
+    clk_hz : int
+        Reported by ``IDENTIFY``.
+    baud_divisor : int
+        Clocks per UART bit, reported by ``IDENTIFY``.
+    rx_window : int
+        Bytes of the receive FIFO in front of the decoder, reported by ``IDENTIFY``.
+    """
+
+    def __init__(self, config: Config, *, clk_hz: int, baud_divisor: int, rx_window: int):
+        for name, value, limit in (("clk_hz", clk_hz, (1 << 32) - 1),
+                                   ("baud_divisor", baud_divisor, (1 << 16) - 1),
+                                   ("rx_window", rx_window, (1 << 16) - 1)):
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit:
+                raise ValueError(f"{name} must be an integer in 1..{limit}, not {value!r}")
+        if rx_window < 2 * (MAX_FRAME + 3):
+            raise ValueError(f"rx_window = {rx_window} must hold two frames of the largest size, "
+                             f"{2 * (MAX_FRAME + 3)} bytes")
+        if config.count_bits > 8:
+            raise ValueError(f"count_bits = {config.count_bits}: replies carry counts as one byte")
+        self._config = config
+        self.core = Core(config)
+        self.identity = identity(config, data_width=self.core.data_width,
+                                 addr_width=self.core.addr_width, clk_hz=clk_hz, baud_divisor=baud_divisor,
+                                 rx_window=rx_window)
+        self.word_bytes = (self.core.data_width + 7) // 8
+        self.event_bytes = event_bytes(config.n_inputs)
+        super().__init__({
+            "rx": In(stream.Signature(RX_BEAT)),
+            "tx": Out(stream.Signature(TX_BEAT)),
+            "rx_overrun": In(1), "rx_framing": In(1),
+            "learning": Out(1), "error": Out(1), "idle": Out(1),
+        })
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, core = self._config, self.core
+        m.submodules.core = core
+        wb, eb = self.word_bytes, self.event_bytes
+        n_in, n_out = cfg.n_inputs, cfg.n_outputs
+        sample_code, step_code = (1 << (8 * eb)) - 2, (1 << (8 * eb)) - 1
+        count_field = core.state_layout["count"]
+        depths = _mem_depths(core)
+
+        # ---- frame buffer and the receive CRC --------------------------------------------------
+        buf = memory.Memory(shape=8, depth=MAX_FRAME, init=[])
+        m.submodules.buf = buf
+        buf_wr, buf_rd = buf.write_port(), buf.read_port(transparent_for=())
+        m.submodules.rx_crc = rx_crc = crc.catalog.CRC16_CCITT_FALSE(data_width=8).create()
+        m.submodules.tx_crc = tx_crc = crc.catalog.CRC16_CCITT_FALSE(data_width=8).create()
+
+        length = Signal(16)             # decoded bytes of the frame, saturating
+        seq, op, cobs_error = Signal(8), Signal(8), Signal()
+        expected = Signal(8)
+        body_len = Signal(16)
+        m.d.comb += body_len.eq(length - 4)
+        hdr = Signal(64)                 # body bytes 0..7, little-endian
+        hdr_i = Signal(range(9))
+
+        # ---- counters (STATUS) -----------------------------------------------------------------
+        count32 = {name: Signal(32, name=f"n_{name}") for name in ("frames", "events", "samples", "learns")}
+        err_names = ("crc", "cobs", "length", "op", "arg", "seq", "state", "overrun", "framing")
+        count16 = {name: Signal(16, name=f"n_{name}") for name in err_names}
+        clear_counters = Signal()
+        with m.If(clear_counters):
+            m.d.sync += [c.eq(0) for c in (*count32.values(), *count16.values())]
+        with m.Else():
+            with m.If(self.rx_overrun):
+                m.d.sync += count16["overrun"].eq(count16["overrun"] + 1)
+            with m.If(self.rx_framing):
+                m.d.sync += count16["framing"].eq(count16["framing"] + 1)
+
+        # ---- sample bookkeeping: committed and scratch (EVENTS pre-pass) -----------------------
+        steps, steps_s = Signal(range(cfg.n_steps + 1)), Signal(range(cfg.n_steps + 1))
+        spiked, spiked_s = Signal(n_in), Signal(n_in)          # inputs spiked in the open step
+        learned, learned_s = Signal(), Signal()
+        error_seen = Signal()
+
+        # ---- reply -----------------------------------------------------------------------------
+        reply_op = Signal(8)
+        snap_bytes = max(len(self.identity), 37, 4)
+        snap = Signal(8 * snap_bytes)
+        snap_left = Signal(range(snap_bytes + 1))
+        # memory-sourced reply bodies: READ words, output counts
+        rd_mem, rd_addr, rd_left = Signal(Mem), Signal(core.addr_width), Signal(8)
+        rd_counts = Signal()              # emit the count field (1 byte) instead of whole words
+        word = Signal(8 * wb)
+        byte_left = Signal(range(wb + 1))
+        wbyte = Signal(range(wb + 1))     # bytes of a WRITE word assembled
+        after_body = Signal()             # a memory body follows the snapshot
+
+        # ---- requests ---------------------------------------------------------------------------
+        mem_f, addr_f, count_f = hdr[0:8], hdr[8:24], hdr[24:32]
+        ptr = Signal(range(MAX_FRAME + 1))     # buffer read pointer
+        code, code_i, code_b = Signal(8 * eb), Signal(8), Signal(range(eb + 1))
+        n_codes, n_words = Signal(8), Signal(8)
+        err_code, err_detail = Signal(8), Signal(16)
+        wr_addr = Signal(core.addr_width)
+
+        acc = core.access
+        ev = core.events
+
+        flags_all = (1 << len(FLAG_NAMES)) - 1
+        m.d.comb += [self.error.eq(error_seen | (core.flags != 0))]
+
+        def fail(code_, detail, advance):
+            stmts = [err_code.eq(code_), err_detail.eq(detail)]
+            if advance:
+                stmts.append(expected.eq(seq + 1))
+            return stmts
+
+        def reply_snapshot(value: bytes | list, n: int):
+            return [snap.eq(Cat(*value) if isinstance(value, list) else
+                            Const(int.from_bytes(value, "little"), 8 * snap_bytes)),
+                    snap_left.eq(n)]
+
+        body_ok = Signal()          # body length valid for the op
+        write_words = Signal(8)
+        codes_of = Signal(8)
+        with m.Switch(op):
+            with m.Case(Op.IDENTIFY, Op.RESET, Op.COUNTS, Op.STATUS):
+                m.d.comb += body_ok.eq(body_len == 0)
+            with m.Case(Op.READ):
+                m.d.comb += body_ok.eq(body_len == 4)
+            with m.Case(Op.LEARN):
+                m.d.comb += body_ok.eq(body_len == 1)
+            with m.Case(Op.SEEDS):
+                m.d.comb += body_ok.eq(body_len == 8)
+            with m.Case(Op.CLEAR):
+                m.d.comb += body_ok.eq(body_len == 2)
+            with m.Case(Op.WRITE):
+                with m.Switch(body_len):
+                    for k in range(1, (MAX_BODY - 3) // wb + 1):
+                        with m.Case(3 + k * wb):
+                            m.d.comb += [body_ok.eq(1), write_words.eq(k)]
+            with m.Case(Op.EVENTS):
+                with m.Switch(body_len):
+                    for k in range(1, MAX_BODY // eb + 1):
+                        with m.Case(k * eb):
+                            m.d.comb += [body_ok.eq(1), codes_of.eq(k)]
+        known_op = Signal()
+        m.d.comb += known_op.eq((op >= Op.IDENTIFY) & (op <= Op.CLEAR))
+
+        mem_depth = Signal(core.addr_width + 1)
+        with m.Switch(mem_f):
+            for mem, depth in depths.items():
+                with m.Case(mem.value):
+                    m.d.comb += mem_depth.eq(depth)
+        mem_valid = Signal()
+        m.d.comb += mem_valid.eq(mem_f <= max(mem.value for mem in depths))
+        read_count_ok = Signal()
+        m.d.comb += read_count_ok.eq((count_f >= 1) & (count_f <= MAX_BODY // wb))
+
+        step8 = Signal(8)
+        m.d.comb += step8.eq(core.step)
+
+        # decoded event code
+        is_spike = Signal()
+        m.d.comb += is_spike.eq(code < n_in)
+
+        with m.FSM(name="link"):
+            with m.State("RECV"):
+                m.d.comb += [self.rx.ready.eq(1), self.idle.eq(~self.rx.valid & (length == 0))]
+                with m.If(self.rx.valid):
+                    beat = self.rx.payload
+                    with m.If(beat.end):
+                        m.d.sync += cobs_error.eq(beat.error)
+                        with m.If((length != 0) | beat.error):
+                            m.next = "CHECK"
+                    with m.Else():
+                        m.d.comb += [buf_wr.en.eq(length < MAX_FRAME), buf_wr.addr.eq(length),
+                                     buf_wr.data.eq(beat.data),
+                                     rx_crc.valid.eq(1), rx_crc.start.eq(length == 0),
+                                     rx_crc.data.eq(beat.data)]
+                        with m.If(length != 0xFFFF):
+                            m.d.sync += length.eq(length + 1)
+                        with m.If(length == 0):
+                            m.d.sync += seq.eq(beat.data)
+                        with m.If(length == 1):
+                            m.d.sync += op.eq(beat.data)
+
+            with m.State("CHECK"):
+                m.d.sync += [hdr_i.eq(0), ptr.eq(2)]
+                with m.If(cobs_error):
+                    m.d.sync += fail(Error.COBS, 0, advance=False)
+                    m.next = "ERROR"
+                with m.Elif((length < 4) | (length > MAX_FRAME)):
+                    m.d.sync += fail(Error.LENGTH, Mux(length < 4, 0, body_len), advance=False)
+                    m.next = "ERROR"
+                with m.Elif(~rx_crc.match_detected):
+                    m.d.sync += fail(Error.CRC, 0, advance=False)
+                    m.next = "ERROR"
+                with m.Else():
+                    m.next = "HEADER"
+
+            with m.State("HEADER"):      # body bytes 0..7 into hdr (the buffer reads one behind)
+                m.d.comb += [buf_rd.en.eq(1), buf_rd.addr.eq(ptr)]
+                m.d.sync += [ptr.eq(ptr + 1), hdr_i.eq(hdr_i + 1)]
+                with m.If(hdr_i != 0):
+                    m.d.sync += hdr.eq(Cat(hdr[8:], buf_rd.data))
+                with m.If(hdr_i == 8):
+                    m.next = "VALIDATE"
+
+            with m.State("VALIDATE"):
+                sync_op = (op == Op.IDENTIFY) | (op == Op.RESET)
+                m.d.sync += [ptr.eq(2), code_i.eq(0), code_b.eq(0)]
+                with m.If(~sync_op & (seq != expected)):
+                    m.d.sync += fail(Error.SEQ, expected, advance=False)
+                    m.next = "ERROR"
+                with m.Elif(~known_op):
+                    m.d.sync += fail(Error.OP, 0, advance=True)
+                    m.next = "ERROR"
+                with m.Elif(~body_ok):
+                    m.d.sync += fail(Error.LENGTH, body_len, advance=False)
+                    m.next = "ERROR"
+                with m.Else():
+                    m.d.sync += expected.eq(seq + 1)
+                    with m.Switch(op):
+                        with m.Case(Op.IDENTIFY):
+                            m.d.sync += reply_snapshot(self.identity, len(self.identity))
+                            m.next = "DONE"
+                        with m.Case(Op.RESET):
+                            m.d.comb += [clear_counters.eq(1), core.flags_clear.eq(flags_all)]
+                            m.d.sync += [steps.eq(0), spiked.eq(0), learned.eq(0),
+                                         error_seen.eq(0), snap_left.eq(0)]
+                            m.next = "RESET"
+                        with m.Case(Op.READ, Op.WRITE):
+                            is_write = op == Op.WRITE
+                            n = Mux(is_write, write_words, count_f)
+                            with m.If(~mem_valid):
+                                m.d.sync += fail(Error.ARG, 0, advance=True)
+                                m.next = "ERROR"
+                            with m.Elif(~is_write & ~read_count_ok):
+                                m.d.sync += fail(Error.ARG, 3, advance=True)
+                                m.next = "ERROR"
+                            with m.Elif(addr_f + n > mem_depth):
+                                m.d.sync += fail(Error.ARG, 1, advance=True)
+                                m.next = "ERROR"
+                            with m.Elif(is_write & (mem_f == Mem.PERTURB.value)):
+                                m.d.sync += fail(Error.STATE, 0, advance=True)
+                                m.next = "ERROR"
+                            with m.Elif(is_write):
+                                m.d.sync += [n_words.eq(write_words), wr_addr.eq(addr_f),
+                                             ptr.eq(5), wbyte.eq(0), snap_left.eq(0)]
+                                m.next = "WRITE"
+                            with m.Else():
+                                m.d.sync += [rd_mem.as_value().eq(mem_f[:3]), rd_addr.eq(addr_f),
+                                             rd_left.eq(count_f), rd_counts.eq(0),
+                                             snap_left.eq(0), after_body.eq(1)]
+                                m.next = "DONE"
+                        with m.Case(Op.EVENTS):
+                            m.d.sync += [n_codes.eq(codes_of), steps_s.eq(steps),
+                                         spiked_s.eq(spiked), learned_s.eq(learned)]
+                            m.next = "PRE_FETCH"
+                        with m.Case(Op.LEARN):
+                            with m.If(hdr[0:8] >= n_out):
+                                m.d.sync += fail(Error.ARG, 0, advance=True)
+                                m.next = "ERROR"
+                            with m.Elif((steps != cfg.n_steps) | learned):
+                                m.d.sync += fail(Error.STATE, 0, advance=True)
+                                m.next = "ERROR"
+                            with m.Else():
+                                m.d.sync += [learned.eq(1),
+                                             count32["learns"].eq(count32["learns"] + 1)]
+                                m.next = "LEARN"
+                        with m.Case(Op.COUNTS):
+                            m.d.sync += self._counts_reply(rd_mem, rd_addr, rd_left, rd_counts,
+                                                           snap_left, after_body)
+                            m.next = "DONE"
+                        with m.Case(Op.STATUS):
+                            fields = [core.flags, Const(0, 16 - len(FLAG_NAMES)), step8,
+                                      *count32.values(), *count16.values()]
+                            m.d.sync += [snap.eq(Cat(*fields)), snap_left.eq(37)]
+                            m.next = "DONE"
+                        with m.Case(Op.SEEDS):
+                            with m.If(hdr[0:32] == 0):
+                                m.d.sync += fail(Error.ARG, 0, advance=True)
+                                m.next = "ERROR"
+                            with m.Elif(hdr[32:64] == 0):
+                                m.d.sync += fail(Error.ARG, 4, advance=True)
+                                m.next = "ERROR"
+                            with m.Else():
+                                m.d.comb += [core.seed.eq(hdr[0:32]), core.seed_load.eq(1),
+                                             core.round_seed.eq(hdr[32:64]),
+                                             core.round_seed_load.eq(1)]
+                                m.d.sync += snap_left.eq(0)
+                                m.next = "DONE"
+                        with m.Case(Op.CLEAR):
+                            m.d.comb += core.flags_clear.eq(hdr[0:len(FLAG_NAMES)])
+                            m.d.sync += snap_left.eq(0)
+                            m.next = "DONE"
+
+            # -- RESET: a fresh sample on the core
+            with m.State("RESET"):
+                m.d.comb += [ev.valid.eq(1), ev.payload.cmd.eq(Cmd.SAMPLE)]
+                with m.If(ev.ready):
+                    m.next = "WAIT"
+
+            # -- WRITE: assemble each word from the buffer, then one access write
+            with m.State("WRITE"):
+                m.d.comb += [buf_rd.en.eq(1), buf_rd.addr.eq(ptr)]
+                m.d.sync += [ptr.eq(ptr + 1), wbyte.eq(wbyte + 1)]
+                m.next = "WRITE_BYTE"
+            with m.State("WRITE_BYTE"):
+                # bytes arrive little-endian: shift each new byte in at the top
+                m.d.sync += word.eq(Cat(word[8:], buf_rd.data))
+                with m.If(wbyte == wb):
+                    m.next = "WRITE_WORD"
+                with m.Else():
+                    m.next = "WRITE"
+            with m.State("WRITE_WORD"):
+                m.d.comb += [acc.mem.as_value().eq(mem_f[:3]), acc.addr.eq(wr_addr), acc.en.eq(1),
+                             acc.we.eq(1), acc.wdata.eq(word)]
+                m.d.sync += [wr_addr.eq(wr_addr + 1), n_words.eq(n_words - 1), wbyte.eq(0)]
+                with m.If(n_words == 1):
+                    m.next = "DONE"
+                with m.Else():
+                    m.next = "WRITE"
+
+            # -- EVENTS pre-pass: every code checked against scratch copies
+            with m.State("PRE_FETCH"):
+                m.d.comb += [buf_rd.en.eq(1), buf_rd.addr.eq(ptr)]
+                m.d.sync += [ptr.eq(ptr + 1), code_b.eq(code_b + 1)]
+                m.next = "PRE_BYTE"
+            with m.State("PRE_BYTE"):
+                m.d.sync += code.eq(Cat(code[8:], buf_rd.data) if eb > 1 else buf_rd.data)
+                with m.If(code_b == eb):
+                    m.next = "PRE_CHECK"
+                with m.Else():
+                    m.next = "PRE_FETCH"
+            with m.State("PRE_CHECK"):
+                m.d.sync += [code_b.eq(0), code_i.eq(code_i + 1)]
+                bit = Signal(n_in)
+                m.d.comb += bit.eq(Const(1, n_in) << code[:max(1, (n_in - 1).bit_length())])
+                bad_state, bad_arg = Signal(), Signal()
+                with m.If(is_spike):
+                    m.d.comb += bad_state.eq((steps_s == cfg.n_steps) | (spiked_s & bit).any())
+                    m.d.sync += spiked_s.eq(spiked_s | bit)
+                with m.Elif(code == sample_code):
+                    m.d.sync += [steps_s.eq(0), spiked_s.eq(0), learned_s.eq(0)]
+                with m.Elif(code == step_code):
+                    m.d.comb += bad_state.eq(steps_s == cfg.n_steps)
+                    m.d.sync += [steps_s.eq(steps_s + 1), spiked_s.eq(0)]
+                with m.Else():
+                    m.d.comb += bad_arg.eq(1)
+                # scratch state is thrown away on an error: the committed copies are untouched
+                with m.If(bad_state):
+                    m.d.sync += fail(Error.STATE, code_i, advance=True)
+                    m.next = "ERROR"
+                with m.Elif(bad_arg):
+                    m.d.sync += fail(Error.ARG, code_i * eb, advance=True)
+                    m.next = "ERROR"
+                with m.Elif(code_i + 1 == n_codes):
+                    m.next = "EXEC_START"
+                with m.Else():
+                    m.next = "PRE_FETCH"
+            with m.State("EXEC_START"):
+                m.d.sync += [steps.eq(steps_s), spiked.eq(spiked_s), learned.eq(learned_s),
+                             ptr.eq(2), code_i.eq(0), code_b.eq(0)]
+                m.next = "EXEC_FETCH"
+            with m.State("EXEC_FETCH"):
+                m.d.comb += [buf_rd.en.eq(1), buf_rd.addr.eq(ptr)]
+                m.d.sync += [ptr.eq(ptr + 1), code_b.eq(code_b + 1)]
+                m.next = "EXEC_BYTE"
+            with m.State("EXEC_BYTE"):
+                m.d.sync += code.eq(Cat(code[8:], buf_rd.data) if eb > 1 else buf_rd.data)
+                with m.If(code_b == eb):
+                    m.next = "EXEC_ISSUE"
+                with m.Else():
+                    m.next = "EXEC_FETCH"
+            with m.State("EXEC_ISSUE"):
+                m.d.comb += [ev.valid.eq(1),
+                             ev.payload.cmd.eq(Mux(is_spike, Cmd.SPIKE,
+                                                   Mux(code == sample_code, Cmd.SAMPLE, Cmd.STEP))),
+                             ev.payload.addr.eq(code)]
+                with m.If(ev.ready):
+                    m.d.sync += [code_b.eq(0), code_i.eq(code_i + 1)]
+                    with m.If(is_spike):
+                        m.d.sync += count32["events"].eq(count32["events"] + 1)
+                    with m.If(code == sample_code):
+                        m.d.sync += count32["samples"].eq(count32["samples"] + 1)
+                    with m.If(code_i + 1 == n_codes):
+                        m.d.sync += snap_left.eq(1)
+                        m.next = "EVENTS_WAIT"
+                    with m.Else():
+                        m.next = "EXEC_FETCH"
+            with m.State("EVENTS_WAIT"):        # a STEP/SAMPLE raises busy the cycle after
+                m.next = "EVENTS_IDLE"
+            with m.State("EVENTS_IDLE"):
+                with m.If(~core.busy):
+                    m.d.sync += [snap.eq(step8), snap_left.eq(1)]
+                    m.next = "DONE"
+
+            with m.State("LEARN"):
+                m.d.comb += [self.learning.eq(1), ev.valid.eq(1), ev.payload.cmd.eq(Cmd.LEARN),
+                             ev.payload.addr.eq(hdr[0:8])]
+                with m.If(ev.ready):
+                    m.next = "LEARN_SETTLE"
+            with m.State("LEARN_SETTLE"):      # busy rises the cycle after the transfer
+                m.d.comb += self.learning.eq(1)
+                m.next = "LEARN_WAIT"
+            with m.State("LEARN_WAIT"):
+                m.d.comb += self.learning.eq(1)
+                with m.If(~core.busy):
+                    m.d.sync += self._counts_reply(rd_mem, rd_addr, rd_left, rd_counts,
+                                                   snap_left, after_body)
+                    m.next = "DONE"
+
+            with m.State("WAIT"):
+                m.next = "WAIT_IDLE"
+            with m.State("WAIT_IDLE"):
+                with m.If(~core.busy):
+                    m.d.sync += snap_left.eq(0)
+                    m.next = "DONE"
+
+            # -- replies
+            with m.State("ERROR"):
+                m.d.sync += [reply_op.eq(Op.ERROR), error_seen.eq(1),
+                             snap.eq(Cat(err_code, op, err_detail)),
+                             snap_left.eq(4), after_body.eq(0)]
+                with m.Switch(err_code):
+                    for k, name in enumerate(("crc", "cobs", "length", "op", "arg", "seq", "state"), 1):
+                        with m.Case(k):
+                            m.d.sync += count16[name].eq(count16[name] + 1)
+                m.next = "R_SEQ"
+            with m.State("DONE"):
+                m.d.sync += [reply_op.eq(op | Op.REPLY),
+                             count32["frames"].eq(count32["frames"] + 1)]
+                m.next = "R_SEQ"
+
+            tx = self.tx
+            tx_crc_feed = [tx_crc.valid.eq(tx.valid & tx.ready), tx_crc.data.eq(tx.payload.data)]
+            with m.State("R_SEQ"):
+                m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(seq), *tx_crc_feed,
+                             tx_crc.start.eq(1)]
+                with m.If(tx.ready):
+                    m.next = "R_OP"
+            with m.State("R_OP"):
+                m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(reply_op), *tx_crc_feed]
+                with m.If(tx.ready):
+                    m.next = "R_SNAP"
+            with m.State("R_SNAP"):
+                with m.If(snap_left != 0):
+                    m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(snap[:8]), *tx_crc_feed]
+                    with m.If(tx.ready):
+                        m.d.sync += [snap.eq(snap >> 8), snap_left.eq(snap_left - 1)]
+                with m.Elif(after_body & (rd_left != 0)):
+                    m.next = "R_READ"
+                with m.Else():
+                    m.next = "R_CRC_HI"
+            with m.State("R_READ"):
+                m.d.comb += [acc.mem.eq(rd_mem), acc.addr.eq(rd_addr), acc.en.eq(1)]
+                m.d.sync += [rd_addr.eq(rd_addr + 1), rd_left.eq(rd_left - 1)]
+                m.next = "R_LATCH"
+            with m.State("R_LATCH"):
+                with m.If(rd_counts):
+                    m.d.sync += [word.eq(acc.rdata[count_field.offset:][:cfg.count_bits]),
+                                 byte_left.eq(1)]
+                with m.Else():
+                    m.d.sync += [word.eq(acc.rdata), byte_left.eq(wb)]
+                m.next = "R_WORD"
+            with m.State("R_WORD"):
+                m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(word[:8]), *tx_crc_feed]
+                with m.If(tx.ready):
+                    m.d.sync += [word.eq(word >> 8), byte_left.eq(byte_left - 1)]
+                    with m.If(byte_left == 1):
+                        with m.If(rd_left != 0):
+                            m.next = "R_READ"
+                        with m.Else():
+                            m.next = "R_CRC_HI"
+            with m.State("R_CRC_HI"):
+                m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(tx_crc.crc[8:])]
+                with m.If(tx.ready):
+                    m.next = "R_CRC_LO"
+            with m.State("R_CRC_LO"):
+                m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(tx_crc.crc[:8]),
+                             tx.payload.last.eq(1)]
+                with m.If(tx.ready):
+                    m.d.sync += [length.eq(0), seq.eq(0), op.eq(0), after_body.eq(0)]
+                    m.next = "RECV"
+        return m
+
+    def _counts_reply(self, rd_mem, rd_addr, rd_left, rd_counts, snap_left, after_body):
+        """Reply body: the output neurons' spike counts, one byte each, read from STATE."""
+        return [rd_mem.eq(Mem.STATE), rd_addr.eq(self.core.neuron_base[-1]),
+                rd_left.eq(self._config.n_outputs), rd_counts.eq(1), snap_left.eq(0),
+                after_body.eq(1)]
+
