@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from plasticore.golden.config import Config
-from plasticore.golden.network import FLAG_NAMES, Network
+from plasticore.golden.network import FLAG_NAMES
 from plasticore.rtl.core import Core, Mem
 from plasticore.rtl.golden_view import golden_flags
 
@@ -634,8 +634,6 @@ def open_board(target: str, config: Config, *, timeout: float | None = DEFAULT_T
     """A board for ``target``: ``golden`` (in-process), ``emulator`` (the Python board on a
     pseudo-terminal), ``sim`` (the Verilated RTL on a pseudo-terminal) or
     ``serial:PORT[@BAUD]`` (default 115200 baud)."""
-    import serial
-
     if target == "golden":
         return GoldenBoard(config)
     if target == "emulator":

@@ -288,6 +288,8 @@ class _Run:
         self.ledger = LfsrLedger(self.config, *point.lfsr)
         self.epoch, self.index = point.epoch, point.index
         self.order, self.rng_state = point.order, point.rng_state
+        if self.order is None or len(self.order) != len(self.train):
+            self.order, self.rng_state = epoch_order(self.seed, self.epoch, len(self.train))
         self.correct = int(meta.get("correct", 0))
         self.flags = int(meta.get("flags", 0))
         self.history = list(meta.get("history", []))
@@ -389,8 +391,7 @@ class _Run:
                        f"test {round(test_acc, 3)} hidden spikes/neuron {round(hidden_rate, 2)}")
         self.epoch += 1
         self.index, self.correct = 0, 0
-        if self.epoch <= self.epochs:
-            self.order, self.rng_state = epoch_order(self.seed, self.epoch, n)
+        self.order, self.rng_state = epoch_order(self.seed, self.epoch, n)
         self.save()
         return entry
 

@@ -152,6 +152,18 @@ def test_resume_after_ctrl_c_ends_with_the_uninterrupted_weights(digits, tmp_pat
     assert ckpt.load(path).epoch == 3
 
 
+def test_resume_extends_a_finished_run(digits, tmp_path):
+    train_set, test_set = sets(digits, 12, 6)
+    path = tmp_path / "run.npz"
+    train_on_board(GoldenBoard(CONFIG), CONFIG, train_set, test_set, epochs=1, seed=2,
+                   checkpoint_path=path, progress=False)
+    longer = train_on_board(GoldenBoard(CONFIG), CONFIG, train_set, test_set, epochs=2, seed=2,
+                            resume=ckpt.load(path, CONFIG), progress=False)
+    reference = train_on_board(GoldenBoard(CONFIG), CONFIG, train_set, test_set, epochs=2, seed=2,
+                               progress=False)
+    assert longer.history == reference.history
+
+
 def test_disconnect_leaves_the_last_periodic_checkpoint_intact(digits, tmp_path):
     class Unplugged(Emulator):
         def feed(self, data):
