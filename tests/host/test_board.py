@@ -227,3 +227,16 @@ def test_a_frame_torn_by_ctrl_c_is_skipped_by_a_resync():
         status = board.status()
         assert status.learns == 1 and status.errors == 1                   # the torn frame's error
         board.close()
+
+
+@pytest.mark.parametrize("change, words", [({"magic": b"XXXX"}, "not a Plasticore board"),
+                                           ({"version": 2}, "protocol version 2")])
+def test_wrong_magic_or_version_is_refused(change, words):
+    import dataclasses
+
+    emulator = Emulator(CONFIG)
+    emulator.identity = dataclasses.replace(emulator.identity, **change)
+    with EmulatorPty(emulator) as pty:
+        with pytest.raises(BoardMismatch, match=words) as caught:
+            LinkBoard(serial.Serial(pty.port, timeout=2), CONFIG)
+        assert pty.port in str(caught.value)
