@@ -82,12 +82,13 @@ class Trace:
 
 def simulate(weights, raster, dyn: Dynamics, *, spike: str = "surrogate", slope: float = 5.0,
              width: float = 0.1, detach_inputs: bool = False, detach_reset: bool = False,
-             track: bool = False, perturbation=None) -> Trace:
+             track: bool = False, perturbation=None, ghat_layers=None) -> Trace:
     """Run the clocked network over a window.
 
     ``weights``: list of (N_k, J_k) tensors; ``raster``: (B, T, I) spikes (bool or float).
     ``perturbation``: list of (B, N_k) tensors for the hidden layers (grades; ``track`` only);
-    ``None`` gives zeros.
+    ``None`` gives zeros. ``ghat_layers``: indices of the layers whose local gradient is tracked
+    (default all; the grades are always tracked); the others report zeros.
     """
     dtype = weights[0].dtype
     x = raster.to(dtype)
@@ -107,7 +108,8 @@ def simulate(weights, raster, dyn: Dynamics, *, spike: str = "surrogate", slope:
     else:
         raise ValueError(f"spike must be 'surrogate' or 'sigmoid', not {spike!r}")
     if track:
-        tr = _Tracker(weights, B, dyn, perturbation)
+        tr = _Tracker(weights, B, dyn, perturbation,
+                      range(L) if ghat_layers is None else ghat_layers)
     for n in range(T):
         prev = None
         for k in range(L):
@@ -138,8 +140,9 @@ def simulate(weights, raster, dyn: Dynamics, *, spike: str = "surrogate", slope:
 class _Tracker:
     """Golden-model bookkeeping (float): local gradient ghat/ehat and SFDFA grades."""
 
-    def __init__(self, weights, B, dyn: Dynamics, perturbation):
+    def __init__(self, weights, B, dyn: Dynamics, perturbation, ghat_layers):
         self.w = [w.detach() for w in weights]
+        self.ghat_layers = set(ghat_layers)
         self.dyn = dyn
         dtype = self.w[0].dtype
         z = lambda *s: torch.zeros(*s, dtype=dtype)  # noqa: E731
@@ -166,17 +169,8 @@ class _Tracker:
         grades = torch.zeros_like(self.grades[k])
         if s.any():
             bb, ii = torch.nonzero(s, as_tuple=True)
-            r = dyn.threshold / torch.clamp(current[bb, ii], min=dyn.threshold)
-            eps = self.tx[k][bb] - self.ty[k][bb]
-            if dyn.reset_path:
-                elapsed = (n - self.last[k][bb, ii]).to(eps.dtype)
-                ehat = self.ehat[k][bb, ii] * (dyn.rho ** elapsed)[:, None]
-            else:
-                ehat = torch.zeros_like(eps)
-            g = r[:, None] * (ehat - eps)
-            self.ghat[k][bb, ii] += g
-            if dyn.reset_path:
-                self.ehat[k][bb, ii] = ehat + g
+            if k in self.ghat_layers:
+                self._eligibility(k, n, bb, ii, current)
             first = self.count[k][bb, ii] == 0
             grade = self.gsum[k][bb, ii] + torch.where(first, self.p_all[k][bb, ii], 0.0)
             grades[bb, ii] = grade
@@ -185,6 +179,24 @@ class _Tracker:
             self.count[k][bb, ii] += 1
             self.last[k][bb, ii] = n
         self.grades[k] = grades
+
+    def _eligibility(self, k, n, bb, ii, current):
+        dyn = self.dyn
+        r = dyn.threshold / torch.clamp(current[bb, ii], min=dyn.threshold)
+        eps = self.tx[k].index_select(0, bb) - self.ty[k].index_select(0, bb)
+        n_neurons = self.ghat[k].shape[1]
+        rows = bb * n_neurons + ii                       # one row per spiking (replica, neuron)
+        ghat = self.ghat[k].view(-1, eps.shape[1])
+        ehat_all = self.ehat[k].view(-1, eps.shape[1])
+        if dyn.reset_path:
+            elapsed = (n - self.last[k][bb, ii]).to(eps.dtype)
+            ehat = ehat_all.index_select(0, rows) * (dyn.rho ** elapsed)[:, None]
+        else:
+            ehat = torch.zeros_like(eps)
+        g = r[:, None] * (ehat - eps)
+        ghat.index_add_(0, rows, g)
+        if dyn.reset_path:
+            ehat_all.index_copy_(0, rows, ehat + g)
 
     def integrate(self, k, inp):
         self.tx[k] = self.tx[k] + inp

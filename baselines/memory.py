@@ -6,7 +6,7 @@ state every rule shares (A, C per neuron): what a learning core must store to pr
 
 | rule (as implemented) | words | depends on T |
 |---|---|---|
-| bptt, dfa-sg, drtp | T (I + 2H + 2O) saved activations (input spikes, surrogate input v, spikes per layer and step) + S gradient | yes |
+| bptt, dfa-sg, drtp | T (I + 2H + O) saved activations (input spikes; surrogate input v of every neuron; hidden spikes, the next layer's matmul input) + S gradient | yes |
 | eprop | S eligibility sums + 2(I + H) input traces + O H feedback | no |
 | etlp | O H output eligibility + 2(I + H) traces + O H projection (hidden updates applied every step: the target is known from the start) | no |
 | decolle | S eligibility sums + 2(I + H) traces + O H readout | no |
@@ -36,7 +36,7 @@ def words(rule: str, I: int, H: int, O: int, T: int) -> int:
     S = H * I + O * H
     traces = 2 * (I + H)
     if rule in ("bptt", "dfa-sg", "drtp"):
-        return T * (I + 2 * H + 2 * O) + S
+        return T * (I + 2 * H + O) + S
     if rule == "eprop":
         return S + traces + O * H
     if rule == "etlp":
@@ -104,7 +104,7 @@ def markdown(mem: dict) -> list:
         lines.append(f"| {rule} | " + " | ".join(f"{v:,}" for v in vals) + " |")
     lines += ["", "The measured BPTT row counts the distinct storages autograd saves for the "
               "backward pass of one sample (float32 bytes / 4): it matches the analytic activation "
-              "part T (I + 2H + 2O) (the analytic row adds the S-word gradient buffer) and grows "
+              "part T (I + 2H + O) (the analytic row adds the S-word gradient buffer) and grows "
               "linearly with T.", ""]
     return lines
 

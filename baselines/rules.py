@@ -156,7 +156,7 @@ def _ghat_rule(rule, weights, raster, labels, state: RuleState, learn_feedback: 
              for w in weights[:-1]]
     with torch.no_grad():
         tr = simulate([w.detach() for w in weights], raster, state.dynamics, track=True,
-                      perturbation=p)
+                      perturbation=p, ghat_layers=[len(weights) - 1] if rule == "readout" else None)
         counts = tr.counts
         e = output_error(cfg, counts[-1], labels)
         grads = []

@@ -177,3 +177,14 @@ def test_mlp_fdfa_feedback_converges_to_jacobian():
     jac = model.w2.detach()  # d y / d h for a linear output layer
     cos = torch.nn.functional.cosine_similarity(state.B.flatten(), jac.flatten(), dim=0)
     assert cos > 0.95
+
+
+def test_memory_model_matches_autograd():
+    """BPTT's saved activations grow linearly with T and match the analytic T (I + 2H + O)."""
+    from plasticore.baselines import memory
+
+    b25, b50 = memory.saved_bytes(20, 10, 4, 25), memory.saved_bytes(20, 10, 4, 50)
+    per_step = (b50 - b25) / 25 / 4
+    assert per_step == pytest.approx(20 + 2 * 10 + 4, rel=0.02)
+    assert memory.words("sfdfa", 784, 128, 10, 25) == memory.words("sfdfa", 784, 128, 10, 200)
+    assert memory.words("bptt", 784, 128, 10, 200) > memory.words("bptt", 784, 128, 10, 25)
