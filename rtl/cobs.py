@@ -120,14 +120,17 @@ class Encoder(wiring.Component):
     delimiter after the frame's last block. The writer fills the next block while the reader
     sends the previous one.
 
-    Latency: a block's code byte leaves a few clocks after the block closes, so up to about 257
-    clocks after the block's first byte came in (COBS cannot say more before it has seen up to
-    254 bytes). Throughput: with an always-ready sink the reader sends one wire byte per clock, so
-    back-to-back frames of ``n`` bytes take about ``len(cobs.encode(frame)) + 1`` clocks each
-    (``n + 3`` for ``n <= 254`` non-zero bytes: 256-byte frames measure 259 clocks each); an
-    isolated 256-byte frame of non-zero bytes takes about 520 clocks from its first byte in to its
-    delimiter out, most of it waiting for the first block to close. ``i.ready`` is low only while a
-    FIFO is full (the sink is slower than the source).
+    Latency: a block's code byte is offered on ``o`` the clock after the block closes, so up to
+    255 clocks after the block's first byte came in (COBS cannot say more before it has seen up
+    to 254 bytes); its data bytes follow from the FIFO. Throughput, with an always-valid source and
+    an always-ready sink (measured in ``tests/rtl/test_cobs.py``): the reader sends one wire byte
+    per clock, so back-to-back frames take ``len(cobs.encode(frame)) + 1`` clocks each (258 or
+    259 for 256-byte frames), about 0.99 frame byte per clock. An isolated 256-byte frame of
+    non-zero bytes takes 513 clocks from its first byte in to its delimiter out (0.5 byte per
+    clock), most of it waiting for its first block to close. A run of many short blocks (zeros)
+    right after long ones can fill the 4-entry descriptor FIFO; the writer then waits and the
+    reader meets a few bubbles of the data FIFO's read latency (16 clocks over a 256-byte frame
+    in the test). ``i.ready`` is low only while a FIFO is full.
 
     Attributes
     ----------

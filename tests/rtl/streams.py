@@ -3,7 +3,7 @@ stream guide: a transfer happens on a clock edge where both ``valid`` and ``read
 
 from amaranth import Value
 
-__all__ = ["put", "get", "put_all", "get_n", "check_rules"]
+__all__ = ["put", "get", "put_all", "get_n", "check_rules", "watchdog"]
 
 
 async def put(ctx, stream, payload):
@@ -50,11 +50,25 @@ def check_rules(stream):
 
     async def monitor(ctx):
         held = None  # payload offered and not taken at the previous edge
-        async for _, _, valid, ready, value in ctx.tick().sample(stream.valid, stream.ready,
-                                                                 payload):
+        while True:
+            _, _, valid, ready, value = await ctx.tick().sample(stream.valid, stream.ready, payload)
             if held is not None:
                 assert valid, f"valid dropped without a transfer (payload {held:#x})"
                 assert value == held, f"payload changed from {held:#x} to {value:#x} while valid"
             held = value if valid and not ready else None
 
     return monitor
+
+
+def watchdog(clocks, finished):
+    """A testbench that fails the simulation if ``finished[0]`` is not true within ``clocks``
+    clocks (so a missing beat fails a test instead of hanging it); it returns once it is."""
+
+    async def testbench(ctx):
+        for _ in range(clocks):
+            if finished[0]:
+                return
+            await ctx.tick()
+        raise AssertionError(f"not finished after {clocks} clocks")
+
+    return testbench

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from plasticore.rtl.cobs import Decoder, Encoder
 
-from .streams import check_rules, get_n, put_all
+from .streams import check_rules, get_n, put_all, watchdog
 
 SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -93,8 +93,11 @@ def run_encoder(simulate, frame_list, *, stall=0.0, seed=0):
         for _ in range(4):  # nothing more comes out
             _, _, valid = await ctx.tick().sample(dut.o.valid)
             assert not valid
+        finished[0] = True
 
-    simulate(dut, source, sink, background=[check_rules(dut.o)])
+    finished = [False]
+    simulate(dut, source, sink, watchdog(10 * (len(beats) + n_out) + 600, finished),
+             background=[check_rules(dut.o)])
     return bytes(out)
 
 
@@ -117,8 +120,11 @@ def run_decoder(simulate, wire_bytes, n_beats, *, stall=0.0, seed=0):
         for _ in range(3):
             _, _, valid = await ctx.tick().sample(dut.o.valid)
             assert not valid
+        finished[0] = True
 
-    simulate(dut, source, sink, background=[check_rules(dut.o)])
+    finished = [False]
+    simulate(dut, source, sink, watchdog(10 * (len(wire_bytes) + n_beats) + 100, finished),
+             background=[check_rules(dut.o)])
     return out
 
 
@@ -165,8 +171,10 @@ def test_encoder_throughput(simulate):
                 if byte == 0:
                     ends.append(clock)
         assert bytes(out) == b"".join(wire(f) for f in frame_list)
+        finished[0] = True
 
-    simulate(dut, source, sink)
+    finished = [False]
+    simulate(dut, source, sink, watchdog(3000, finished))
     print("encoder: delimiter of each frame at clock", ends)
     assert ends[0] == 254 + len(wire(frame_list[0]))  # code byte the clock after the 254th byte
     for k in (1, 2):
@@ -249,6 +257,8 @@ def test_round_trip(simulate):
     async def sink(ctx):
         got = await get_n(ctx, dut.o, len(expected), rng=random.Random(2), stall=0.2)
         out.extend((beat.data, beat.end, beat.error) for beat in got)
+        finished[0] = True
 
-    simulate(dut, source, sink)
+    finished = [False]
+    simulate(dut, source, sink, watchdog(20 * len(expected) + 1000, finished))
     assert out == expected
