@@ -45,7 +45,8 @@ def divisor(clk_hz: int, baud: int) -> int:
     d = (2 * clk_hz + baud) // (2 * baud)
     if d < MIN_DIVISOR:
         raise ValueError(
-            f"clk_hz={clk_hz} is too slow for baud={baud}: divisor {d} < {MIN_DIVISOR} clocks per bit")
+            f"clk_hz={clk_hz} is too slow for baud={baud}: "
+            f"divisor {d} < {MIN_DIVISOR} clocks per bit")
     error = abs(clk_hz / d - baud) / baud
     if error > MAX_BAUD_ERROR:
         raise ValueError(

@@ -242,8 +242,9 @@ class _Loop(wiring.Component):
 
 def test_round_trip(simulate):
     rng = random.Random(7)
-    frame_list = [bytes(rng.choice([0, 0, rng.randrange(256)]) for _ in range(rng.randrange(1, 300)))
-                  for _ in range(6)] + EDGE_FRAMES[:6]
+    lengths = [rng.randrange(1, 300) for _ in range(6)]
+    frame_list = [bytes(rng.choice([0, 0, rng.randrange(256)]) for _ in range(n)) for n in lengths]
+    frame_list += EDGE_FRAMES[:6]
     dut = _Loop()
     beats = [{"data": b, "last": int(k == len(f) - 1)} for f in frame_list for k, b in enumerate(f)]
     expected = []
