@@ -23,7 +23,7 @@ step are dropped) and at most ``n_steps`` ``STEP`` commands per sample. The memo
 works only while ``busy`` is low.
 """
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Array, Cat, Const, Module, Mux, Shape, Signal, Value, signed, unsigned
 from amaranth.lib import data, enum, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -31,6 +31,7 @@ from plasticore.golden.config import DECAY_FRAC, Config
 from plasticore.golden.network import FLAG_NAMES
 
 from .lfsr import LFSR
+from .pairmem import PairedRAM
 from .reciprocal import Reciprocal
 
 __all__ = ["Core", "Cmd", "Mem"]
@@ -62,6 +63,29 @@ def _sat(x, fmt):
 
 def _bits(n):
     return max(1, (n - 1).bit_length())
+
+
+class _Port:
+    """A memory port of one user of a shared memory (``_share``)."""
+
+    def __init__(self, depth, shape):
+        self.addr = Signal(range(max(depth, 2)))
+        self.en = Signal()
+        self.data = Signal(shape)
+
+
+def _share(m, rd, wr, width, *users):
+    """Drive the read port ``rd`` and write port ``wr`` of one memory from ``users``
+    ``(read, write, base)``, each at its own address range (``base`` + addr) and never two in the
+    same clock (they run in different phases)."""
+    m.d.comb += [rd.en.eq(0), wr.en.eq(0)]
+    for u_rd, u_wr, base in users:
+        m.d.comb += u_rd.data.eq(Value.cast(rd.data)[:Shape.cast(u_rd.data.shape()).width])
+        with m.If(u_rd.en):
+            m.d.comb += [rd.en.eq(1), rd.addr.eq(u_rd.addr + base)]
+        with m.If(u_wr.en):
+            m.d.comb += [wr.en.eq(1), wr.addr.eq(u_wr.addr + base),
+                         wr.data.eq(Value.cast(u_wr.data))]
 
 
 class Core(wiring.Component):
@@ -108,6 +132,8 @@ class Core(wiring.Component):
         hs = cfg.hidden_sizes
         self.feedback_base = [sum(cfg.n_outputs * hs[q] for q in range(k)) for k in range(len(hs))]
         self.n_feedback = cfg.n_outputs * sum(hs)
+        #: GRAD in two single-port banks (rtl/pairmem.py): needs even rows and layer bases
+        self.grads_paired = all(j % 2 == 0 for j in sizes[:-1]) and self.n_weights >= 2
         st, gr = signed(cfg.state.bits), signed(cfg.grade.bits)
         self.state_layout = data.StructLayout({
             "a": st, "c": st, "grade_sum": gr, "grade_total": gr,
@@ -223,38 +249,55 @@ class Core(wiring.Component):
         m.d.comb += self.flags.eq(flags)
         m.d.sync += flags.eq((flags & ~self.flags_clear) | Cat(flag[n] for n in FLAG_NAMES))
 
-        # memories: one read + one write port each
+        # memories: one read + one write port each. Memories used in disjoint phases share one
+        # block RAM (iCE40 UP5K: 30 EBRs): GRAD and FEEDBACK (FEEDBACK above the synapses),
+        # TRACE and the errors (errors above the traces); the two spike lists are the two
+        # halves of one memory (one bank read, the other written)
         w_mem = memory.Memory(shape=signed(cfg.weight.bits), depth=self.n_weights, init=[])
         s_mem = memory.Memory(shape=self.state_layout, depth=self.n_neurons, init=[])
-        t_mem = memory.Memory(shape=self.trace_layout, depth=self.n_traces, init=[])
         p_mem = memory.Memory(shape=1, depth=max(1, self.n_hidden), init=[])
         entry = data.StructLayout({"j": unsigned(_bits(self.max_inputs)), "d": signed(cfg.grade.bits)})
-        lists = [memory.Memory(shape=entry, depth=self.max_inputs, init=[]) for _ in range(2)]
+        lbits = _bits(self.max_inputs)
+        list_mem = memory.Memory(shape=entry, depth=2 << lbits, init=[])
         marks = [memory.Memory(shape=1, depth=self.max_inputs, init=[]) for _ in range(2)]
-        g_mem = memory.Memory(shape=self.grad_layout, depth=self.n_weights, init=[])
-        f_mem = memory.Memory(shape=signed(cfg.feedback.bits), depth=max(1, self.n_feedback), init=[])
-        eps_shape = signed(cfg.trace.bits + 1)
+        # eps = (x' - y') >> (trace.frac - grad.frac), x', y' unsigned trace words: exact in this
+        eps_shape = signed(max(2, cfg.trace.bits + 1 - (cfg.trace.frac - cfg.grad.frac)))
         e_mem = memory.Memory(shape=eps_shape, depth=self.max_inputs, init=[])
         # errors delta: output layer from the counts, hidden layers through the feedback (spec 6.2)
         O = cfg.n_outputs
         dw = max(cfg.feedback.bits + cfg.count_bits + 2 + _bits(O + 1),
                  cfg.count_bits + 2 + cfg.feedback.frac) + 1
-        d_mem = memory.Memory(shape=signed(dw), depth=self.n_neurons, init=[])
-        for name, mem in (("weights", w_mem), ("state", s_mem), ("traces", t_mem), ("perturb", p_mem),
-                          ("list0", lists[0]), ("list1", lists[1]), ("marks0", marks[0]),
-                          ("marks1", marks[1]), ("grads", g_mem), ("feedback", f_mem),
-                          ("eps", e_mem), ("errors", d_mem)):
+        td_width = max(self.trace_layout.size, dw)
+        td_mem = memory.Memory(shape=td_width, depth=self.n_traces + self.n_neurons, init=[])
+        t_rd, t_wr = _Port(self.n_traces, self.trace_layout), _Port(self.n_traces, self.trace_layout)
+        d_rd, d_wr = _Port(self.n_neurons, signed(dw)), _Port(self.n_neurons, signed(dw))
+        _share(m, td_mem.read_port(), td_mem.write_port(), td_width,
+               (t_rd, t_wr, 0), (d_rd, d_wr, self.n_traces))
+        # GRAD: one read and one write per clock (eligibility engine, LEARN weight pass); two
+        # single-port banks suffice when every layer has an even number of inputs (rtl/pairmem.py),
+        # SPRAM on an iCE40 UltraPlus (20 of its 30 EBRs otherwise for the digits network)
+        gf_depth = self.n_weights + self.n_feedback
+        gf_width = max(self.grad_layout.size, cfg.feedback.bits)
+        if self.grads_paired:
+            gf_mem = PairedRAM(shape=gf_width, depth=gf_depth,
+                               spram=str(getattr(platform, "device", "")).startswith("iCE40UP"))
+            gf_ports = gf_mem.rd, gf_mem.wr
+        else:
+            gf_mem = memory.Memory(shape=gf_width, depth=gf_depth, init=[])
+            gf_ports = gf_mem.read_port(), gf_mem.write_port()
+        g_rd, g_wr = _Port(self.n_weights, self.grad_layout), _Port(self.n_weights, self.grad_layout)
+        fb_shape = signed(cfg.feedback.bits)
+        f_rd, f_wr = _Port(self.n_feedback, fb_shape), _Port(self.n_feedback, fb_shape)
+        _share(m, *gf_ports, gf_width, (g_rd, g_wr, 0), (f_rd, f_wr, self.n_weights))
+        for name, mem in (("weights", w_mem), ("state", s_mem), ("traces_errors", td_mem),
+                          ("perturb", p_mem), ("lists", list_mem), ("marks0", marks[0]),
+                          ("marks1", marks[1]), ("grads_feedback", gf_mem), ("eps", e_mem)):
             m.submodules[name] = mem
-        g_rd, g_wr = g_mem.read_port(), g_mem.write_port()
-        f_rd, f_wr = f_mem.read_port(), f_mem.write_port()
         e_rd, e_wr = e_mem.read_port(), e_mem.write_port()
-        d_rd, d_wr = d_mem.read_port(), d_mem.write_port()
         w_rd, w_wr = w_mem.read_port(), w_mem.write_port()
         s_rd, s_wr = s_mem.read_port(), s_mem.write_port()
-        t_rd, t_wr = t_mem.read_port(), t_mem.write_port()
         p_rd, p_wr = p_mem.read_port(), p_mem.write_port()
-        l_rd = [mem.read_port() for mem in lists]
-        l_wr = [mem.write_port() for mem in lists]
+        l_rd, l_wr = list_mem.read_port(), list_mem.write_port()
         k_rd = [mem.read_port() for mem in marks]
         k_wr = [mem.write_port() for mem in marks]
 
@@ -299,7 +342,7 @@ class Core(wiring.Component):
                      s1.has.eq(g_has), s1.i.eq(gi), s1.row.eq(grow)]
 
         # S1: list entry and state word arrive; weight read; shared decay multiplier
-        entry_rd = data.View(entry, Mux(in_bank, l_rd[1].data.as_value(), l_rd[0].data.as_value()))
+        entry_rd = l_rd.data
         cur = Signal(self.state_layout)               # the neuron's word, latched on its first token
         cur_p = Signal()                              # its perturbation sign bit
         a_dec = Signal(signed(cfg.state.bits))
@@ -308,7 +351,14 @@ class Core(wiring.Component):
         m.d.sync += second.eq(s1.valid & s1.first)
         mul_x = Mux(s1.first, s_rd.data.a, s_rd.data.c)
         mul_k = Mux(s1.first, cfg.rho_q, cfg.rho_s_q)
-        decayed = (mul_x * mul_k) >> DECAY_FRAC
+        # one multiplier for the decay (steps) and delta * ghat (LEARN phase C): 8 DSPs on a UP5K
+        learning_c = Signal()                         # phase C runs
+        mul_a = Signal(signed(max(cfg.state.bits, dw)))
+        mul_b = Signal(signed(max(DECAY_FRAC, cfg.grad.bits) + 1))
+        m.d.comb += [mul_a.eq(Mux(learning_c, d_rd.data, mul_x)),
+                     mul_b.eq(Mux(learning_c, g_rd.data.ghat, mul_k))]
+        big_prod = mul_a * mul_b
+        decayed = big_prod >> DECAY_FRAC
         with m.If(s1.valid & s1.first):
             m.d.sync += [cur.eq(s_rd.data), cur_p.eq(p_rd.data), a_dec.eq(decayed)]
         with m.If(s1.valid & second):
@@ -321,7 +371,12 @@ class Core(wiring.Component):
         acc = Signal(signed(acc_w))                   # drive_i, exact
         gacc = Signal(signed(cfg.grade.bits + _bits(self.max_inputs + 1) + 1))  # grade input sum
         w = Mux(s2.has, w_rd.data, 0)
-        prod = (w_rd.data * s2.d) >> cfg.weight.frac
+        # one multiplier for w * d (steps) and B * delta_o (LEARN phase B), operands driven below
+        learning_b = Signal()                         # phase B runs
+        gm_a = Signal(signed(max(cfg.weight.bits, cfg.feedback.bits)))
+        gm_b = Signal(signed(max(cfg.grade.bits, cfg.count_bits + 2)))
+        grade_prod = gm_a * gm_b
+        prod = grade_prod >> cfg.weight.frac
         gp = Mux(s2.has, prod, 0)
         acc_next = Mux(s2.first, 0, acc) + w
         gacc_next = Mux(s2.first, 0, gacc) + gp
@@ -437,9 +492,12 @@ class Core(wiring.Component):
             e_val = (g_rd.data.ehat * e1.rp) >> DECAY_FRAC
         else:
             e_val = Const(0, signed(2))
+        # exact widths: e = (ehat * rho^k) >> 16 fits the grad format (rho^k < 1), diff = e - eps;
+        # a narrow diff keeps r * diff on one 16x16 DSP (plus LUTs for the sign row)
+        e_bits = cfg.grad.bits if cfg.reset_path else 2
         e2 = Signal(data.StructLayout({"valid": 1, "last": 1, "addr": grow.shape(),
-                                       "r": unsigned(DECAY_FRAC), "e": signed(cfg.grad.bits + 1),
-                                       "diff": signed(cfg.grad.bits + cfg.trace.bits + 2),
+                                       "r": unsigned(DECAY_FRAC), "e": signed(e_bits),
+                                       "diff": signed(max(e_bits, eps_shape.width) + 1),
                                        "ghat": signed(cfg.grad.bits)}))
         m.d.sync += [e2.valid.eq(e1.valid), e2.last.eq(e1.last), e2.addr.eq(e1.addr), e2.r.eq(e1.r),
                      e2.e.eq(e_val), e2.diff.eq(e_val - e_rd.data), e2.ghat.eq(g_rd.data.ghat)]
@@ -485,7 +543,9 @@ class Core(wiring.Component):
         b1 = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1, "o": range(max(O, 2)),
                                        "h": range(max(self.n_neurons, 2))}))
         hacc = Signal(signed(dw))
-        hacc_next = Mux(b1.first, 0, hacc) + f_rd.data * delta_o[b1.o]
+        m.d.comb += [gm_a.eq(Mux(learning_b, f_rd.data, w_rd.data)),
+                     gm_b.eq(Mux(learning_b, delta_o[b1.o], s2.d))]
+        hacc_next = Mux(b1.first, 0, hacc) + grade_prod
         with m.If(b1.valid):
             m.d.sync += hacc.eq(hacc_next)
         h_count = s_rd.data.count
@@ -504,7 +564,7 @@ class Core(wiring.Component):
         c1 = Signal(data.StructLayout({"valid": 1, "addr": cw_a.shape(), "out": 1}))
         k_hid, k_out = cfg.hidden_update_shift, cfg.output_update_shift
         c_noise = rlfsr.value & Mux(c1.out, (1 << k_out) - 1, (1 << k_hid) - 1)
-        c_prod = -(d_rd.data * g_rd.data.ghat)
+        c_prod = -big_prod                            # -(delta * ghat) while learning_c
         c2 = Signal(data.StructLayout({"valid": 1, "addr": cw_a.shape(), "out": 1,
                                        "w": signed(cfg.weight.bits), "p": signed(dw + cfg.grad.bits + 1),
                                        "noise": unsigned(32)}))
@@ -544,8 +604,8 @@ class Core(wiring.Component):
                     with m.Switch(ev.cmd):
                         with m.Case(Cmd.SPIKE):
                             with m.If(n_in < cfg.n_inputs):
-                                m.d.comb += [l_wr[0].en.eq(1), l_wr[0].addr.eq(n_in),
-                                             l_wr[0].data.j.eq(ev.addr), l_wr[0].data.d.eq(0),
+                                m.d.comb += [l_wr.en.eq(1), l_wr.addr.eq(n_in),
+                                             l_wr.data.j.eq(ev.addr), l_wr.data.d.eq(0),
                                              k_wr[0].en.eq(1), k_wr[0].addr.eq(ev.addr),
                                              k_wr[0].data.eq(1)]
                                 m.d.sync += n_in.eq(n_in + 1)
@@ -589,7 +649,7 @@ class Core(wiring.Component):
                         t_wr.en.eq(clr < self.n_traces), t_wr.addr.eq(clr), t_wr.data.eq(0),
                         g_wr.en.eq(grad_dirty & (clr < self.n_weights)), g_wr.addr.eq(clr),
                         g_wr.data.eq(0)]
-                for port in k_wr + l_wr:
+                for port in k_wr:            # (stale list entries are never read: < K only)
                     zero += [port.en.eq(clr < self.max_inputs), port.addr.eq(clr), port.data.eq(0)]
                 m.d.comb += zero
                 with m.If(clr < self.n_hidden):        # one perturbation draw per hidden neuron
@@ -606,15 +666,17 @@ class Core(wiring.Component):
                              p_rd.addr.eq(nbase + gi), p_rd.en.eq(gen_run & (gk == 0)),
                              w_rd.addr.eq(s1.row + entry_rd.j), w_rd.en.eq(s1.valid & s1.has),
                              s_wr.addr.eq(nbase + s3.i), s_wr.data.eq(word), s_wr.en.eq(s3.valid)]
+                # list bank in_bank (the upper half of the list memory for bank 1) is read, the
+                # other one collects the spikes of this layer for the next one
+                m.d.comb += [l_rd.addr.eq(Cat(gk[:lbits], in_bank)), l_rd.en.eq(gen_run & g_has),
+                             l_wr.en.eq(listing), l_wr.addr.eq(Cat(n_out[:lbits], ~in_bank)),
+                             l_wr.data.j.eq(s3.i), l_wr.data.d.eq(s3.d)]
                 for b in range(2):
-                    m.d.comb += [l_rd[b].addr.eq(gk), l_rd[b].en.eq(gen_run & g_has & (in_bank == b)),
-                                 k_rd[b].addr.eq(t_j), k_rd[b].en.eq(t_run & (in_bank == b))]
+                    m.d.comb += [k_rd[b].addr.eq(t_j), k_rd[b].en.eq(t_run & (in_bank == b))]
                     with m.If(in_bank == b):       # trace pass clears this bank's marks
                         m.d.comb += [k_wr[b].en.eq(t1.valid), k_wr[b].addr.eq(t1.j), k_wr[b].data.eq(0)]
                     with m.Else():                 # the spikes of this layer, for the next one
-                        m.d.comb += [l_wr[b].en.eq(listing), l_wr[b].addr.eq(n_out),
-                                     l_wr[b].data.j.eq(s3.i), l_wr[b].data.d.eq(s3.d),
-                                     k_wr[b].en.eq(listing), k_wr[b].addr.eq(s3.i), k_wr[b].data.eq(1)]
+                        m.d.comb += [k_wr[b].en.eq(listing), k_wr[b].addr.eq(s3.i), k_wr[b].data.eq(1)]
                 # eligibility engine ports (eps written by the trace pass)
                 m.d.comb += [e_wr.en.eq(t1.valid), e_rd.addr.eq(el_j), e_rd.en.eq(el_run),
                              g_rd.addr.eq(el_row + el_j), g_rd.en.eq(el_run),
@@ -662,6 +724,7 @@ class Core(wiring.Component):
                         m.next = "L_W"
 
             with m.State("L_HID"):        # phase B: delta_i = sum_o B_oi delta_o (+ rate term)
+                m.d.comb += learning_b.eq(1)
                 m.d.comb += [f_rd.addr.eq(hb_fa), f_rd.en.eq(hb_run),
                              s_rd.addr.eq(nbase + hb_i), s_rd.en.eq(hb_run & (hb_o == 0)),
                              d_wr.addr.eq(b1.h), d_wr.data.eq(h_delta), d_wr.en.eq(b1.valid & b1.last)]
@@ -681,6 +744,7 @@ class Core(wiring.Component):
                     m.next = "L_W"
 
             with m.State("L_W"):          # phase C: w += (-(delta * ghat) + noise) >> k, ghat = 0
+                m.d.comb += learning_c.eq(1)
                 m.d.comb += [w_rd.addr.eq(cw_a), w_rd.en.eq(cw_run), g_rd.addr.eq(cw_a),
                              g_rd.en.eq(cw_run), d_rd.addr.eq(cw_n), d_rd.en.eq(cw_run),
                              rlfsr.advance.eq(cw_run),

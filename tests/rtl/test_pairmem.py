@@ -1,0 +1,104 @@
+# amaranth: UnusedElaboratable=no
+"""rtl.pairmem: the two-bank memory behaves like a non-transparent 1R1W memory for the core's
+access patterns (sweeps of consecutive reads with writes two clocks behind, back to back or with
+gaps; host accesses one per clock), never raising ``hazard``."""
+
+import random
+
+import pytest
+
+from plasticore.rtl.pairmem import PairedRAM
+
+DEPTH, WIDTH = 96, 12
+
+
+def sweeps(rng, depth, n, gaps=(0, 1, 2, 3, 5)):
+    """Per-clock operations of ``n`` eligibility-like sweeps: reads of ``row .. row + L - 1``
+    (even row and length), one per clock, each written back two clocks later; consecutive sweeps
+    cover different rows (a row comes back only after the layer has drained)."""
+    ops, t, prev = {}, 0, range(0)
+    for _ in range(n):
+        length = 2 * rng.randrange(1, 8)
+        while True:   # a neuron's row is swept at most once per layer: never the previous one
+            row = 2 * rng.randrange(0, (depth - length) // 2 + 1)
+            if row >= prev.stop or row + length <= prev.start:
+                break
+        prev = range(row, row + length)
+        for j in range(length):
+            ops.setdefault(t + j, {})["rd"] = row + j
+            ops.setdefault(t + j + 2, {})["wr"] = (row + j, rng.randrange(1 << WIDTH))
+        t += length + rng.choice(gaps)
+    return [ops.get(c, {}) for c in range(t + 3)]
+
+
+def host(rng, depth, n):
+    """One random access per clock (or none), like the host port of an idle core."""
+    out = []
+    for _ in range(n):
+        kind = rng.choice(("rd", "rd", "wr", None))
+        if kind == "rd":
+            out.append({"rd": rng.randrange(depth)})
+        elif kind == "wr":
+            out.append({"wr": (rng.randrange(depth), rng.randrange(1 << WIDTH))})
+        else:
+            out.append({})
+    return out
+
+
+def run(simulate, ops, depth=DEPTH):
+    dut = PairedRAM(shape=WIDTH, depth=depth)
+    model = [0] * depth
+    errors = []
+
+    async def bench(ctx):
+        expect = 0
+        for cycle, op in enumerate(ops):
+            ctx.set(dut.rd.en, "rd" in op)
+            ctx.set(dut.rd.addr, op.get("rd", 0))
+            ctx.set(dut.wr.en, "wr" in op)
+            addr, value = op.get("wr", (0, 0))
+            ctx.set(dut.wr.addr, addr)
+            ctx.set(dut.wr.data, value)
+            if ctx.get(dut.hazard):
+                errors.append(("hazard", cycle))
+            read = model[op["rd"]] if "rd" in op else None
+            if "wr" in op:
+                model[addr] = value
+            await ctx.tick()
+            if read is not None:
+                expect = read
+            if ctx.get(dut.rd.data) != expect:
+                errors.append(("data", cycle, ctx.get(dut.rd.data), expect))
+
+    simulate(dut, bench)
+    assert errors == []
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sweeps_back_to_back_and_gaps(simulate, seed):
+    rng = random.Random(seed)
+    run(simulate, sweeps(rng, DEPTH, 40))
+
+
+def test_linear_pass(simulate):
+    """The LEARN weight pass: every word in address order, written two clocks behind."""
+    rng = random.Random(9)
+    ops = [{} for _ in range(DEPTH + 2)]
+    for a in range(DEPTH):
+        ops[a]["rd"] = a
+        ops[a + 2]["wr"] = (a, rng.randrange(1 << WIDTH))
+    run(simulate, ops + host(rng, DEPTH, 200))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_host_and_sweeps(simulate, seed):
+    rng = random.Random(100 + seed)
+    ops = []
+    for _ in range(6):
+        ops += host(rng, DEPTH, 60) + sweeps(rng, DEPTH, 8)
+    run(simulate, ops)
+
+
+def test_odd_depth(simulate):
+    rng = random.Random(5)
+    run(simulate, host(rng, 37, 400), depth=37)
