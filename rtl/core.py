@@ -502,8 +502,14 @@ class Core(wiring.Component):
         m.d.sync += [e2.valid.eq(e1.valid), e2.last.eq(e1.last), e2.addr.eq(e1.addr), e2.r.eq(e1.r),
                      e2.e.eq(e_val), e2.diff.eq(e_val - e_rd.data), e2.ghat.eq(g_rd.data.ghat)]
         g_step = (e2.r * e2.diff) >> DECAY_FRAC
-        ghat_new, ghat_clip = _sat(e2.ghat + g_step, cfg.grad)
-        ehat_new, ehat_clip = _sat(e2.e + g_step, cfg.grad)
+        # E3: saturate and write back (the product registered: timing). The last write of a layer
+        # falls in the clock in which the engine reports drained, so the cycle model is unchanged
+        e3 = Signal(data.StructLayout({"valid": 1, "addr": grow.shape(), "g": g_step.shape(),
+                                       "e": e2.e.shape(), "ghat": signed(cfg.grad.bits)}))
+        m.d.sync += [e3.valid.eq(e2.valid), e3.addr.eq(e2.addr), e3.g.eq(g_step), e3.e.eq(e2.e),
+                     e3.ghat.eq(e2.ghat)]
+        ghat_new, ghat_clip = _sat(e3.ghat + e3.g, cfg.grad)
+        ehat_new, ehat_clip = _sat(e3.e + e3.g, cfg.grad)
         el_word = Signal(self.grad_layout)
         m.d.comb += el_word.ghat.eq(ghat_new)
         if cfg.reset_path:
@@ -514,7 +520,7 @@ class Core(wiring.Component):
         m.d.sync += el_cnt.eq(el_cnt + push - el_done)
         grad_dirty = Signal()          # some ghat/ehat may be non-zero: SAMPLE must clear them
 
-        m.d.comb += flag["grad"].eq(e2.valid & (ghat_clip | ehat_clip))
+        m.d.comb += flag["grad"].eq(e3.valid & (ghat_clip | ehat_clip))
 
         # ---- learning engine (spec 6) ----------------------------------------------------------------
         label = Signal(self.event_layout["addr"].shape)
@@ -584,9 +590,15 @@ class Core(wiring.Component):
         d_tot = dtotal[d1.o]
         f_target = Mux(p_rd.data, d_tot, -d_tot) << (cfg.feedback.frac - cfg.grade.frac)
         f_noise = rlfsr.value & ((1 << fshift) - 1)
-        f_new, f_clip = _sat(f_rd.data + ((f_target - f_rd.data + f_noise) >> fshift), cfg.feedback)
-        f_fired = fired.bit_select(d1.h, 1)
-        m.d.comb += flag["feedback"].eq(d1.valid & f_fired & f_clip)
+        # D2: the update from registered operands (timing); its last write falls in the clock in
+        # which phase D ends, as the last D1 write did, so the cycle model is unchanged
+        d2 = Signal(data.StructLayout({"valid": 1, "addr": fd_a.shape(), "fired": 1,
+                                       "b": signed(cfg.feedback.bits), "t": f_target.shape(),
+                                       "noise": unsigned(max(1, fshift))}))
+        m.d.sync += [d2.valid.eq(d1.valid), d2.addr.eq(d1.addr), d2.fired.eq(fired.bit_select(d1.h, 1)),
+                     d2.b.eq(f_rd.data), d2.t.eq(f_target), d2.noise.eq(f_noise)]
+        f_new, f_clip = _sat(d2.b + ((d2.t - d2.b + d2.noise) >> fshift), cfg.feedback)
+        m.d.comb += flag["feedback"].eq(d2.valid & d2.fired & f_clip)
 
         # ---- sequencer ---------------------------------------------------------------------------------
         clr_base = max(self.n_neurons, self.n_traces, self.max_inputs, self.n_hidden)
@@ -680,7 +692,7 @@ class Core(wiring.Component):
                 # eligibility engine ports (eps written by the trace pass)
                 m.d.comb += [e_wr.en.eq(t1.valid), e_rd.addr.eq(el_j), e_rd.en.eq(el_run),
                              g_rd.addr.eq(el_row + el_j), g_rd.en.eq(el_run),
-                             g_wr.addr.eq(e2.addr), g_wr.data.eq(el_word), g_wr.en.eq(e2.valid)]
+                             g_wr.addr.eq(e3.addr), g_wr.data.eq(el_word), g_wr.en.eq(e3.valid)]
                 with m.If(e2.valid):
                     m.d.sync += grad_dirty.eq(1)
                 # trace pass ports
@@ -772,8 +784,8 @@ class Core(wiring.Component):
             with m.State("L_FB"):         # phase D: B += (T - B + noise) >> s where i fired
                 m.d.comb += [f_rd.addr.eq(fd_a), f_rd.en.eq(fd_run), p_rd.addr.eq(nbase + fd_i),
                              p_rd.en.eq(fd_run), rlfsr.advance.eq(fd_run),
-                             f_wr.addr.eq(d1.addr), f_wr.data.eq(Mux(f_fired, f_new, f_rd.data)),
-                             f_wr.en.eq(d1.valid)]
+                             f_wr.addr.eq(d2.addr), f_wr.data.eq(Mux(d2.fired, f_new, d2.b)),
+                             f_wr.en.eq(d2.valid)]
                 m.d.sync += [d1.valid.eq(fd_run), d1.addr.eq(fd_a), d1.o.eq(fd_o), d1.h.eq(nbase + fd_i)]
                 with m.If(fd_run):
                     m.d.sync += [fd_a.eq(fd_a + 1), fd_i.eq(fd_i + 1)]
