@@ -264,8 +264,15 @@ def report(args, results, out, wall):
         checks = []
         if (d, "sfdfa") in summary and (d, "dfa") in summary:
             diff = (summary[(d, "sfdfa")] - summary[(d, "dfa")]) * 100
-            checks.append(f"SFDFA - DFA (float, mean): {diff:+.1f} points "
-                          f"({'target met' if diff > 0 else 'target NOT met'})")
+            by_seed = {r["seed"]: r["test_accuracy"] for r in rs if r["rule"] == "dfa"}
+            paired = [(r["test_accuracy"] - by_seed[r["seed"]]) * 100 for r in rs
+                      if r["rule"] == "sfdfa" and r["seed"] in by_seed]
+            checks.append(f"SFDFA - DFA (torch float, mean): {diff:+.1f} points "
+                          f"({'target met' if diff > 0 else 'target NOT met'}); paired by seed "
+                          f"{np.mean(paired):+.1f} ± {np.std(paired):.1f} over {len(paired)} seed(s)")
+        if (d, "bptt") in summary and (d, "readout") in summary:
+            checks.append(f"BPTT - readout (what training the hidden layer can add in this network): "
+                          f"{(summary[(d, 'bptt')] - summary[(d, 'readout')]) * 100:+.1f} points")
         gf = [g for g in golden if g["dataset"] == d and g["rule"] == "sfdfa" and g["arith"] == "fixed" and g["per_seed"]]
         if gf and (d, "sfdfa") in summary:
             diff = (np.mean(gf[0]["per_seed"]) - summary[(d, "sfdfa")]) * 100
@@ -299,6 +306,10 @@ def report(args, results, out, wall):
     print("\n".join(lines))
 
 
+def _color(rule):
+    return f"C{RULES.index(rule)}"
+
+
 def _plot_curves(plt, rs, d, out):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for rule in RULES:
@@ -307,8 +318,9 @@ def _plot_curves(plt, rs, d, out):
             continue
         acc = np.array([[h["test_accuracy"] for h in r["history"]] for r in rr]) * 100
         ep = np.arange(1, acc.shape[1] + 1)
-        ax.plot(ep, acc.mean(0), marker="o", ms=3, label=rule)
-        ax.fill_between(ep, acc.mean(0) - acc.std(0), acc.mean(0) + acc.std(0), alpha=0.15)
+        ax.plot(ep, acc.mean(0), marker="o", ms=3, label=rule, color=_color(rule))
+        ax.fill_between(ep, acc.mean(0) - acc.std(0), acc.mean(0) + acc.std(0), alpha=0.15,
+                        color=_color(rule))
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy %")
     ax.set_title(f"{d}: test accuracy (mean ± std over seeds)")
@@ -330,13 +342,15 @@ def _plot_alignment(plt, rs, d, out):
         for k, ax in enumerate(axes):
             layer = 0 if k == 0 else -1
             if not np.all(np.isnan(cos[:, :, layer])):
-                ax.plot(ep, np.nanmean(cos[:, :, layer], 0), marker="o", ms=3, label=rule)
+                ax.plot(ep, np.nanmean(cos[:, :, layer], 0), marker="o", ms=3, label=rule,
+                        color=_color(rule))
     for ax, name in zip(axes, ("hidden layer", "output layer")):
         ax.set_title(f"{d}: cos(rule, BPTT), {name}")
         ax.set_xlabel("epoch (0 = before training)")
         ax.axhline(0, color="k", lw=0.5)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("cosine")
+    axes[0].legend(fontsize=8, ncol=2)
     axes[1].legend(fontsize=8, ncol=2)
     fig.tight_layout()
     fig.savefig(out / f"alignment_{d}.png", dpi=110)
