@@ -1,10 +1,13 @@
 # The two commands of the README's quick start; both install what they need first.
-#   make train   on-chip training run (digits, SFDFA) with a progress bar, JSON and plots in runs/
+#   make train   on-chip training (digits, SFDFA) on the simulated board (the Verilated RTL behind
+#                the serial protocol on a pseudo-terminal); progress bar, JSON and plots in runs/.
+#                With a board attached: make train TARGET=serial:/dev/ttyUSB1
 #   make test    the whole test suite (golden model, host, RTL on Icarus and Verilator)
 .PHONY: setup train test bench
 
 PY := .venv/bin/python
-TRAIN_ARGS ?= --dataset digits --rule sfdfa --epochs 10 --seeds 0 --json runs/digits-sfdfa.json --plots runs/digits-sfdfa
+TARGET ?= sim
+TRAIN_ARGS ?= --dataset digits --rule sfdfa --target $(TARGET) --epochs 5 --seed 0 --json runs/digits-sfdfa.json --plots runs/digits-sfdfa
 
 setup:
 	@scripts/setup
@@ -17,3 +20,5 @@ test: setup
 
 bench: setup
 	$(PY) bench/golden.py
+	$(PY) bench/rtl.py
+	$(PY) bench/link.py

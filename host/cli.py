@@ -243,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("--dataset", choices=sorted(DATASET_SHAPES),
                         help="take the layer sizes from this dataset (default: Config defaults)")
     config.set_defaults(handler=_cmd_config)
+
+    from plasticore.boards import build as board_build
+    build = commands.add_parser(
+        "build", help="build a bitstream for a board and report utilisation, Fmax and throughput",
+        description=board_build.__doc__.split("\n\n")[0])
+    board_build.add_arguments(build)
+    build.set_defaults(handler=lambda args, argv: board_build.run(args))
     return parser
 
 

@@ -189,6 +189,7 @@ class Emulator:
                              f"fit u16, not {rx_window}")
         self.config = config
         self.core = Core(config)
+        self.core._MustUse__silence = True     # used for its memory map only, never elaborated
         self.net = power_up_network(config)
         self.memory = CoreMemory(config, self.net, self.core)
         self.identity = identity_of(config, self.core, clk_hz=clk_hz, baud_divisor=baud_divisor,

@@ -240,3 +240,8 @@ def test_console_script_is_installed():
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
     assert printed["config"]["n_steps"] == 40 and len(printed["hash"]) == 16
+
+
+def test_build_is_a_subcommand_and_refuses_unknown_boards(capsys):
+    assert main(["build", "nexys"]) == 2
+    assert "invalid choice: 'nexys'" in capsys.readouterr().err

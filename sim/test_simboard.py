@@ -1,0 +1,98 @@
+"""The simulated board end to end: the Verilated top level (UART, protocol engine, core) on a real
+pseudo-terminal, driven by the same host code as a real board (``LinkBoard`` over pyserial).
+
+* online training on digits over the link ends with weights and feedback read back over the link
+  equal to the in-process golden board's, bit for bit, and the same history as ``golden.train``;
+* the board going away mid-run (its process killed) is reported as a disconnect naming the port,
+  and the last periodic checkpoint stays valid;
+* a board built for another configuration is refused by its hash before anything is written.
+
+Builds (cached in ``~/.cache/plasticore/simboard``) take about a minute each the first time.
+"""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+import serial
+
+from plasticore.golden import datasets
+from plasticore.golden.config import Config
+from plasticore.host import checkpoint as ckpt
+from plasticore.host.board import BoardDisconnected, BoardMismatch, GoldenBoard, LinkBoard
+from plasticore.host.simboard import SimulatedBoard
+from plasticore.host.training import PixelSamples, train_on_board
+
+# the digits network with a smaller hidden layer: a quicker build, the same circuit otherwise
+CONFIG = Config(layers=(64, 16, 10))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return datasets.load("digits")
+
+
+def sets(data, n_train=24, n_test=12):
+    return (PixelSamples(CONFIG, data.x_train[:n_train], data.y_train[:n_train]),
+            PixelSamples(CONFIG, data.x_test[:n_test], data.y_test[:n_test]))
+
+
+def test_training_over_the_link_equals_the_golden_board(digits):
+    train_set, test_set = sets(digits)
+    reference = train_on_board(GoldenBoard(CONFIG), CONFIG, train_set, test_set, epochs=2, seed=1,
+                               progress=False)
+    with SimulatedBoard(CONFIG) as sim:
+        board = LinkBoard(serial.Serial(sim.port, timeout=10), CONFIG)
+        result = train_on_board(board, CONFIG, train_set, test_set, epochs=2, seed=1, progress=False)
+        weights, feedback = board.read_params()
+        status = board.status()
+        board.close()
+    assert result.history == reference.history
+    ref_w, ref_b = reference.network.weights(), reference.network.feedback
+    for k, w in enumerate(weights):
+        np.testing.assert_array_equal(w, np.asarray(ref_w[k])[0], err_msg=f"weights of layer {k}")
+    for k, b in enumerate(feedback):
+        np.testing.assert_array_equal(b, np.asarray(ref_b[k])[0], err_msg=f"feedback {k}")
+    assert status.errors == 0 and status.rx_overruns == 0 and status.rx_framing == 0
+    assert sim.stats()["cycles"] > 0
+
+
+def test_board_killed_mid_run_leaves_a_valid_checkpoint(digits, tmp_path):
+    train_set, test_set = sets(digits, n_train=40)
+    path = tmp_path / "run.npz"
+    with SimulatedBoard(CONFIG) as sim:
+        board = LinkBoard(serial.Serial(sim.port, timeout=5), CONFIG)
+
+        streamed = []
+        original = board.stream_one
+
+        def counting(sample, on_result, **kw):      # pull the plug at the 20th sample
+            streamed.append(1)
+            if len(streamed) == 20:
+                os.kill(sim.process.pid, signal.SIGKILL)
+            return original(sample, on_result, **kw)
+
+        board.stream_one = counting
+        with pytest.raises(BoardDisconnected) as caught:
+            train_on_board(board, CONFIG, train_set, test_set, epochs=1, seed=0,
+                           checkpoint_path=path, checkpoint_every=8, progress=False)
+        board.close()
+    assert sim.port in str(caught.value)
+    point = ckpt.load(path, CONFIG)
+    assert point.epoch == 1 and point.index in (8, 16)
+    # the checkpoint resumes on the golden board to the uninterrupted run's history
+    reference = train_on_board(GoldenBoard(CONFIG), CONFIG, train_set, test_set, epochs=1, seed=0,
+                               progress=False)
+    resumed = train_on_board(GoldenBoard(CONFIG), CONFIG, train_set, test_set, epochs=1, seed=0,
+                             resume=point, progress=False)
+    assert resumed.history == reference.history
+
+
+def test_a_board_built_for_another_configuration_is_refused():
+    other = CONFIG.replace(lr_hidden_shift=CONFIG.lr_hidden_shift + 1)   # same circuit sizes
+    with SimulatedBoard(CONFIG) as sim:
+        with pytest.raises(BoardMismatch) as caught:
+            LinkBoard(serial.Serial(sim.port, timeout=5), other)
+    message = str(caught.value)
+    assert CONFIG.board_hash in message and other.board_hash in message and sim.port in message
