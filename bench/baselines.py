@@ -84,11 +84,15 @@ def parse_args(argv=None):
     ap.add_argument("--subset-epochs", type=int, default=3)
     ap.add_argument("--subset-limit", type=int, default=10000)
     ap.add_argument("--subset-test-limit", type=int, default=2000)
+    ap.add_argument("--hidden", type=int, default=None, help="hidden width on mnist/fashion (default 128)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=3e-2, help="Adam learning rate of the output layer")
     ap.add_argument("--lr-hidden", type=float, default=None, help="override LR_HIDDEN for every rule")
     ap.add_argument("--lr-decay", type=float, default=0.9)
     ap.add_argument("--slope", type=float, default=5.0, help="surrogate slope")
+    ap.add_argument("--rate-reg", type=float, default=None,
+                    help="hidden rate regulariser: delta_i += RATE_REG (n_i - rate_target) (golden: 0.5)")
+    ap.add_argument("--tag", default="", help="label of a variant (its rows are kept apart)")
     ap.add_argument("--mlp", default="mnist", help="datasets of the MLP anchor ('' to skip)")
     ap.add_argument("--mlp-seeds", default="0")
     ap.add_argument("--mlp-epochs", type=int, default=3)
@@ -102,8 +106,8 @@ def parse_args(argv=None):
     return ap.parse_args(argv)
 
 
-def config_for(dataset):
-    return Config(**dataset_fields(dataset))
+def config_for(dataset, hidden=None):
+    return Config(**dataset_fields(dataset, None if dataset == "digits" else hidden))
 
 
 def settings(args, dataset):
@@ -127,7 +131,7 @@ def save(results, out):
 def run_snn(args, results, out):
     for dataset in [d for d in args.datasets.split(",") if d]:
         data = datasets.load(dataset)
-        cfg = config_for(dataset)
+        cfg = config_for(dataset, args.hidden)
         sub = dataset != "digits"
         rules = (args.subset_rules or args.rules) if sub else args.rules
         seeds = [int(s) for s in (args.subset_seeds if sub else args.seeds).split(",")]
@@ -135,7 +139,9 @@ def run_snn(args, results, out):
         for rule in rules.split(","):
             lr_h = args.lr_hidden if args.lr_hidden is not None else LR_HIDDEN[rule]
             for seed in seeds:
-                key = dict(dataset=dataset, rule=rule, seed=seed, lr_hidden=lr_h, **st)
+                key = dict(dataset=dataset, rule=rule, seed=seed, lr_hidden=lr_h, tag=args.tag,
+                           layers=list(cfg.layers),
+                           rate_reg=args.rate_reg, **st)
                 done = [r for r in results["runs"] if all(r.get(k) == v for k, v in key.items())]
                 if args.resume and done:
                     continue
@@ -143,7 +149,7 @@ def run_snn(args, results, out):
                       flush=True)
                 r = train_rule(rule, cfg, data, seed=seed, epochs=st["epochs"], batch=st["batch"],
                                lr=st["lr"], lr_hidden=lr_h, lr_decay=st["lr_decay"], limit=st["limit"],
-                               test_limit=st["test_limit"], slope=st["slope"],
+                               test_limit=st["test_limit"], slope=st["slope"], rate_reg=args.rate_reg,
                                log=lambda s: print(s, flush=True))
                 r.pop("weights", None)
                 r.update(key, layers=list(cfg.layers), n_train=len(data.y_train[:st["limit"]]),
@@ -241,8 +247,10 @@ def report(args, results, out, wall):
         lines += [f"## {label}", "",
                   "| rule | seeds | test % | best-epoch % | train % | hidden spk/n | cos hidden | cos out | µs/sample | seed paper (context) |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
-        for rule in RULES:
-            rr = [r for r in rs if r["rule"] == rule]
+        variants = [(rule, tag) for rule in RULES
+                    for tag in sorted({r.get("tag") or "" for r in rs if r["rule"] == rule})]
+        for rule, tag in variants:
+            rr = [r for r in rs if r["rule"] == rule and (r.get("tag") or "") == tag]
             if not rr:
                 continue
             tests = [r["test_accuracy"] for r in rr]
@@ -253,8 +261,10 @@ def report(args, results, out, wall):
             ch = f"{np.nanmean(cos[:, 0]):.2f}" if len(cos) and not np.all(np.isnan(cos[:, 0])) else "-"
             co = f"{np.nanmean(cos[:, -1]):.2f}" if len(cos) else "1 (ref)"
             us = np.mean([r["seconds_per_sample"] for r in rr]) * 1e6
-            summary[(d, rule)] = np.mean(tests)
-            lines.append(f"| {rule} | {len(rr)} | {_ms(tests)} | {_ms(best)} | {train:.1f} | {spk:.2f} | "
+            if not tag:
+                summary[(d, rule)] = np.mean(tests)
+            name = f"{rule} [{tag}]" if tag else rule
+            lines.append(f"| {name} | {len(rr)} | {_ms(tests)} | {_ms(best)} | {train:.1f} | {spk:.2f} | "
                          f"{ch} | {co} | {us:.0f} | {PAPER[rule]} |")
         for g in golden:
             if g["dataset"] == d and g["rule"] == "sfdfa" and g["per_seed"]:
@@ -264,9 +274,9 @@ def report(args, results, out, wall):
         checks = []
         if (d, "sfdfa") in summary and (d, "dfa") in summary:
             diff = (summary[(d, "sfdfa")] - summary[(d, "dfa")]) * 100
-            by_seed = {r["seed"]: r["test_accuracy"] for r in rs if r["rule"] == "dfa"}
+            by_seed = {r["seed"]: r["test_accuracy"] for r in rs if r["rule"] == "dfa" and not r.get("tag")}
             paired = [(r["test_accuracy"] - by_seed[r["seed"]]) * 100 for r in rs
-                      if r["rule"] == "sfdfa" and r["seed"] in by_seed]
+                      if r["rule"] == "sfdfa" and not r.get("tag") and r["seed"] in by_seed]
             checks.append(f"SFDFA - DFA (torch float, mean): {diff:+.1f} points "
                           f"({'target met' if diff > 0 else 'target NOT met'}); paired by seed "
                           f"{np.mean(paired):+.1f} ± {np.std(paired):.1f} over {len(paired)} seed(s)")
@@ -313,7 +323,7 @@ def _color(rule):
 def _plot_curves(plt, rs, d, out):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for rule in RULES:
-        rr = [r for r in rs if r["rule"] == rule]
+        rr = [r for r in rs if r["rule"] == rule and not r.get("tag")]
         if not rr:
             continue
         acc = np.array([[h["test_accuracy"] for h in r["history"]] for r in rr]) * 100
@@ -334,7 +344,7 @@ def _plot_curves(plt, rs, d, out):
 def _plot_alignment(plt, rs, d, out):
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for rule in RULES:
-        rr = [r for r in rs if r["rule"] == rule and r["alignment"]]
+        rr = [r for r in rs if r["rule"] == rule and r["alignment"] and not r.get("tag")]
         if not rr:
             continue
         cos = np.array([[a["cosine"] for a in r["alignment"]] for r in rr], dtype=float)  # seeds, ckpt, layers
