@@ -551,16 +551,22 @@ class Core(wiring.Component):
         hacc = Signal(signed(dw))
         m.d.comb += [gm_a.eq(Mux(learning_b, f_rd.data, w_rd.data)),
                      gm_b.eq(Mux(learning_b, delta_o[b1.o], s2.d))]
-        hacc_next = Mux(b1.first, 0, hacc) + grade_prod
-        with m.If(b1.valid):
+        # B2: the product registered (timing), then accumulated; the neuron's last write falls in
+        # the clock in which phase B ends, as the last B1 write did: the cycle model is unchanged
+        b2 = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1, "h": b1.h.shape(),
+                                       "prod": grade_prod.shape(), "count": unsigned(cfg.count_bits)}))
+        m.d.sync += [b2.valid.eq(b1.valid), b2.first.eq(b1.first), b2.last.eq(b1.last), b2.h.eq(b1.h),
+                     b2.prod.eq(grade_prod), b2.count.eq(s_rd.data.count)]
+        hacc_next = Mux(b2.first, 0, hacc) + b2.prod
+        with m.If(b2.valid):
             m.d.sync += hacc.eq(hacc_next)
-        h_count = s_rd.data.count
+        h_count = b2.count
         if cfg.rate_reg_shift is not None:
             h_delta = hacc_next + ((cfg.rate_target - h_count) << (cfg.feedback.frac - cfg.rate_reg_shift))
         else:
             h_delta = hacc_next
-        with m.If(b1.valid & b1.last):
-            m.d.sync += fired.bit_select(b1.h, 1).eq(h_count != 0)
+        with m.If(b2.valid & b2.last):
+            m.d.sync += fired.bit_select(b2.h, 1).eq(h_count != 0)
         # phase C: weight updates, one word per clock, hidden layers then output layer
         cw_a = Signal(range(max(self.n_weights, 2)))
         cw_n = Signal(range(max(self.n_neurons, 2)))
@@ -739,7 +745,7 @@ class Core(wiring.Component):
                 m.d.comb += learning_b.eq(1)
                 m.d.comb += [f_rd.addr.eq(hb_fa), f_rd.en.eq(hb_run),
                              s_rd.addr.eq(nbase + hb_i), s_rd.en.eq(hb_run & (hb_o == 0)),
-                             d_wr.addr.eq(b1.h), d_wr.data.eq(h_delta), d_wr.en.eq(b1.valid & b1.last)]
+                             d_wr.addr.eq(b2.h), d_wr.data.eq(h_delta), d_wr.en.eq(b2.valid & b2.last)]
                 m.d.sync += [b1.valid.eq(hb_run), b1.first.eq(hb_o == 0), b1.last.eq(hb_o == O - 1),
                              b1.o.eq(hb_o), b1.h.eq(nbase + hb_i)]
                 with m.If(hb_run):
