@@ -132,6 +132,8 @@ def build(board, config, out: Path, *, clock_hz: float, baud: int, seed: int) ->
         "issue_minimum_mhz": board.min_hz / 1e6,
         "fmax_mhz": achieved,
         "timing_met": bool(error is None and achieved is not None and achieved >= exact_hz / 1e6),
+        "meets_issue_minimum": bool(error is None and achieved is not None
+                                    and exact_hz >= board.min_hz and achieved >= exact_hz / 1e6),
         "utilisation": _utilisation(board, nextpnr, _cell_counts(out / "top.rpt")),
         "core": {"n_weights": core.n_weights, "grads_in_paired_banks": core.grads_paired},
         "baud": baud, "rx_window": RX_WINDOW,
