@@ -5,6 +5,8 @@ the YoWASP tools, plus a report (utilisation, Fmax against the clock, what that 
     plasticore build icebreaker [--config FILE] [--out DIR] [--json report.json]
     python -m plasticore.boards.build ulx3s-85f --out build/ulx3s --json ulx3s.json
 
+Measured results and what limits each board: docs/boards.md.
+
 Steps: the configuration (the board's default network, then ``--config``), the board top
 (``boards.common.BoardTop``: PLL, reset, UART pins, LEDs around ``rtl.top.Top``), Amaranth's
 build plan (``platform.build(..., do_build=False)``), executed locally with the tools named by
@@ -55,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="build directory (default build/BOARD)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
     parser.add_argument("--clock-mhz", type=float, metavar="MHZ",
-                        help="core clock asked of the PLL (default: iCEBreaker 24, ULX3S 50)")
+                        help="core clock asked of the PLL (default: iCEBreaker 24, ULX3S 30)")
     parser.add_argument("--baud", type=int, default=DEFAULT_BAUD,
                         help=f"UART baud rate (default {DEFAULT_BAUD}, the host's default)")
     parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
