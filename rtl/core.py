@@ -289,6 +289,8 @@ class Core(wiring.Component):
         fb_shape = signed(cfg.feedback.bits)
         f_rd, f_wr = _Port(self.n_feedback, fb_shape), _Port(self.n_feedback, fb_shape)
         _share(m, *gf_ports, gf_width, (g_rd, g_wr, 0), (f_rd, f_wr, self.n_weights))
+        #: the PairedRAM of the last elaboration (None without), for tests watching its ``hazard``
+        self.paired_memory = gf_mem if self.grads_paired else None
         for name, mem in (("weights", w_mem), ("state", s_mem), ("traces_errors", td_mem),
                           ("perturb", p_mem), ("lists", list_mem), ("marks0", marks[0]),
                           ("marks1", marks[1]), ("grads_feedback", gf_mem), ("eps", e_mem)):

@@ -5,9 +5,15 @@ gaps; host accesses one per clock), never raising ``hazard``."""
 
 import random
 
+import numpy as np
 import pytest
 
+from plasticore.golden.config import Config
+from plasticore.rtl.core import Core
 from plasticore.rtl.pairmem import PairedRAM
+
+from .coredrv import lockstep
+from .test_core import random_feedback, random_rasters, random_weights
 
 DEPTH, WIDTH = 96, 12
 
@@ -102,3 +108,28 @@ def test_host_and_sweeps(simulate, seed):
 def test_odd_depth(simulate):
     rng = random.Random(5)
     run(simulate, host(rng, 37, 400), depth=37)
+
+
+@pytest.mark.parametrize("layers", [(8, 6, 3), (6, 4, 4, 3)])
+def test_core_never_makes_a_hazard(simulate, layers):
+    """The core's own accesses (steps with eligibility, LEARN phases B-D, SAMPLE, host port) in
+    lock step with the golden model, the memory's hazard watched every clock."""
+    config = Config(layers=layers, n_steps=10, input_window=6)
+    rng = np.random.default_rng(3)
+    core = Core(config)
+    assert core.grads_paired
+    seen, ticks = [], [0]
+
+    async def bench(ctx):
+        await lockstep(ctx, core, random_weights(config, rng, full_scale=0.02),
+                       random_rasters(config, rng, 2), rng=random.Random(1),
+                       feedback=random_feedback(config, rng), labels=[0, 2])
+
+    async def watch(ctx):
+        async for _, _, hazard in ctx.tick().sample(core.paired_memory.hazard):
+            ticks[0] += 1
+            if hazard:
+                seen.append(hazard)
+
+    simulate(core, bench, background=[watch])
+    assert seen == [] and ticks[0] > 1000
