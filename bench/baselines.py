@@ -243,7 +243,8 @@ def report(args, results, out, wall):
         rs = [r for r in runs if r["dataset"] == d]
         r0 = rs[0]
         label = (f"{d}: layers {tuple(r0['layers'])}, {r0['n_train']} train / {r0['n_test']} test samples"
-                 + (" (a SUBSET)" if d != "digits" else "") + f", {r0['epochs']} epochs")
+                 + (" (a SUBSET)" if d != "digits" and (r0["n_train"] < 60000 or r0["n_test"] < 10000)
+                    else " (full)") + f", {r0['epochs']} epochs")
         lines += [f"## {label}", "",
                   "| rule | seeds | test % | best-epoch % | train % | hidden spk/n | cos hidden | cos out | µs/sample | seed paper (context) |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
@@ -300,8 +301,10 @@ def report(args, results, out, wall):
         lines += ["## Non-spiking anchor: 784-800-10 ReLU MLP, softmax cross-entropy, Adam lr 1e-3, batch 100", "",
                   "| dataset | method | seeds | epochs | test % | thesis 004 Table 14 (100 epochs) |", "|---|---|---|---|---|---|"]
         for d in sorted({m["dataset"] for m in results["mlp"]}):
-            for method in MLP_METHODS:
-                mm = [m for m in results["mlp"] if m["dataset"] == d and m["method"] == method]
+            for method, epochs in [(m, e) for m in MLP_METHODS
+                                   for e in sorted({x["epochs"] for x in results["mlp"]})]:
+                mm = [m for m in results["mlp"] if m["dataset"] == d and m["method"] == method
+                      and m["epochs"] == epochs]
                 if mm:
                     paper = MLP_PAPER[method][0 if d == "mnist" else 1]
                     lines.append(f"| {d} | {method} | {len(mm)} | {mm[0]['epochs']} | "
