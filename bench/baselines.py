@@ -35,6 +35,7 @@ import argparse  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import shlex  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -377,7 +378,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     results = load_results(out / "baselines.json")
     started = time.time()
-    cmd = "python bench/baselines.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    cmd = "python bench/baselines.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     if args.only != "report":
         results["command"] = cmd
         results["commands"] = [c for c in results.get("commands", []) if c != cmd] + [cmd]
