@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="build directory (default build/BOARD)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
     parser.add_argument("--clock-mhz", type=float, metavar="MHZ",
-                        help="core clock asked of the PLL (default: iCEBreaker 24, ULX3S 30)")
+                        help="core clock asked of the PLL (default: iCEBreaker 24, ULX3S 33.33)")
     parser.add_argument("--baud", type=int, default=DEFAULT_BAUD,
                         help=f"UART baud rate (default {DEFAULT_BAUD}, the host's default)")
     parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
@@ -125,7 +125,7 @@ def build(board, config, out: Path, *, clock_hz: float, baud: int, seed: int) ->
     fmax = nextpnr.get("fmax") or (parse_timing_log(log_path.read_text()) if log_path.exists() else {})
     achieved, _ = sync_fmax({"fmax": fmax})
     bit = out / ("top.bin" if board.name == "icebreaker" else "top.bit")
-    core = Core(config)
+    core = Core.model(config)
     result = {
         "board": board.name, "title": board.title,
         "device": f"{platform.device}-{platform.package}",
