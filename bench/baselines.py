@@ -3,7 +3,7 @@
 on the golden model's clocked LIF network, the fixed-point golden SFDFA next to them, and the
 non-spiking BP / DFA / FDFA MLP anchor. The one command that regenerates docs/results/::
 
-    python bench/baselines.py                        # the documented full run (hours on 2 cores)
+    python bench/baselines.py                        # the documented full run (~3 h on 2 cores)
     python bench/baselines.py --datasets digits --seeds 0,1 --epochs 1 --limit 200   # smoke test
 
 What it does, per dataset in ``--datasets``: trains every rule of ``--rules`` from every seed
