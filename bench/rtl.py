@@ -97,7 +97,7 @@ def learn_words(core: Core) -> int:
 
 def run_config(layers, n_samples: int, data) -> dict:
     config = Config(layers=tuple(layers))
-    core = Core(config)
+    core = Core.model(config)
     net = Network(config, fixed=True, seed=0)
     sizes = config.layers
     x, y = data.x_train[:n_samples], data.y_train[:n_samples]
@@ -189,7 +189,7 @@ def sweep_points():
 
 
 def sweep_row(n: int, j: int, k: int, s: int) -> dict:
-    core = Core(Config(layers=(j, n), rule="readout"))  # timing of a STEP ignores the rule
+    core = Core.model(Config(layers=(j, n), rule="readout"))  # timing of a STEP ignores the rule
     spikers = sorted({(q * n) // s for q in range(s)}) if s else []
     timing = core.layer_timing(0, k, spikers)
     clocks = core.step_cycles([k], [spikers])

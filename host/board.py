@@ -99,8 +99,7 @@ class Board(abc.ABC):
 
     def __init__(self, config: Config):
         self.config = config
-        self.core = Core(config)
-        self.core._MustUse__silence = True     # used for its memory map only, never elaborated
+        self.core = Core.model(config)
         self.memory_depth = {Mem.WEIGHT: self.core.n_weights, Mem.STATE: self.core.n_neurons,
                              Mem.TRACE: self.core.n_traces, Mem.PERTURB: self.core.n_hidden,
                              Mem.GRAD: self.core.n_weights, Mem.FEEDBACK: self.core.n_feedback}

@@ -62,7 +62,7 @@ class CoreMemory:
     def __init__(self, config: Config, net: Network, core: Core | None = None):
         self.config = config
         self.net = net
-        self.core = core if core is not None else Core(config)
+        self.core = core if core is not None else Core.model(config)
         c = self.core
         self.depths = {Mem.WEIGHT: c.n_weights, Mem.STATE: c.n_neurons, Mem.TRACE: c.n_traces,
                        Mem.PERTURB: max(1, c.n_hidden), Mem.GRAD: c.n_weights,
@@ -158,7 +158,7 @@ def power_up_network(config: Config) -> Network:
 def identity_of(config: Config, core: Core | None = None, *, clk_hz: int = DEFAULT_CLK_HZ,
                 baud_divisor: int = DEFAULT_BAUD_DIVISOR, rx_window: int = 1024) -> P.Identity:
     """The IDENTIFY reply of a board built for ``config``."""
-    core = core if core is not None else Core(config)
+    core = core if core is not None else Core.model(config)
     return P.Identity(core_hash=config.core_hash, board_hash=config.board_hash, clk_hz=clk_hz,
                       baud_divisor=baud_divisor, rx_window=rx_window, data_width=core.data_width,
                       addr_width=core.addr_width, event_bytes=P.event_bytes(config.n_inputs),
@@ -188,8 +188,7 @@ class Emulator:
             raise ValueError(f"rx_window must hold two whole frames ({2 * P.MAX_WIRE} bytes) and "
                              f"fit u16, not {rx_window}")
         self.config = config
-        self.core = Core(config)
-        self.core._MustUse__silence = True     # used for its memory map only, never elaborated
+        self.core = Core.model(config)
         self.net = power_up_network(config)
         self.memory = CoreMemory(config, self.net, self.core)
         self.identity = identity_of(config, self.core, clk_hz=clk_hz, baud_divisor=baud_divisor,

@@ -168,6 +168,14 @@ class Core(wiring.Component):
     def config(self) -> Config:
         return self._config
 
+    @classmethod
+    def model(cls, config: Config) -> "Core":
+        """A core used only for its pure-Python side (memory map, ``encode``/``decode``, cycle
+        model), never elaborated: Amaranth is told not to warn that it went unused."""
+        core = cls(config)
+        core._MustUse__silence = True
+        return core
+
     # --- host-side helpers (pure Python) -------------------------------------------------------
     def _layout(self, mem):
         return {Mem.STATE: self.state_layout, Mem.TRACE: self.trace_layout,

@@ -40,7 +40,7 @@ def test_report_is_consistent_with_the_cycle_model(tiny_run):
     report = json.loads((out / "rtl.json").read_text())
     assert [r["layers"] for r in report["rows"]] == [[64, 32, 10], [64, 64, 10]]
     for row in report["rows"]:
-        core = Core(Config(layers=tuple(row["layers"])))
+        core = Core.model(Config(layers=tuple(row["layers"])))
         m = row["per_sample_mean"]
         assert row["samples"] == 2
         assert m["learn"] == core.learn_cycles()
