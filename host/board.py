@@ -131,6 +131,11 @@ class Board(abc.ABC):
     @abc.abstractmethod
     def status(self) -> P.Status: ...
 
+    def check_counters(self) -> P.Status:
+        """The status, after checking the board's counters against what was sent (a board
+        behind a link overrides this; in-process there is nothing to lose)."""
+        return self.status()
+
     @abc.abstractmethod
     def run_sample(self, raster, label: int | None = None) -> np.ndarray:
         """Run one sample (bool raster (n_steps, n_inputs)); learn from ``label`` when given.
@@ -353,6 +358,7 @@ class LinkBoard(Board):
         self._error: BoardError | None = None
         #: replies read, bytes sent and received (for link measurements)
         self.bytes_sent = self.bytes_received = 0
+        self.sent = None                  # set by reset(): requests counted since then
         #: most wire bytes ever outstanding (flow control keeps it <= rx_window)
         self.max_outstanding = 0
         try:
@@ -505,6 +511,24 @@ class LinkBoard(Board):
 
     def reset(self) -> None:
         self._call(Op.RESET)
+        # what the host sent since the board cleared its counters: check_counters compares
+        self.sent = {"events": 0, "samples": 0, "learns": 0}
+
+    def check_counters(self) -> P.Status:
+        """Compare the board's STATUS counters with what this host sent since its last
+        :meth:`reset`; raise :class:`LinkError` naming every difference (a lost or repeated
+        request, an error the board answered) rather than let it pass. Returns the status."""
+        self.drain()
+        status = self.status()
+        if self.sent is None:
+            return status
+        problems = [f"{name}: the board counted {getattr(status, name)}, the host sent {sent}"
+                    for name, sent in self.sent.items() if getattr(status, name) != sent % (1 << 32)]
+        problems += [f"{name} = {getattr(status, name)}" for name in P.STATUS_COUNTERS[4:]
+                     if getattr(status, name)]
+        if problems:
+            raise LinkError(f"board on {self.name} disagrees with the host: " + "; ".join(problems))
+        return status
 
     def read(self, mem, addr, count):
         mem = Mem(mem)
@@ -543,6 +567,10 @@ class LinkBoard(Board):
         codes = P.sample_codes(raster, self._event_bytes)
         for body in P.event_frames(codes, self._event_bytes):
             self._submit(Op.EVENTS, body)
+        if self.sent is not None:
+            self.sent["events"] += int(raster.sum())
+            self.sent["samples"] += 1
+            self.sent["learns"] += label is not None
         if label is None:
             return self._submit(Op.COUNTS, b"", callback)
         return self._submit(Op.LEARN, bytes((int(label),)), callback)

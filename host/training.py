@@ -372,7 +372,8 @@ class _Run:
         return correct / n if n else 0.0, hidden / (n * n_hidden) if n else 0.0
 
     def end_epoch(self):
-        self.flags |= self.board.status().flags
+        # any request lost or refused on the way shows up here, not as a silently worse run
+        self.flags |= self.board.check_counters().flags
         weights, feedback = self.board.read_params()
         test_acc, hidden_rate = self.evaluate()
         n = len(self.train)

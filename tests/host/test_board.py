@@ -240,3 +240,21 @@ def test_wrong_magic_or_version_is_refused(change, words):
         with pytest.raises(BoardMismatch, match=words) as caught:
             LinkBoard(serial.Serial(pty.port, timeout=2), CONFIG)
         assert pty.port in str(caught.value)
+
+
+def test_check_counters_reports_a_request_the_board_never_counted():
+    """The host's record of what it sent is compared with the board's STATUS counters."""
+    from plasticore.host.board import LinkError
+
+    config = Config(layers=(8, 6, 3), n_steps=6, input_window=4)
+    rng = np.random.default_rng(0)
+    raster = rng.random((config.n_steps, config.n_inputs)) < 0.3
+    with EmulatorPty(Emulator(config)) as pty:
+        board = LinkBoard(serial.Serial(pty.port, timeout=2), config)
+        board.reset()
+        board.run_sample(raster, label=1)
+        assert board.check_counters().learns == 1
+        board.sent["events"] += 1                 # as if one spike had been lost on the way
+        with pytest.raises(LinkError, match=r"events: the board counted \d+, the host sent \d+"):
+            board.check_counters()
+        board.close()
