@@ -184,7 +184,7 @@ def throughput(config: Config, clk_hz: float, samples: int = 20) -> dict:
     from plasticore.golden.train import encode_images
     from plasticore.rtl.core import Core
 
-    core = Core(config)
+    core = Core.model(config)
     net = Network(config, fixed=True, seed=0)
     sizes = config.layers
     digits = datasets.load("digits")
