@@ -2,10 +2,11 @@
 side is ``sim/tb_core.py``): inference (3 test digits, every state word after every step) and
 online learning (weights, feedback, LFSRs after every sample; ghat/ehat before some LEARNs).
 
-Default: learning on 25 training digits x 2 epochs on Verilator (50 samples, about 80 s); not on
-Icarus, which runs this design at a few hundred clocks per second under cocotb (about 7 minutes
-per sample). ``PLASTICORE_LONG=1`` trains 50 digits x 3 epochs on Verilator and 2 digits on
-Icarus."""
+Default: learning on 25 training digits x 2 epochs on Verilator (50 samples) and 6 digits on
+Icarus (about 10 s per sample there). ``PLASTICORE_LONG=1`` trains 50 digits x 3 epochs on
+Verilator and 25 x 2 on Icarus. The Verilog is ``harness.convert``'s netlist style: with the
+process style Icarus took about 7 minutes per training sample (its ``always_comb`` sensitivity
+re-runs large blocks on every change of any bit of the vectors they read)."""
 
 import os
 
@@ -26,6 +27,7 @@ def test_core(simulator):
     if reason:
         pytest.skip(reason)
     harness.run(Core(CONFIG), "core", "tb_core", simulator, testcase="core_matches_golden_on_digits",
+                netlist=True,
                 env={"PLASTICORE_CONFIG": CONFIG.to_json(), "PLASTICORE_SAMPLES": "3"})
 
 
@@ -34,10 +36,9 @@ def test_core_learning(simulator):
     reason = harness.missing(simulator)
     if reason:
         pytest.skip(reason)
-    if simulator == "icarus" and not LONG:
-        pytest.skip("Icarus needs about 7 minutes per training sample on this design: "
-                    "PLASTICORE_LONG=1 runs it")
-    train, epochs = ((50, 3) if LONG else (25, 2)) if simulator == "verilator" else (2, 1)
+    train, epochs = ((50, 3) if LONG else (25, 2)) if simulator == "verilator" else \
+        ((25, 2) if LONG else (6, 1))
     harness.run(Core(LEARN_CONFIG), "core_learn", "tb_core", simulator, testcase="core_learns_digits",
+                netlist=True,
                 env={"PLASTICORE_CONFIG": LEARN_CONFIG.to_json(), "PLASTICORE_TRAIN": str(train),
                      "PLASTICORE_EPOCHS": str(epochs), "PLASTICORE_GRAD_EVERY": "5"})
