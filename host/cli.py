@@ -274,7 +274,7 @@ def _on_board(args) -> bool:
 
 def _cmd_train(args, argv) -> int:
     from plasticore.golden import datasets
-    from plasticore.golden.train import seed_config, train
+    from plasticore.golden.train import train
 
     if _on_board(args):
         return _cmd_train_board(args, argv)
@@ -300,37 +300,8 @@ def _cmd_train(args, argv) -> int:
     result = train(config, data, epochs=args.epochs, seeds=seeds, fixed=fixed, limit=args.limit,
                    test_limit=args.test_limit, progress=not args.quiet)
     elapsed = time.perf_counter() - started
-    summary = result.summary()
-
-    record = {
-        "dataset": args.dataset,
-        "rule": config.rule,
-        "target": args.target,
-        "fixed_point": fixed,
-        "epochs": args.epochs,
-        "seeds": seeds,
-        "limit": args.limit,
-        "test_limit": args.test_limit,
-        "n_train": n_train,
-        "n_test": n_test,
-        "train_accuracy": summary["train_accuracy"],
-        "test_accuracy": summary["test_accuracy"],
-        "test_accuracy_std": summary["test_accuracy_std"],
-        "best_test_accuracy": summary["best_test_accuracy"],
-        "best_test_accuracy_std": summary["best_test_accuracy_std"],
-        "test_accuracy_per_seed": summary["test_accuracy_per_seed"],
-        "best_epoch_per_seed": summary["best_epoch_per_seed"],
-        "samples_per_second": result.samples_per_second,
-        "elapsed_seconds": elapsed,
-        "config_hash": config.hash,
-        "core_hash": config.core_hash,
-        # replica r ran seed_config(config, seeds[r]): same fields, LFSR seeds derived from the seed
-        "seed_config_hashes": [seed_config(config, s).hash for s in seeds],
-        "config": config.to_dict(),
-        "history": result.history,
-        "command": [PROG, *argv],
-        "versions": _versions(),
-    }
+    record = _run_record(args, argv, config, result, seeds=seeds, fixed=fixed, n_train=n_train,
+                         n_test=n_test, elapsed=elapsed)
     if args.json is not None:
         _write_json(args.json, record)
     written = []
@@ -341,6 +312,39 @@ def _cmd_train(args, argv) -> int:
     print(_summary_text(record, written, args.json))
     return 0
 
+
+
+def _run_record(args, argv, config, result, *, seeds, fixed, n_train, n_test, elapsed) -> dict:
+    """The JSON record of a training run, the same for every target (board runs add to it)."""
+    from plasticore.golden.train import seed_config
+
+    summary = result.summary()
+    return {
+        "dataset": args.dataset,
+        "rule": config.rule,
+        "target": args.target,
+        "fixed_point": fixed,
+        "epochs": args.epochs,
+        "seeds": list(seeds),
+        "limit": args.limit,
+        "test_limit": args.test_limit,
+        "n_train": n_train,
+        "n_test": n_test,
+        **{key: summary[key] for key in (
+            "train_accuracy", "test_accuracy", "test_accuracy_std", "best_test_accuracy",
+            "best_test_accuracy_std", "test_accuracy_per_seed", "best_epoch_per_seed")},
+        "samples_per_second": result.samples_per_second,
+        "elapsed_seconds": elapsed,
+        "config_hash": config.hash,
+        "core_hash": config.core_hash,
+        "board_hash": config.board_hash,
+        # seed s ran seed_config(config, s): same fields, LFSR seeds derived from the seed
+        "seed_config_hashes": [seed_config(config, s).hash for s in seeds],
+        "config": config.to_dict(),
+        "history": result.history,
+        "command": [PROG, *argv],
+        "versions": _versions(),
+    }
 
 class _EventsData:
     """What the plots need of a dataset, for an events file."""
@@ -353,7 +357,6 @@ def _cmd_train_board(args, argv) -> int:
     """Sample-by-sample training over a Board: sim, emulator, serial, or golden with checkpoints,
     resume or events."""
     from plasticore.golden import datasets
-    from plasticore.golden.train import seed_config
     from plasticore.host import checkpoint as ckpt
     from plasticore.host.board import open_board
     from plasticore.host.training import PixelSamples, read_events, train_on_board
@@ -411,41 +414,16 @@ def _cmd_train_board(args, argv) -> int:
     finally:
         board.close()
     elapsed = time.perf_counter() - started
-    summary = result.summary()
-    record = {
+    record = _run_record(args, argv, config, result, seeds=[seed], fixed=True, n_train=n_train,
+                         n_test=n_test, elapsed=elapsed)
+    record.update({
         "dataset": args.dataset if args.dataset is not None else data.name,
         "events_file": str(args.events) if args.events is not None else None,
-        "rule": config.rule,
-        "target": args.target,
-        "fixed_point": True,
-        "epochs": args.epochs,
-        "seeds": [seed],
-        "limit": args.limit,
-        "test_limit": args.test_limit,
-        "n_train": n_train,
-        "n_test": n_test,
-        "train_accuracy": summary["train_accuracy"],
-        "test_accuracy": summary["test_accuracy"],
-        "test_accuracy_std": summary["test_accuracy_std"],
-        "best_test_accuracy": summary["best_test_accuracy"],
-        "best_test_accuracy_std": summary["best_test_accuracy_std"],
-        "test_accuracy_per_seed": summary["test_accuracy_per_seed"],
-        "best_epoch_per_seed": summary["best_epoch_per_seed"],
-        "samples_per_second": result.samples_per_second,
-        "elapsed_seconds": elapsed,
-        "config_hash": config.hash,
-        "core_hash": config.core_hash,
-        "board_hash": config.board_hash,
-        "seed_config_hashes": [seed_config(config, seed).hash],
-        "config": config.to_dict(),
-        "history": result.history,
         "checkpoint": str(checkpoint_path) if checkpoint_path is not None else None,
         "resumed_from": str(args.resume) if args.resume is not None else None,
         "board": {"clk_hz": identity.clk_hz, "baud_divisor": identity.baud_divisor,
                   "rx_window": identity.rx_window, **link},
-        "command": [PROG, *argv],
-        "versions": _versions(),
-    }
+    })
     if args.json is not None:
         _write_json(args.json, record)
     written = []

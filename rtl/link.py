@@ -429,16 +429,21 @@ class Link(wiring.Component):
                     m.next = "WRITE"
 
             # -- EVENTS pre-pass: every code checked against scratch copies
-            with m.State("PRE_FETCH"):
-                m.d.comb += [buf_rd.en.eq(1), buf_rd.addr.eq(ptr)]
-                m.d.sync += [ptr.eq(ptr + 1), code_b.eq(code_b + 1)]
-                m.next = "PRE_BYTE"
-            with m.State("PRE_BYTE"):
-                m.d.sync += code.eq(Cat(code[8:], buf_rd.data) if eb > 1 else buf_rd.data)
-                with m.If(code_b == eb):
-                    m.next = "PRE_CHECK"
-                with m.Else():
-                    m.next = "PRE_FETCH"
+            def fetch_code(fetch, byte, then):
+                """States ``fetch``/``byte``: the next event code from the buffer into ``code``
+                (its bytes little-endian, two clocks each), then ``then``."""
+                with m.State(fetch):
+                    m.d.comb += [buf_rd.en.eq(1), buf_rd.addr.eq(ptr)]
+                    m.d.sync += [ptr.eq(ptr + 1), code_b.eq(code_b + 1)]
+                    m.next = byte
+                with m.State(byte):
+                    m.d.sync += code.eq(Cat(code[8:], buf_rd.data) if eb > 1 else buf_rd.data)
+                    with m.If(code_b == eb):
+                        m.next = then
+                    with m.Else():
+                        m.next = fetch
+
+            fetch_code("PRE_FETCH", "PRE_BYTE", "PRE_CHECK")
             with m.State("PRE_CHECK"):
                 m.d.sync += [code_b.eq(0), code_i.eq(code_i + 1)]
                 bit = Signal(n_in)
@@ -469,16 +474,7 @@ class Link(wiring.Component):
                 m.d.sync += [steps.eq(steps_s), spiked.eq(spiked_s), learned.eq(learned_s),
                              ptr.eq(2), code_i.eq(0), code_b.eq(0)]
                 m.next = "EXEC_FETCH"
-            with m.State("EXEC_FETCH"):
-                m.d.comb += [buf_rd.en.eq(1), buf_rd.addr.eq(ptr)]
-                m.d.sync += [ptr.eq(ptr + 1), code_b.eq(code_b + 1)]
-                m.next = "EXEC_BYTE"
-            with m.State("EXEC_BYTE"):
-                m.d.sync += code.eq(Cat(code[8:], buf_rd.data) if eb > 1 else buf_rd.data)
-                with m.If(code_b == eb):
-                    m.next = "EXEC_ISSUE"
-                with m.Else():
-                    m.next = "EXEC_FETCH"
+            fetch_code("EXEC_FETCH", "EXEC_BYTE", "EXEC_ISSUE")
             with m.State("EXEC_ISSUE"):
                 m.d.comb += [ev.valid.eq(1),
                              ev.payload.cmd.eq(Mux(is_spike, Cmd.SPIKE,
