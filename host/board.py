@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import abc
 import collections
+import sys
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
@@ -675,6 +676,8 @@ def open_board(target: str, config: Config, *, timeout: float | None = DEFAULT_T
         except ImportError as error:
             raise TargetUnavailable(f"target 'sim' is not available: it needs "
                                     f"plasticore.host.simboard ({error})") from None
+        # the first build takes minutes: say so rather than sit silent
+        kw.setdefault("log", lambda message: print(message, file=sys.stderr, flush=True))
         sim = SimulatedBoard(config, **kw)
         try:
             return _link_on(sim.port, DEFAULT_BAUD, config, timeout, sim.close)
