@@ -27,16 +27,13 @@ from amaranth.lib.wiring import In, Out
 
 from plasticore.golden.config import Config
 from plasticore.golden.network import FLAG_NAMES
+# the protocol's one definition (ops, error codes, limits, IDENTIFY body), shared with the host
+from plasticore.host.protocol import MAX_BODY, MAX_FRAME, REPLY, ErrorCode as Error, Identity, Op, \
+    event_bytes
 
 from .core import Cmd, Core, Mem
 
-__all__ = ["Link", "Op", "Error", "RX_BEAT", "TX_BEAT", "identity", "event_bytes",
-           "MAGIC", "VERSION", "MAX_BODY", "MAX_FRAME"]
-
-MAGIC = b"PLCO"
-VERSION = 1
-MAX_BODY = 252
-MAX_FRAME = MAX_BODY + 4
+__all__ = ["Link", "RX_BEAT", "TX_BEAT"]
 
 #: a decoded byte from the COBS decoder; ``end`` marks the end of a frame (``error``: malformed)
 RX_BEAT = data.StructLayout({"data": 8, "end": 1, "error": 1})
@@ -44,44 +41,10 @@ RX_BEAT = data.StructLayout({"data": 8, "end": 1, "error": 1})
 TX_BEAT = data.StructLayout({"data": 8, "last": 1})
 
 
-class Op:
-    IDENTIFY, RESET, READ, WRITE, EVENTS, LEARN, COUNTS, STATUS, SEEDS, CLEAR = range(1, 11)
-    REPLY = 0x80
-    ERROR = 0xFF
-
-
-class Error:
-    CRC, COBS, LENGTH, OP, ARG, SEQ, STATE = range(1, 8)
-
-
-def event_bytes(n_inputs: int) -> int:
-    """The fewest bytes per event code holding ``n_inputs`` spike codes, SAMPLE and STEP."""
-    n = 1
-    while (1 << (8 * n)) < n_inputs + 2:
-        n += 1
-    return n
-
-
 def _mem_depths(core: Core) -> dict:
     return {Mem.WEIGHT: core.n_weights, Mem.STATE: core.n_neurons, Mem.TRACE: core.n_traces,
             Mem.PERTURB: max(1, core.n_hidden), Mem.GRAD: core.n_weights,
             Mem.FEEDBACK: core.n_feedback}
-
-
-def identity(config: Config, *, data_width: int, addr_width: int, clk_hz: int,
-             baud_divisor: int, rx_window: int) -> bytes:
-    """The body of the IDENTIFY reply (protocol section 3); the widths are the core's access
-    port's (:class:`.core.Core`)."""
-    sizes = config.layers
-    out = bytearray(MAGIC)
-    out += bytes([VERSION])
-    out += bytes.fromhex(config.core_hash) + bytes.fromhex(config.board_hash)
-    out += clk_hz.to_bytes(4, "little") + baud_divisor.to_bytes(2, "little")
-    out += rx_window.to_bytes(2, "little")
-    out += bytes([data_width, addr_width, event_bytes(config.n_inputs), len(sizes)])
-    for size in sizes:
-        out += size.to_bytes(2, "little")
-    return bytes(out)
 
 
 class Link(wiring.Component):
@@ -126,9 +89,11 @@ class Link(wiring.Component):
             raise ValueError(f"count_bits = {config.count_bits}: replies carry counts as one byte")
         self._config = config
         self.core = Core(config)
-        self.identity = identity(config, data_width=self.core.data_width,
-                                 addr_width=self.core.addr_width, clk_hz=clk_hz, baud_divisor=baud_divisor,
-                                 rx_window=rx_window)
+        self.identity = Identity(
+            core_hash=config.core_hash, board_hash=config.board_hash, clk_hz=clk_hz,
+            baud_divisor=baud_divisor, rx_window=rx_window, data_width=self.core.data_width,
+            addr_width=self.core.addr_width, event_bytes=event_bytes(config.n_inputs),
+            layers=tuple(config.layers)).pack()
         self.word_bytes = (self.core.data_width + 7) // 8
         self.event_bytes = event_bytes(config.n_inputs)
         super().__init__({
@@ -531,7 +496,7 @@ class Link(wiring.Component):
                             m.d.sync += count16[name].eq(count16[name] + 1)
                 m.next = "R_SEQ"
             with m.State("DONE"):
-                m.d.sync += [reply_op.eq(op | Op.REPLY),
+                m.d.sync += [reply_op.eq(op | REPLY),
                              count32["frames"].eq(count32["frames"] + 1)]
                 m.next = "R_SEQ"
 

@@ -13,7 +13,9 @@ from plasticore.golden.network import Network
 from plasticore.golden.train import seed_config
 from plasticore.rtl.core import Mem
 from plasticore.rtl.golden_view import golden_params
-from plasticore.rtl.link import Error, Link, Op, identity
+from plasticore.host.protocol import REPLY, ErrorCode as Error, Op
+from plasticore.host.emulator import identity_of
+from plasticore.rtl.link import Link
 
 from .streams import get, put
 
@@ -60,7 +62,7 @@ class Session:
         seq, rop, rbody = await self.raw(frame(self.seq, op, body))
         assert seq == self.seq
         if expect_error is None:
-            assert rop == op | Op.REPLY, f"op {op}: error reply {rbody.hex()}"
+            assert rop == op | REPLY, f"op {op}: error reply {rbody.hex()}"
         else:
             assert rop == Op.ERROR and rbody[0] == expect_error, (rop, rbody.hex())
         self.seq = (self.seq + 1) & 0xFF
@@ -98,9 +100,8 @@ def test_identify_reset_status_seeds(simulate):
         s = Session(ctx, link)
         s.seq = 77                                   # IDENTIFY resynchronises at any seq
         body = await s.request(Op.IDENTIFY)
-        assert body == identity(SMALL, data_width=link.core.data_width,
-                                addr_width=link.core.addr_width, clk_hz=12_000_000,
-                                baud_divisor=4, rx_window=1024)
+        assert body == identity_of(SMALL, link.core, clk_hz=12_000_000, baud_divisor=4,
+                                   rx_window=1024).pack()
         assert body[:5] == b"PLCO\x01" and body[5:13] == bytes.fromhex(SMALL.core_hash)
         await s.request(Op.SEEDS, (5).to_bytes(4, "little") + (9).to_bytes(4, "little"))
         assert ctx.get(link.core.perturb_state) == 5 and ctx.get(link.core.round_state) == 9
