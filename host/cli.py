@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="KEY=VALUE",
                        help="override one field; VALUE is JSON, else a string (repeatable)")
     group.add_argument("--hidden", type=positive_int, metavar="N",
-                       help="hidden neurons (default 32 for digits, 128 for mnist/fashion-mnist)")
+                       help="hidden neurons (default 64 for digits, 128 for mnist/fashion-mnist)")
     group.add_argument("--rule", choices=RULES, help="learning rule (default: the configuration's, sfdfa)")
 
     train = commands.add_parser(

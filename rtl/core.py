@@ -5,17 +5,19 @@ end-of-sample learning of section 6). Design note with block diagram: ``docs/rtl
 A time step, layer by layer (first hidden layer first), runs two engines side by side:
 
 * the **neuron loop** visits the layer's neurons in order. For neuron ``i`` it reads the state
-  word, decays ``a`` then ``c`` on one shared multiplier (step 1), tests the threshold (step 2),
+  word, decays ``a`` and ``c`` on two multipliers in the same clock (step 1), tests the threshold (step 2),
   does the counter and grade bookkeeping of step 3 and the ``-theta_q`` reset, accumulates
   ``w_ij`` (and ``(w_ij * d_j) >> weight.frac``) over the layer's list of spiking inputs, one
   weight read per clock, and stores every field once, saturated (step 4). Spikes go into the
   next layer's input list;
 * the **trace pass** decays every trace of the layer's inputs and adds 1.0 to the spiking ones
-  (steps 1 and 4), one input per clock, with its own memory and multipliers.
+  (steps 1 and 4), two inputs per clock (two per memory word), with its own memory and
+  multipliers.
 
 Latency and throughput: a layer with ``N`` neurons, ``J`` inputs of which ``K`` spiked takes
-``max(N * max(K, 2) + 4, J + 2) + 1`` clocks (``docs/rtl.md``): one synaptic operation per clock
-once ``K >= 2``. A step of ``L`` layers adds one clock to accept the command.
+``max(N * max(K, 1) + 4, ceil(J / 2) + 2)`` clocks plus the eligibility engine's
+(``docs/rtl.md``): one synaptic operation per clock once ``K >= 1``. A step of ``L`` layers
+adds one clock to accept the command.
 
 Limits: the host sends each input address at most once per step (a repeated address would be
 integrated twice, unlike the golden model's boolean raster; more than ``n_inputs`` events in one
@@ -68,10 +70,12 @@ def _bits(n):
 class _Port:
     """A memory port of one user of a shared memory (``_share``)."""
 
-    def __init__(self, depth, shape):
+    def __init__(self, depth, shape, lanes=1):
         self.addr = Signal(range(max(depth, 2)))
         self.en = Signal()
         self.data = Signal(shape)
+        #: lanes written (a memory with a write granularity): all unless a user narrows it
+        self.lanes = Signal(lanes, init=(1 << lanes) - 1)
 
 
 def _share(m, rd, wr, width, *users):
@@ -84,7 +88,7 @@ def _share(m, rd, wr, width, *users):
         with m.If(u_rd.en):
             m.d.comb += [rd.en.eq(1), rd.addr.eq(u_rd.addr + base)]
         with m.If(u_wr.en):
-            m.d.comb += [wr.en.eq(1), wr.addr.eq(u_wr.addr + base),
+            m.d.comb += [wr.en.eq(u_wr.lanes), wr.addr.eq(u_wr.addr + base),
                          wr.data.eq(Value.cast(u_wr.data))]
 
 
@@ -122,6 +126,11 @@ class Core(wiring.Component):
         self.n_layers = len(sizes) - 1
         self.neuron_base = [sum(sizes[1:1 + k]) for k in range(self.n_layers)]
         self.trace_base = [sum(sizes[:k]) for k in range(self.n_layers)]
+        #: TRACE holds two inputs per word (the trace pass does two per clock); each layer's
+        #: inputs start a word of their own, so a layer with an odd input count leaves one lane
+        #: unused. Host addresses stay ``trace_base[l] + j`` (the core translates them)
+        self.trace_word_base = [sum((sizes[q] + 1) // 2 for q in range(k)) for k in range(self.n_layers)]
+        self.n_trace_words = sum((sizes[q] + 1) // 2 for q in range(self.n_layers))
         self.weight_base = [sum(sizes[q + 1] * sizes[q] for q in range(k)) for k in range(self.n_layers)]
         self.n_neurons = sum(sizes[1:])
         self.n_traces = sum(sizes[:-1])
@@ -219,8 +228,8 @@ class Core(wiring.Component):
         "updates"}``. The layer takes ``max(loop, trace, elig_end)`` clocks, one of them the
         switch to the next layer (docs/rtl.md)."""
         n, j = self._config.layers[k + 1], self._config.layers[k]
-        tokens = max(listed, 2)
-        loop, trace = n * tokens + 4, j + 2
+        tokens = max(listed, 1)
+        loop, trace = n * tokens + 4, (j + 1) // 2 + 2
         handoff = first = None
         for i in spikers:                   # the queue is in neuron order
             start = (i + 1) * tokens + 1 + self.ELIG_QUEUE          # the reciprocal starts
@@ -267,20 +276,27 @@ class Core(wiring.Component):
         entry = data.StructLayout({"j": unsigned(_bits(self.max_inputs)), "d": signed(cfg.grade.bits)})
         lbits = _bits(self.max_inputs)
         list_mem = memory.Memory(shape=entry, depth=2 << lbits, init=[])
-        marks = [memory.Memory(shape=1, depth=self.max_inputs, init=[]) for _ in range(2)]
+        # the trace pass visits two inputs per clock: marks and eps hold two inputs per word
+        half_inputs = (self.max_inputs + 1) // 2
+        marks = [memory.Memory(shape=2, depth=half_inputs, init=[]) for _ in range(2)]
         # eps = (x' - y') >> (trace.frac - grad.frac), x', y' unsigned trace words: exact in this
         eps_shape = signed(max(2, cfg.trace.bits + 1 - (cfg.trace.frac - cfg.grad.frac)))
-        e_mem = memory.Memory(shape=eps_shape, depth=self.max_inputs, init=[])
+        e_mem = memory.Memory(shape=2 * eps_shape.width, depth=half_inputs, init=[])
         # errors delta: output layer from the counts, hidden layers through the feedback (spec 6.2)
         O = cfg.n_outputs
         dw = max(cfg.feedback.bits + cfg.count_bits + 2 + _bits(O + 1),
                  cfg.count_bits + 2 + cfg.feedback.frac) + 1
-        td_width = max(self.trace_layout.size, dw)
-        td_mem = memory.Memory(shape=td_width, depth=self.n_traces + self.n_neurons, init=[])
-        t_rd, t_wr = _Port(self.n_traces, self.trace_layout), _Port(self.n_traces, self.trace_layout)
-        d_rd, d_wr = _Port(self.n_neurons, signed(dw)), _Port(self.n_neurons, signed(dw))
-        _share(m, td_mem.read_port(), td_mem.write_port(), td_width,
-               (t_rd, t_wr, 0), (d_rd, d_wr, self.n_traces))
+        # TRACE: two inputs (lanes) per word, written lane by lane by the host; errors in lane 0
+        lane = max(self.trace_layout.size, dw)
+        td_mem = memory.Memory(shape=2 * lane, depth=self.n_trace_words + self.n_neurons, init=[])
+        t_rd = _Port(self.n_trace_words, 2 * lane)
+        t_wr = _Port(self.n_trace_words, 2 * lane, lanes=2)
+        d_rd, d_wr = _Port(self.n_neurons, signed(dw)), _Port(self.n_neurons, signed(dw), lanes=2)
+        _share(m, td_mem.read_port(), td_mem.write_port(granularity=lane), 2 * lane,
+               (t_rd, t_wr, 0), (d_rd, d_wr, self.n_trace_words))
+
+        def trace_lane(word, q):
+            return data.View(self.trace_layout, word[q * lane:q * lane + self.trace_layout.size])
         # GRAD: one read and one write per clock (eligibility engine, LEARN weight pass); two
         # single-port banks suffice when every layer has an even number of inputs (rtl/pairmem.py),
         # SPRAM on an iCE40 UltraPlus (20 of its 30 EBRs otherwise for the digits network)
@@ -309,7 +325,7 @@ class Core(wiring.Component):
         p_rd, p_wr = p_mem.read_port(), p_mem.write_port()
         l_rd, l_wr = list_mem.read_port(), list_mem.write_port()
         k_rd = [mem.read_port() for mem in marks]
-        k_wr = [mem.write_port() for mem in marks]
+        k_wr = [mem.write_port(granularity=1) for mem in marks]
 
         m.submodules.lfsr = lfsr = LFSR(init=cfg.seed_perturb)
         m.d.comb += [lfsr.seed.eq(self.seed), lfsr.load.eq(self.seed_load),
@@ -338,9 +354,9 @@ class Core(wiring.Component):
         # ---- neuron loop: S0 token generator ------------------------------------------------------
         gen_run = Signal()
         gi = Signal(range(max(self.n_neurons, 2)))   # neuron within the layer
-        gk = Signal(range(self.max_inputs + 2))      # token within the neuron: max(K, 2) tokens
+        gk = Signal(range(self.max_inputs + 2))      # token within the neuron: max(K, 1) tokens
         grow = Signal(range(max(self.n_weights, 2)))  # weight address of (gi, input 0)
-        g_last = (gk >= K - 1) & (gk >= 1)
+        g_last = gk + 1 >= K
         g_has = gk < K
 
         s1 = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1, "has": 1,
@@ -357,22 +373,18 @@ class Core(wiring.Component):
         cur_p = Signal()                              # its perturbation sign bit
         a_dec = Signal(signed(cfg.state.bits))
         c_dec = Signal(signed(cfg.state.bits))
-        second = Signal()                             # S1 holds the neuron's second token
-        m.d.sync += second.eq(s1.valid & s1.first)
-        mul_x = Mux(s1.first, s_rd.data.a, s_rd.data.c)
-        mul_k = Mux(s1.first, cfg.rho_q, cfg.rho_s_q)
-        # one multiplier for the decay (steps) and delta * ghat (LEARN phase C): 8 DSPs on a UP5K
+        # a and c decay in the neuron's first token (two multipliers), so a neuron takes one
+        # clock when at most one input spiked; the a multiplier also forms delta * ghat (LEARN
+        # phase C)
         learning_c = Signal()                         # phase C runs
         mul_a = Signal(signed(max(cfg.state.bits, dw)))
         mul_b = Signal(signed(max(DECAY_FRAC, cfg.grad.bits) + 1))
-        m.d.comb += [mul_a.eq(Mux(learning_c, d_rd.data, mul_x)),
-                     mul_b.eq(Mux(learning_c, g_rd.data.ghat, mul_k))]
+        m.d.comb += [mul_a.eq(Mux(learning_c, d_rd.data, s_rd.data.a)),
+                     mul_b.eq(Mux(learning_c, g_rd.data.ghat, cfg.rho_q))]
         big_prod = mul_a * mul_b
-        decayed = big_prod >> DECAY_FRAC
         with m.If(s1.valid & s1.first):
-            m.d.sync += [cur.eq(s_rd.data), cur_p.eq(p_rd.data), a_dec.eq(decayed)]
-        with m.If(s1.valid & second):
-            m.d.sync += c_dec.eq(decayed)
+            m.d.sync += [cur.eq(s_rd.data), cur_p.eq(p_rd.data), a_dec.eq(big_prod >> DECAY_FRAC),
+                         c_dec.eq((s_rd.data.c * cfg.rho_s_q) >> DECAY_FRAC)]
         m.d.sync += [s2.valid.eq(s1.valid), s2.first.eq(s1.first), s2.last.eq(s1.last),
                      s2.has.eq(s1.has), s2.i.eq(s1.i), s2.d.eq(entry_rd.d), s2.row.eq(s1.row)]
 
@@ -441,20 +453,33 @@ class Core(wiring.Component):
             m.d.sync += n_out.eq(n_out + 1)
 
         # ---- trace pass ------------------------------------------------------------------------------
+        # two inputs per clock: word t_p holds inputs 2 t_p (lane 0) and 2 t_p + 1 (lane 1)
         t_run = Signal()
-        t_j = Signal(range(self.max_inputs + 1))
-        t1 = Signal(data.StructLayout({"valid": 1, "j": t_j.shape()}))
-        m.d.sync += [t1.valid.eq(t_run), t1.j.eq(t_j)]
+        t_p = Signal(range(half_inputs + 1))
+        t1 = Signal(data.StructLayout({"valid": 1, "p": t_p.shape()}))
+        m.d.sync += [t1.valid.eq(t_run), t1.p.eq(t_p)]
+        pairs_of = table([(cfg.layers[k] + 1) // 2 for k in range(L)])[layer]
+        tword = table(self.trace_word_base)[layer]
         one = cfg.trace.one
-        mark = Mux(in_bank, k_rd[1].data, k_rd[0].data)
-        x_dec = (t_rd.data.x * cfg.rho_q) >> DECAY_FRAC
-        y_dec = (t_rd.data.y * cfg.rho_s_q) >> DECAY_FRAC
-        x_new, x_clip = _sat(x_dec + Mux(mark, one, 0), cfg.trace)
-        y_new, y_clip = _sat(y_dec + Mux(mark, one, 0), cfg.trace)
-        m.d.comb += flag["trace"].eq(t1.valid & (x_clip | y_clip))
-        # eps_j of spec 5.3 from the traces after decay and before the +1.0: stored for the
-        # eligibility engine, which trails the trace pass (see the eligibility section)
-        m.d.comb += [e_wr.addr.eq(t1.j), e_wr.data.eq((x_dec - y_dec) >> (cfg.trace.frac - cfg.grad.frac))]
+        marks_rd = Mux(in_bank, k_rd[1].data, k_rd[0].data)
+        lane1 = 2 * t1.p + 1 < j_of          # an odd layer's last word has one input
+        t_new = Signal(2 * lane)
+        t_clip = []
+        eps = []
+        for q in range(2):
+            old = trace_lane(t_rd.data, q)
+            x_dec = (old.x * cfg.rho_q) >> DECAY_FRAC
+            y_dec = (old.y * cfg.rho_s_q) >> DECAY_FRAC
+            x_new, x_clip = _sat(x_dec + Mux(marks_rd[q], one, 0), cfg.trace)
+            y_new, y_clip = _sat(y_dec + Mux(marks_rd[q], one, 0), cfg.trace)
+            new = data.View(self.trace_layout, t_new[q * lane:q * lane + self.trace_layout.size])
+            m.d.comb += [new.x.eq(x_new), new.y.eq(y_new)]
+            t_clip.append(x_clip | y_clip)
+            # eps_j of spec 5.3 from the traces after decay and before the +1.0: stored for the
+            # eligibility engine, which trails the trace pass (see the eligibility section)
+            eps.append(((x_dec - y_dec) >> (cfg.trace.frac - cfg.grad.frac))[:eps_shape.width])
+        m.d.comb += flag["trace"].eq(t1.valid & (t_clip[0] | (lane1 & t_clip[1])))
+        m.d.comb += [e_wr.addr.eq(t1.p), e_wr.data.eq(Cat(*eps))]
 
         # ---- eligibility engine (spec 5.3: ghat, ehat) --------------------------------------------
         # spiking neurons of the layer queue {row, c', elapsed}; one reciprocal at a time, then one
@@ -494,10 +519,11 @@ class Core(wiring.Component):
                 m.d.sync += el_run.eq(0)
         # E0 issues (row + j): ghat/ehat and eps reads; E1: e = ehat * rho^k, diff = e - eps;
         # E2: g = r * diff, saturate, write back
-        e1 = Signal(data.StructLayout({"valid": 1, "last": 1, "addr": grow.shape(),
+        e1 = Signal(data.StructLayout({"valid": 1, "last": 1, "addr": grow.shape(), "lane": 1,
                                        "r": unsigned(DECAY_FRAC), "rp": unsigned(DECAY_FRAC)}))
         m.d.sync += [e1.valid.eq(el_run), e1.last.eq(el_last), e1.addr.eq(el_row + el_j),
-                     e1.r.eq(el_r), e1.rp.eq(el_rp)]
+                     e1.lane.eq(el_j[0]), e1.r.eq(el_r), e1.rp.eq(el_rp)]
+        eps_j = Mux(e1.lane, e_rd.data[eps_shape.width:], e_rd.data[:eps_shape.width]).as_signed()
         if cfg.reset_path:
             e_val = (g_rd.data.ehat * e1.rp) >> DECAY_FRAC
         else:
@@ -510,7 +536,7 @@ class Core(wiring.Component):
                                        "diff": signed(max(e_bits, eps_shape.width) + 1),
                                        "ghat": signed(cfg.grad.bits)}))
         m.d.sync += [e2.valid.eq(e1.valid), e2.last.eq(e1.last), e2.addr.eq(e1.addr), e2.r.eq(e1.r),
-                     e2.e.eq(e_val), e2.diff.eq(e_val - e_rd.data), e2.ghat.eq(g_rd.data.ghat)]
+                     e2.e.eq(e_val), e2.diff.eq(e_val - eps_j), e2.ghat.eq(g_rd.data.ghat)]
         g_step = (e2.r * e2.diff) >> DECAY_FRAC
         # E3: saturate and write back (the product registered: timing). The last write of a layer
         # falls in the clock in which the engine reports drained, so the cycle model is unchanged
@@ -616,6 +642,15 @@ class Core(wiring.Component):
         f_new, f_clip = _sat(d2.b + ((d2.t - d2.b + d2.noise) >> fshift), cfg.feedback)
         m.d.comb += flag["feedback"].eq(d2.valid & d2.fired & f_clip)
 
+        # ---- access port: TRACE host address trace_base[l] + j -> word, lane ------------------------
+        acc_word = Signal(range(max(self.n_trace_words, 2)))
+        acc_lane = Signal()
+        m.d.comb += [acc_word.eq(self.access.addr >> 1), acc_lane.eq(self.access.addr[0])]
+        for k in range(1, L):               # later layers override: bases ascend
+            with m.If(self.access.addr >= self.trace_base[k]):
+                j = self.access.addr - self.trace_base[k]
+                m.d.comb += [acc_word.eq(self.trace_word_base[k] + (j >> 1)), acc_lane.eq(j[0])]
+
         # ---- sequencer ---------------------------------------------------------------------------------
         clr_base = max(self.n_neurons, self.n_traces, self.max_inputs, self.n_hidden)
         clr = Signal(range(max(clr_base, self.n_weights) + 1))
@@ -634,13 +669,13 @@ class Core(wiring.Component):
                             with m.If(n_in < cfg.n_inputs):
                                 m.d.comb += [l_wr.en.eq(1), l_wr.addr.eq(n_in),
                                              l_wr.data.j.eq(ev.addr), l_wr.data.d.eq(0),
-                                             k_wr[0].en.eq(1), k_wr[0].addr.eq(ev.addr),
-                                             k_wr[0].data.eq(1)]
+                                             k_wr[0].en.eq(Mux(ev.addr[0], 0b10, 0b01)),
+                                             k_wr[0].addr.eq(ev.addr >> 1), k_wr[0].data.eq(0b11)]
                                 m.d.sync += n_in.eq(n_in + 1)
                         with m.Case(Cmd.STEP):
                             m.d.sync += [layer.eq(0), K.eq(n_in), n_in.eq(0), n_out.eq(0),
                                          gen_run.eq(1), gi.eq(0), gk.eq(0), grow.eq(0),
-                                         t_run.eq(1), t_j.eq(0)]
+                                         t_run.eq(1), t_p.eq(0)]
                             m.next = "LAYER"
                         with m.Case(Cmd.SAMPLE):
                             m.d.sync += [clr.eq(0), n_in.eq(0), step.eq(0)]
@@ -665,20 +700,23 @@ class Core(wiring.Component):
                     with m.Case(Mem.FEEDBACK):
                         m.d.comb += [f_rd.en.eq(acc_.en & ~acc_.we), f_wr.en.eq(acc_.en & acc_.we)]
                 m.d.comb += [w_rd.addr.eq(acc_.addr), s_rd.addr.eq(acc_.addr),
-                             t_rd.addr.eq(acc_.addr), p_rd.addr.eq(acc_.addr),
+                             t_rd.addr.eq(acc_word), p_rd.addr.eq(acc_.addr),
                              g_rd.addr.eq(acc_.addr), f_rd.addr.eq(acc_.addr),
-                             w_wr.addr.eq(acc_.addr), s_wr.addr.eq(acc_.addr), t_wr.addr.eq(acc_.addr),
+                             w_wr.addr.eq(acc_.addr), s_wr.addr.eq(acc_.addr), t_wr.addr.eq(acc_word),
                              g_wr.addr.eq(acc_.addr), f_wr.addr.eq(acc_.addr),
                              w_wr.data.eq(acc_.wdata), s_wr.data.eq(acc_.wdata),
-                             t_wr.data.eq(acc_.wdata), g_wr.data.eq(acc_.wdata), f_wr.data.eq(acc_.wdata)]
+                             t_wr.data.eq(Cat(acc_.wdata[:lane], acc_.wdata[:lane])),
+                             t_wr.lanes.eq(Mux(acc_lane, 0b10, 0b01)),
+                             g_wr.data.eq(acc_.wdata), f_wr.data.eq(acc_.wdata)]
 
             with m.State("CLEAR"):
                 zero = [s_wr.en.eq(clr < self.n_neurons), s_wr.addr.eq(clr), s_wr.data.eq(0),
-                        t_wr.en.eq(clr < self.n_traces), t_wr.addr.eq(clr), t_wr.data.eq(0),
+                        t_wr.en.eq(clr < self.n_trace_words), t_wr.addr.eq(clr), t_wr.data.eq(0),
                         g_wr.en.eq(grad_dirty & (clr < self.n_weights)), g_wr.addr.eq(clr),
                         g_wr.data.eq(0)]
                 for port in k_wr:            # (stale list entries are never read: < K only)
-                    zero += [port.en.eq(clr < self.max_inputs), port.addr.eq(clr), port.data.eq(0)]
+                    zero += [port.en.eq(Mux(clr < half_inputs, 0b11, 0)), port.addr.eq(clr),
+                             port.data.eq(0)]
                 m.d.comb += zero
                 with m.If(clr < self.n_hidden):        # one perturbation draw per hidden neuron
                     m.d.comb += lfsr.advance.eq(1)
@@ -700,21 +738,23 @@ class Core(wiring.Component):
                              l_wr.en.eq(listing), l_wr.addr.eq(Cat(n_out[:lbits], ~in_bank)),
                              l_wr.data.j.eq(s3.i), l_wr.data.d.eq(s3.d)]
                 for b in range(2):
-                    m.d.comb += [k_rd[b].addr.eq(t_j), k_rd[b].en.eq(t_run & (in_bank == b))]
+                    m.d.comb += [k_rd[b].addr.eq(t_p), k_rd[b].en.eq(t_run & (in_bank == b))]
                     with m.If(in_bank == b):       # trace pass clears this bank's marks
-                        m.d.comb += [k_wr[b].en.eq(t1.valid), k_wr[b].addr.eq(t1.j), k_wr[b].data.eq(0)]
+                        m.d.comb += [k_wr[b].en.eq(Mux(t1.valid, 0b11, 0)), k_wr[b].addr.eq(t1.p),
+                                     k_wr[b].data.eq(0)]
                     with m.Else():                 # the spikes of this layer, for the next one
-                        m.d.comb += [k_wr[b].en.eq(listing), k_wr[b].addr.eq(s3.i), k_wr[b].data.eq(1)]
+                        m.d.comb += [k_wr[b].en.eq(Mux(listing, Mux(s3.i[0], 0b10, 0b01), 0)),
+                                     k_wr[b].addr.eq(s3.i >> 1), k_wr[b].data.eq(0b11)]
                 # eligibility engine ports (eps written by the trace pass)
-                m.d.comb += [e_wr.en.eq(t1.valid), e_rd.addr.eq(el_j), e_rd.en.eq(el_run),
+                m.d.comb += [e_wr.en.eq(t1.valid), e_rd.addr.eq(el_j >> 1), e_rd.en.eq(el_run),
                              g_rd.addr.eq(el_row + el_j), g_rd.en.eq(el_run),
                              g_wr.addr.eq(e3.addr), g_wr.data.eq(el_word), g_wr.en.eq(e3.valid)]
                 with m.If(e2.valid):
                     m.d.sync += grad_dirty.eq(1)
                 # trace pass ports
-                m.d.comb += [t_rd.addr.eq(tbase + t_j), t_rd.en.eq(t_run),
-                             t_wr.addr.eq(tbase + t1.j), t_wr.en.eq(t1.valid),
-                             t_wr.data.x.eq(x_new), t_wr.data.y.eq(y_new)]
+                m.d.comb += [t_rd.addr.eq(tword + t_p), t_rd.en.eq(t_run),
+                             t_wr.addr.eq(tword + t1.p), t_wr.en.eq(t1.valid), t_wr.data.eq(t_new),
+                             t_wr.lanes.eq(Cat(1, lane1))]
                 # token generator
                 with m.If(gen_run):
                     with m.If(g_last):
@@ -724,8 +764,8 @@ class Core(wiring.Component):
                     with m.Else():
                         m.d.sync += gk.eq(gk + 1)
                 with m.If(t_run):
-                    m.d.sync += t_j.eq(t_j + 1)
-                    with m.If(t_j == j_of - 1):
+                    m.d.sync += t_p.eq(t_p + 1)
+                    with m.If(t_p == pairs_of - 1):
                         m.d.sync += t_run.eq(0)
                 with m.If(drained):
                     with m.If(is_last):
@@ -734,7 +774,7 @@ class Core(wiring.Component):
                     with m.Else():
                         m.d.sync += [layer.eq(layer + 1), K.eq(n_out), n_out.eq(0),
                                      gen_run.eq(1), gi.eq(0), gk.eq(0), grow.eq(wbase_next),
-                                     t_run.eq(1), t_j.eq(0)]
+                                     t_run.eq(1), t_p.eq(0)]
 
             with m.State("L_OUT"):        # phase A: delta_o = target - count_o, D_o
                 m.d.comb += [s_rd.addr.eq(out_base + la), s_rd.en.eq(la < O),
@@ -821,11 +861,14 @@ class Core(wiring.Component):
 
         # access read data: the port selected by the last read
         rsel = Signal(Mem)
+        rlane = Signal()                  # TRACE lane of the last read
         with m.If(acc_.en & ~acc_.we & ~self.busy):
-            m.d.sync += rsel.eq(acc_.mem)
+            m.d.sync += [rsel.eq(acc_.mem), rlane.eq(acc_lane)]
         with m.Switch(rsel):
             for mem, value in ((Mem.WEIGHT, w_rd.data.as_unsigned()), (Mem.STATE, s_rd.data.as_value()),
-                               (Mem.TRACE, t_rd.data.as_value()), (Mem.PERTURB, p_rd.data),
+                               (Mem.TRACE, Mux(rlane, trace_lane(t_rd.data, 1).as_value(),
+                                               trace_lane(t_rd.data, 0).as_value())),
+                               (Mem.PERTURB, p_rd.data),
                                (Mem.GRAD, g_rd.data.as_value()), (Mem.FEEDBACK, f_rd.data.as_unsigned())):
                 with m.Case(mem):
                     m.d.comb += acc_.rdata.eq(value)
