@@ -17,12 +17,9 @@ every sample (``Network.learn``), exactly the sequence the cocotb training run s
 Per step the benchmark records the input events and the spiking neurons of every layer and hands
 them to the cycle model.
 
-``SAMPLE`` (the per-sample clear) has no function in ``Core``; it is counted as
-``max(neurons, traces, inputs, hidden) + 2`` clocks (the ``CLEAR`` state visits
-``clr = 0 .. clr_end`` in ``rtl/core.py``, plus the transfer clock, the same convention as
-``step_cycles``; 98 for (64, 32, 10), the value docs/rtl.md measured), never with the
-``n_weights`` sweep of a dirty ``GRAD`` memory (an ``sfdfa``/``dfa`` ``LEARN`` cleans it). It is
-not asserted by the tests, hence reported in its own column.
+``SAMPLE`` (the per-sample clear) is ``Core.sample_cycles()`` (clean ``GRAD``: an
+``sfdfa``/``dfa`` ``LEARN`` leaves it clean), asserted for every sample by the cocotb training
+run; reported in its own column.
 
 Ideal clocks (one clock per operation): integration synaptic operations (SOPs) = sum over layers
 of spiking inputs x neurons; eligibility updates = spiking neurons x inputs of their layer; learning
@@ -61,9 +58,8 @@ MODEL_NOTE = ("Clocks from the core's exact cycle model (Core.step_cycles / laye
               "by the golden model's real activity (Network(config, fixed=True, seed=0), online "
               "learning, first training digits in order). No simulation runs here.")
 FOOTNOTES = (
-    "SAMPLE: per-sample clear, max(neurons, traces, inputs, hidden) + 2 clocks from rtl/core.py's "
-    "CLEAR state (no Core function; not asserted by the tests, but equal to docs/rtl.md's measured "
-    "98 for (64, 32, 10)).",
+    "SAMPLE: per-sample clear, Core.sample_cycles() (asserted for every sample by the cocotb "
+    "training run).",
     "ideal: one clock per operation: integration SOPs (sum over layers of spiking inputs x "
     "neurons) + eligibility updates (spiking neurons x inputs of the layer) + learning words "
     "(weights visited + feedback words). ops/clk = ideal / clocks.",
@@ -86,7 +82,7 @@ SWEEP_COLUMNS = ("N", "J", "K", "S", "step clk", "loop", "trace", "elig end", "i
 # --- cycle model on golden activity ---------------------------------------------------------------
 def sample_clear_cycles(core: Core) -> int:
     """SAMPLE clocks (transfer to done) with a clean GRAD memory: CLEAR visits 0 .. clr_end."""
-    return max(core.n_neurons, core.n_traces, core.max_inputs, core.n_hidden) + 2
+    return core.sample_cycles()
 
 
 def learn_words(core: Core) -> int:

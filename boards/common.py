@@ -200,7 +200,7 @@ def throughput(config: Config, clk_hz: float, samples: int = 20) -> dict:
         activity = (f"{samples} random {config.n_inputs}-pixel images, {dark:.0%} dark pixels like "
                     f"the digits (no dataset of that size here)")
     rasters = encode_images(config, x)
-    clear = max(core.n_neurons, core.n_traces, core.max_inputs, core.n_hidden) + 2
+    clear = core.sample_cycles()
     learn = core.learn_cycles()
     clocks = sops = steps_clocks = 0
     for s in range(len(y)):

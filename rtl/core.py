@@ -245,6 +245,18 @@ class Core(wiring.Component):
         """Clocks from the transfer of ``STEP`` to ``done``: 1 + the layers' clocks."""
         return 1 + sum(self.layer_timing(k, K, spikers[k])["clocks"] for k, K in enumerate(listed))
 
+    @property
+    def clear_words(self) -> int:
+        """Addresses ``SAMPLE`` visits with a clean ``GRAD``: state words, trace words (two
+        inputs each), marks words and one perturbation draw per hidden neuron, in parallel."""
+        return max(self.n_neurons, self.n_trace_words, (self.max_inputs + 1) // 2, self.n_hidden)
+
+    def sample_cycles(self, grad_dirty: bool = False) -> int:
+        """Clocks from the transfer of ``SAMPLE`` to ``done``: the ``CLEAR`` state visits
+        ``0 .. clear_words`` (``n_weights`` when ``GRAD`` is dirty, i.e. not after a ``LEARN``
+        of rule ``sfdfa``/``dfa``) plus the transfer clock."""
+        return max(self.clear_words, self.n_weights if grad_dirty else 0) + 2
+
     def learn_cycles(self) -> int:
         """Clocks from the transfer of ``LEARN`` to ``done`` (independent of the data)."""
         cfg, L = self._config, self.n_layers
@@ -652,7 +664,7 @@ class Core(wiring.Component):
                 m.d.comb += [acc_word.eq(self.trace_word_base[k] + (j >> 1)), acc_lane.eq(j[0])]
 
         # ---- sequencer ---------------------------------------------------------------------------------
-        clr_base = max(self.n_neurons, self.n_traces, self.max_inputs, self.n_hidden)
+        clr_base = self.clear_words
         clr = Signal(range(max(clr_base, self.n_weights) + 1))
         clr_end = Mux(grad_dirty, max(clr_base, self.n_weights), clr_base)
         draw = Signal(data.StructLayout({"valid": 1, "addr": range(max(2, self.n_hidden))}))

@@ -190,6 +190,8 @@ async def core_learns_digits(dut):
         for s in range(n_train):
             where = f"epoch {epoch} sample {s} (label {y[s]})"
             clear = await drv.command(Cmd.SAMPLE)
+            dirty = bool(totals["samples"]) and not cfg.learns_hidden   # readout leaves GRAD set
+            assert clear == core.sample_cycles(dirty), (where, clear, core.sample_cycles(dirty))
             if totals["samples"]:
                 net.reset()
             steps = 0
