@@ -168,7 +168,8 @@ def run(args) -> int:
             tp = throughput(config, result["fmax_mhz"] * 1e6, samples=args.samples)
             result["throughput_at_fmax"] = {k: tp[k] for k in ("training_samples_per_s",
                                                                 "synaptic_ops_per_s")}
-    result["command"] = shlex.join(["plasticore", "build", *sys.argv[1:]]) if sys.argv else None
+    # what was typed: "plasticore build BOARD ..." or "build.py BOARD ..." (python -m)
+    result["command"] = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else None
     result["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     print(render(result))
     if args.json is not None:
