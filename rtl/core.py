@@ -129,14 +129,17 @@ class Core(wiring.Component):
         #: TRACE holds two inputs per word (the trace pass does two per clock); each layer's
         #: inputs start a word of their own, so a layer with an odd input count leaves one lane
         #: unused. Host addresses stay ``trace_base[l] + j`` (the core translates them)
-        self.trace_word_base = [sum((sizes[q] + 1) // 2 for q in range(k)) for k in range(self.n_layers)]
-        self.n_trace_words = sum((sizes[q] + 1) // 2 for q in range(self.n_layers))
+        self.trace_words = [(sizes[k] + 1) // 2 for k in range(self.n_layers)]
+        self.trace_word_base = [sum(self.trace_words[:k]) for k in range(self.n_layers)]
+        self.n_trace_words = sum(self.trace_words)
         self.weight_base = [sum(sizes[q + 1] * sizes[q] for q in range(k)) for k in range(self.n_layers)]
         self.n_neurons = sum(sizes[1:])
         self.n_traces = sum(sizes[:-1])
         self.n_weights = sum(sizes[k + 1] * sizes[k] for k in range(self.n_layers))
         self.n_hidden = sum(cfg.hidden_sizes)
         self.max_inputs = max(sizes[:-1])
+        #: words of the per-layer marks and eps memories (two inputs each)
+        self.half_inputs = (self.max_inputs + 1) // 2
         self.max_neurons = max(sizes[1:])
         hs = cfg.hidden_sizes
         self.feedback_base = [sum(cfg.n_outputs * hs[q] for q in range(k)) for k in range(len(hs))]
@@ -229,7 +232,7 @@ class Core(wiring.Component):
         switch to the next layer (docs/rtl.md)."""
         n, j = self._config.layers[k + 1], self._config.layers[k]
         tokens = max(listed, 1)
-        loop, trace = n * tokens + 4, (j + 1) // 2 + 2
+        loop, trace = n * tokens + 4, self.trace_words[k] + 2
         handoff = first = None
         for i in spikers:                   # the queue is in neuron order
             start = (i + 1) * tokens + 1 + self.ELIG_QUEUE          # the reciprocal starts
@@ -249,7 +252,7 @@ class Core(wiring.Component):
     def clear_words(self) -> int:
         """Addresses ``SAMPLE`` visits with a clean ``GRAD``: state words, trace words (two
         inputs each), marks words and one perturbation draw per hidden neuron, in parallel."""
-        return max(self.n_neurons, self.n_trace_words, (self.max_inputs + 1) // 2, self.n_hidden)
+        return max(self.n_neurons, self.n_trace_words, self.half_inputs, self.n_hidden)
 
     def sample_cycles(self, grad_dirty: bool = False) -> int:
         """Clocks from the transfer of ``SAMPLE`` to ``done``: the ``CLEAR`` state visits
@@ -289,7 +292,7 @@ class Core(wiring.Component):
         lbits = _bits(self.max_inputs)
         list_mem = memory.Memory(shape=entry, depth=2 << lbits, init=[])
         # the trace pass visits two inputs per clock: marks and eps hold two inputs per word
-        half_inputs = (self.max_inputs + 1) // 2
+        half_inputs = self.half_inputs
         marks = [memory.Memory(shape=2, depth=half_inputs, init=[]) for _ in range(2)]
         # eps = (x' - y') >> (trace.frac - grad.frac), x', y' unsigned trace words: exact in this
         eps_shape = signed(max(2, cfg.trace.bits + 1 - (cfg.trace.frac - cfg.grad.frac)))
@@ -303,7 +306,7 @@ class Core(wiring.Component):
         td_mem = memory.Memory(shape=2 * lane, depth=self.n_trace_words + self.n_neurons, init=[])
         t_rd = _Port(self.n_trace_words, 2 * lane)
         t_wr = _Port(self.n_trace_words, 2 * lane, lanes=2)
-        d_rd, d_wr = _Port(self.n_neurons, signed(dw)), _Port(self.n_neurons, signed(dw), lanes=2)
+        d_rd, d_wr = _Port(self.n_neurons, signed(dw)), _Port(self.n_neurons, signed(dw))
         _share(m, td_mem.read_port(), td_mem.write_port(granularity=lane), 2 * lane,
                (t_rd, t_wr, 0), (d_rd, d_wr, self.n_trace_words))
 
@@ -470,7 +473,7 @@ class Core(wiring.Component):
         t_p = Signal(range(half_inputs + 1))
         t1 = Signal(data.StructLayout({"valid": 1, "p": t_p.shape()}))
         m.d.sync += [t1.valid.eq(t_run), t1.p.eq(t_p)]
-        pairs_of = table([(cfg.layers[k] + 1) // 2 for k in range(L)])[layer]
+        pairs_of = table(self.trace_words)[layer]
         tword = table(self.trace_word_base)[layer]
         one = cfg.trace.one
         marks_rd = Mux(in_bank, k_rd[1].data, k_rd[0].data)
@@ -624,13 +627,13 @@ class Core(wiring.Component):
         c1 = Signal(data.StructLayout({"valid": 1, "addr": cw_a.shape(), "out": 1}))
         k_hid, k_out = cfg.hidden_update_shift, cfg.output_update_shift
         c_noise = rlfsr.value & Mux(c1.out, (1 << k_out) - 1, (1 << k_hid) - 1)
-        c_prod = -big_prod                            # -(delta * ghat) while learning_c
         c2 = Signal(data.StructLayout({"valid": 1, "addr": cw_a.shape(), "out": 1,
                                        "w": signed(cfg.weight.bits), "p": signed(dw + cfg.grad.bits + 1),
                                        "noise": unsigned(32)}))
         m.d.sync += [c2.valid.eq(c1.valid), c2.addr.eq(c1.addr), c2.out.eq(c1.out), c2.w.eq(w_rd.data),
-                     c2.p.eq(c_prod), c2.noise.eq(c_noise)]
-        c_sum = c2.p + c2.noise
+                     c2.p.eq(big_prod), c2.noise.eq(c_noise)]
+        # -(delta * ghat) + noise: negated after the register, off the multiplier's path (timing)
+        c_sum = c2.noise - c2.p
         w_upd, w_clip = _sat(c2.w + Mux(c2.out, c_sum >> k_out, c_sum >> k_hid), cfg.weight)
         m.d.comb += flag["weight"].eq(c2.valid & w_clip)
         # phase D: feedback updates (SFDFA), one word per clock, row-major (o, i) per hidden layer
