@@ -7,7 +7,7 @@ Run it as a script (``bench`` is not a package)::
     python bench/rtl.py --samples 10 --out /tmp/rtl-bench
 
 No simulation runs here. The clocks come from the core's own cycle model, ``Core.step_cycles``
-/ ``Core.layer_timing`` (every ``STEP``) and ``Core.learn_cycles`` (every ``LEARN``): pure Python
+/ ``Core.step_timing`` (every ``STEP``) and ``Core.learn_cycles`` (every ``LEARN``): pure Python
 functions that ``tests/rtl/test_core.py`` and the cocotb digits training run (``sim/tb_core.py``)
 assert clock for clock against simulation of the core, for every step and every ``LEARN``. The
 activity that drives the model is the golden model's (``Network(config, fixed=True, seed=0)``,
@@ -52,7 +52,7 @@ from plasticore.host.cli import positive_int
 from plasticore.rtl.core import Core
 
 CONFIG_LAYERS = ((64, 32, 10), (64, 64, 10))
-MODEL_NOTE = ("Clocks from the core's exact cycle model (Core.step_cycles / layer_timing per STEP, "
+MODEL_NOTE = ("Clocks from the core's exact cycle model (Core.step_timing per STEP, "
               "Core.learn_cycles per LEARN), which tests/rtl/test_core.py and the cocotb digits "
               "training run (sim/tb_core.py) assert clock for clock against simulation; driven "
               "by the golden model's real activity (Network(config, fixed=True, seed=0), online "
@@ -115,8 +115,7 @@ def run_config(layers, n_samples: int, data) -> dict:
             t["events"] += inputs
             t["sops"] += sum(sizes[k + 1] * K for k, K in enumerate(listed))
             t["infer_only"] += 1
-            for k, K in enumerate(listed):
-                timing = core.layer_timing(k, K, spikers[k])
+            for k, timing in enumerate(core.step_timing(listed, spikers)["layers"]):
                 t["updates"] += timing["updates"]
                 t["infer_only"] += max(timing["loop"], timing["trace"])
                 if spikers[k]:
@@ -187,7 +186,7 @@ def sweep_points():
 def sweep_row(n: int, j: int, k: int, s: int) -> dict:
     core = Core.model(Config(layers=(j, n), rule="readout"))  # timing of a STEP ignores the rule
     spikers = sorted({(q * n) // s for q in range(s)}) if s else []
-    timing = core.layer_timing(0, k, spikers)
+    timing = core.step_timing([k], [spikers])["layers"][0]
     clocks = core.step_cycles([k], [spikers])
     ideal = n * k + len(spikers) * j
     return {"N": n, "J": j, "K": k, "S": len(spikers), "spikers": spikers, "step_clocks": clocks,

@@ -140,6 +140,11 @@ class Core(wiring.Component):
         self.max_inputs = max(sizes[:-1])
         #: words of the per-layer marks and eps memories (two inputs each)
         self.half_inputs = (self.max_inputs + 1) // 2
+        #: eps banks (layer parity), so that a layer's eligibility overlaps the next layer
+        self.eps_banks = 2 if self.n_layers > 1 else 1
+        #: neurons waiting for the eligibility engine: a layer's and the next one's at most
+        self.elig_queue_depth = max(2, max(sizes[k + 1] + (sizes[k + 2] if k + 2 < len(sizes) else 0)
+                                           for k in range(self.n_layers)))
         self.max_neurons = max(sizes[1:])
         hs = cfg.hidden_sizes
         self.feedback_base = [sum(cfg.n_outputs * hs[q] for q in range(k)) for k in range(len(hs))]
@@ -225,28 +230,48 @@ class Core(wiring.Component):
     #: synapse update issued to the layer switch (drain); only their sum (6) is observable
     ELIG_QUEUE, ELIG_DRAIN = 2, 4
 
-    def layer_timing(self, k: int, listed: int, spikers) -> dict:
-        """Clocks of layer ``k`` in one step with ``listed`` spiking inputs and the spiking
-        neurons ``spikers`` (ascending): ``{"clocks", "loop", "trace", "elig_start", "elig_end",
-        "updates"}``. The layer takes ``max(loop, trace, elig_end)`` clocks, one of them the
-        switch to the next layer (docs/rtl.md)."""
-        n, j = self._config.layers[k + 1], self._config.layers[k]
-        tokens = max(listed, 1)
-        loop, trace = n * tokens + 4, self.trace_words[k] + 2
-        handoff = first = None
-        for i in spikers:                   # the queue is in neuron order
-            start = (i + 1) * tokens + 1 + self.ELIG_QUEUE          # the reciprocal starts
-            if handoff is not None:
-                start = max(start, handoff)
-            handoff = max(start + 17, handoff + j if handoff is not None else 0)
-            first = handoff if first is None else first
-        elig_end = handoff + j + self.ELIG_DRAIN if handoff is not None else 0
-        return {"clocks": max(loop, trace, elig_end), "loop": loop, "trace": trace,
-                "elig_start": first, "elig_end": elig_end, "updates": len(spikers) * j}
+    def step_timing(self, listed, spikers) -> dict:
+        """Clocks of one step with ``listed[k]`` spiking inputs and the spiking neurons
+        ``spikers[k]`` (ascending) of layer ``k``: ``{"clocks", "layers"}``, ``clocks`` from the
+        transfer of ``STEP`` to ``done``, and per layer ``{"start", "loop", "trace",
+        "elig_start", "elig_end", "updates"}`` (times from the transfer + 1; ``elig_*`` None
+        when no neuron of the layer spiked). Layer k+1 starts when layer k's neuron loop and
+        trace pass are done and no neuron of layer k-1 waits for the eligibility engine (their
+        eps bank is the one layer k+1 writes); the step ends when every layer is done and the
+        engine has drained. The engine serves the neurons of all layers in order: a reciprocal
+        starts when the neuron's spike is queued and the previous result has been taken, and a
+        result is taken when the synapse loop of the previous neuron (over its layer's inputs)
+        ends (docs/rtl.md)."""
+        cfg = self._config
+        t = 0
+        handoff, run_inputs = None, 0       # the last reciprocal result taken, its synapse count
+        bank_end = [0, 0]                   # when each eps bank's queued neurons are written back
+        layers = []
+        for k, K in enumerate(listed):
+            n, j = cfg.layers[k + 1], cfg.layers[k]
+            tokens = max(K, 1)
+            loop, trace = n * tokens + 4, self.trace_words[k] + 2
+            first = end = None
+            for i in spikers[k]:            # the queue is in neuron order
+                start = t + (i + 1) * tokens + 1 + self.ELIG_QUEUE      # the reciprocal starts
+                if handoff is not None:
+                    start = max(start, handoff)
+                handoff = max(start + 17, handoff + run_inputs if handoff is not None else 0)
+                run_inputs = j
+                first = handoff if first is None else first
+            if first is not None:
+                end = bank_end[k % 2] = handoff + j + self.ELIG_DRAIN
+            layers.append({"start": t, "loop": loop, "trace": trace, "elig_start": first,
+                           "elig_end": end, "updates": len(spikers[k]) * j})
+            if k + 1 < len(listed):
+                t = max(t + max(loop, trace), bank_end[(k + 1) % 2])
+            else:
+                t = max(t + max(loop, trace), *bank_end)
+        return {"clocks": 1 + t, "layers": layers}
 
     def step_cycles(self, listed, spikers) -> int:
-        """Clocks from the transfer of ``STEP`` to ``done``: 1 + the layers' clocks."""
-        return 1 + sum(self.layer_timing(k, K, spikers[k])["clocks"] for k, K in enumerate(listed))
+        """Clocks from the transfer of ``STEP`` to ``done`` (:meth:`step_timing`)."""
+        return self.step_timing(listed, spikers)["clocks"]
 
     @property
     def clear_words(self) -> int:
@@ -296,7 +321,9 @@ class Core(wiring.Component):
         marks = [memory.Memory(shape=2, depth=half_inputs, init=[]) for _ in range(2)]
         # eps = (x' - y') >> (trace.frac - grad.frac), x', y' unsigned trace words: exact in this
         eps_shape = signed(max(2, cfg.trace.bits + 1 - (cfg.trace.frac - cfg.grad.frac)))
-        e_mem = memory.Memory(shape=2 * eps_shape.width, depth=half_inputs, init=[])
+        # two banks by layer parity: a layer's eligibility engine still reads its eps while the
+        # next layer's trace pass writes that layer's (the two overlap)
+        e_mem = memory.Memory(shape=2 * eps_shape.width, depth=self.eps_banks * half_inputs, init=[])
         # errors delta: output layer from the counts, hidden layers through the feedback (spec 6.2)
         O = cfg.n_outputs
         dw = max(cfg.feedback.bits + cfg.count_bits + 2 + _bits(O + 1),
@@ -494,19 +521,21 @@ class Core(wiring.Component):
             # eligibility engine, which trails the trace pass (see the eligibility section)
             eps.append(((x_dec - y_dec) >> (cfg.trace.frac - cfg.grad.frac))[:eps_shape.width])
         m.d.comb += flag["trace"].eq(t1.valid & (t_clip[0] | (lane1 & t_clip[1])))
-        m.d.comb += [e_wr.addr.eq(t1.p), e_wr.data.eq(Cat(*eps))]
+        m.d.comb += [e_wr.addr.eq(t1.p + Mux(in_bank, half_inputs, 0) if self.eps_banks > 1 else t1.p),
+                     e_wr.data.eq(Cat(*eps))]
 
         # ---- eligibility engine (spec 5.3: ghat, ehat) --------------------------------------------
-        # spiking neurons of the layer queue {row, c', elapsed}; one reciprocal at a time, then one
-        # synapse per clock over all J inputs; the next reciprocal overlaps the synapse loop
+        # spiking neurons queue {row, c', elapsed, layer}; one reciprocal at a time, then one
+        # synapse per clock over all J inputs of the neuron's layer; the next reciprocal overlaps
+        # the synapse loop, and a layer's queue drains while the next layer runs
         el_entry = data.StructLayout({"row": grow.shape(), "c": signed(cfg.state.bits),
-                                      "k": unsigned(cfg.step_bits)})
+                                      "k": unsigned(cfg.step_bits), "layer": layer.shape()})
         m.submodules.el_fifo = el_fifo = fifo.SyncFIFOBuffered(width=el_entry.size,
-                                                                depth=max(2, self.max_neurons))
+                                                                depth=self.elig_queue_depth)
         push = fin & spike
         push_word = Signal(el_entry)
         m.d.comb += [push_word.row.eq(s2.row), push_word.c.eq(c_dec),
-                     push_word.k.eq(step - cur.last_step),
+                     push_word.k.eq(step - cur.last_step), push_word.layer.eq(layer),
                      el_fifo.w_en.eq(push), el_fifo.w_data.eq(push_word)]
         m.submodules.recip = rcp = Reciprocal(cfg)
         head = data.View(el_entry, el_fifo.r_data)
@@ -514,20 +543,23 @@ class Core(wiring.Component):
                      el_fifo.r_en.eq(rcp.c.ready)]
         pend_row = Signal(grow.shape())
         pend_k = Signal(cfg.step_bits)
+        pend_layer = Signal(layer.shape())
         with m.If(rcp.c.valid & rcp.c.ready):
-            m.d.sync += [pend_row.eq(head.row), pend_k.eq(head.k)]
+            m.d.sync += [pend_row.eq(head.row), pend_k.eq(head.k), pend_layer.eq(head.layer)]
         rho_pow = Array(Const(v, 16) for v in cfg.rho_pow_q)
         el_run = Signal()
         el_row = Signal(grow.shape())
         el_j = Signal(range(self.max_inputs + 1))
         el_r = Signal(DECAY_FRAC)
         el_rp = Signal(DECAY_FRAC)
-        el_last = el_j == j_of - 1
-        el_cnt = Signal(range(self.max_neurons + 2))   # neurons queued and not yet written back
+        el_layer = Signal(layer.shape())                # the layer of the neuron being updated
+        el_last = el_j == table([cfg.layers[k] for k in range(L)])[el_layer] - 1
+        # neurons queued and not yet written back, per eps bank (layer parity)
+        el_cnt = Array(Signal(range(self.elig_queue_depth + 2), name=f"el_cnt{b}") for b in range(2))
         m.d.comb += rcp.r.ready.eq(~el_run | el_last)
         with m.If(rcp.r.valid & rcp.r.ready):
             m.d.sync += [el_run.eq(1), el_j.eq(0), el_row.eq(pend_row), el_r.eq(rcp.r.payload),
-                         el_rp.eq(rho_pow[pend_k])]
+                         el_rp.eq(rho_pow[pend_k]), el_layer.eq(pend_layer)]
         with m.Elif(el_run):
             m.d.sync += el_j.eq(el_j + 1)
             with m.If(el_last):
@@ -535,9 +567,9 @@ class Core(wiring.Component):
         # E0 issues (row + j): ghat/ehat and eps reads; E1: e = ehat * rho^k, diff = e - eps;
         # E2: g = r * diff, saturate, write back
         e1 = Signal(data.StructLayout({"valid": 1, "last": 1, "addr": grow.shape(), "lane": 1,
-                                       "r": unsigned(DECAY_FRAC), "rp": unsigned(DECAY_FRAC)}))
+                                       "bank": 1, "r": unsigned(DECAY_FRAC), "rp": unsigned(DECAY_FRAC)}))
         m.d.sync += [e1.valid.eq(el_run), e1.last.eq(el_last), e1.addr.eq(el_row + el_j),
-                     e1.lane.eq(el_j[0]), e1.r.eq(el_r), e1.rp.eq(el_rp)]
+                     e1.lane.eq(el_j[0]), e1.bank.eq(el_layer[0]), e1.r.eq(el_r), e1.rp.eq(el_rp)]
         eps_j = Mux(e1.lane, e_rd.data[eps_shape.width:], e_rd.data[:eps_shape.width]).as_signed()
         if cfg.reset_path:
             e_val = (g_rd.data.ehat * e1.rp) >> DECAY_FRAC
@@ -546,11 +578,12 @@ class Core(wiring.Component):
         # exact widths: e = (ehat * rho^k) >> 16 fits the grad format (rho^k < 1), diff = e - eps;
         # a narrow diff keeps r * diff on one 16x16 DSP (plus LUTs for the sign row)
         e_bits = cfg.grad.bits if cfg.reset_path else 2
-        e2 = Signal(data.StructLayout({"valid": 1, "last": 1, "addr": grow.shape(),
+        e2 = Signal(data.StructLayout({"valid": 1, "last": 1, "addr": grow.shape(), "bank": 1,
                                        "r": unsigned(DECAY_FRAC), "e": signed(e_bits),
                                        "diff": signed(max(e_bits, eps_shape.width) + 1),
                                        "ghat": signed(cfg.grad.bits)}))
-        m.d.sync += [e2.valid.eq(e1.valid), e2.last.eq(e1.last), e2.addr.eq(e1.addr), e2.r.eq(e1.r),
+        m.d.sync += [e2.valid.eq(e1.valid), e2.last.eq(e1.last), e2.addr.eq(e1.addr),
+                     e2.bank.eq(e1.bank), e2.r.eq(e1.r),
                      e2.e.eq(e_val), e2.diff.eq(e_val - eps_j), e2.ghat.eq(g_rd.data.ghat)]
         g_step = (e2.r * e2.diff) >> DECAY_FRAC
         # E3: saturate and write back (the product registered: timing). The last write of a layer
@@ -568,7 +601,8 @@ class Core(wiring.Component):
         else:
             ehat_clip = Const(0)
         el_done = e2.valid & e2.last
-        m.d.sync += el_cnt.eq(el_cnt + push - el_done)
+        for b in range(2):
+            m.d.sync += el_cnt[b].eq(el_cnt[b] + (push & (in_bank == b)) - (el_done & (e2.bank == b)))
         grad_dirty = Signal()          # some ghat/ehat may be non-zero: SAMPLE must clear them
 
         m.d.comb += flag["grad"].eq(e3.valid & (ghat_clip | ehat_clip))
@@ -673,7 +707,10 @@ class Core(wiring.Component):
         draw = Signal(data.StructLayout({"valid": 1, "addr": range(max(2, self.n_hidden))}))
         m.d.sync += [draw.valid.eq(0), self.done.eq(0)]
         ev = self.events.payload
-        drained = ~(gen_run | s1.valid | s2.valid | s3.valid | t_run | t1.valid) & (el_cnt == 0)
+        pipe_idle = ~(gen_run | s1.valid | s2.valid | s3.valid | t_run | t1.valid)
+        # the next layer's trace pass overwrites the eps bank of the layer before this one
+        switch_ok = pipe_idle & (el_cnt[~in_bank] == 0)
+        step_over = pipe_idle & (el_cnt[0] == 0) & (el_cnt[1] == 0)
         acc_ = self.access
 
         with m.FSM() as fsm:
@@ -761,7 +798,10 @@ class Core(wiring.Component):
                         m.d.comb += [k_wr[b].en.eq(Mux(listing, Mux(s3.i[0], 0b10, 0b01), 0)),
                                      k_wr[b].addr.eq(s3.i >> 1), k_wr[b].data.eq(0b11)]
                 # eligibility engine ports (eps written by the trace pass)
-                m.d.comb += [e_wr.en.eq(t1.valid), e_rd.addr.eq(el_j >> 1), e_rd.en.eq(el_run),
+                e_word = el_j >> 1
+                if self.eps_banks > 1:
+                    e_word = e_word + Mux(el_layer[0], half_inputs, 0)
+                m.d.comb += [e_wr.en.eq(t1.valid), e_rd.addr.eq(e_word), e_rd.en.eq(el_run),
                              g_rd.addr.eq(el_row + el_j), g_rd.en.eq(el_run),
                              g_wr.addr.eq(e3.addr), g_wr.data.eq(el_word), g_wr.en.eq(e3.valid)]
                 with m.If(e2.valid):
@@ -782,14 +822,15 @@ class Core(wiring.Component):
                     m.d.sync += t_p.eq(t_p + 1)
                     with m.If(t_p == pairs_of - 1):
                         m.d.sync += t_run.eq(0)
-                with m.If(drained):
-                    with m.If(is_last):
+                with m.If(is_last):
+                    with m.If(step_over):
                         m.d.sync += [step.eq(step + 1), self.done.eq(1)]
                         m.next = "IDLE"
-                    with m.Else():
-                        m.d.sync += [layer.eq(layer + 1), K.eq(n_out), n_out.eq(0),
-                                     gen_run.eq(1), gi.eq(0), gk.eq(0), grow.eq(wbase_next),
-                                     t_run.eq(1), t_p.eq(0)]
+                with m.Else():
+                    with m.If(switch_ok):
+                            m.d.sync += [layer.eq(layer + 1), K.eq(n_out), n_out.eq(0),
+                                         gen_run.eq(1), gi.eq(0), gk.eq(0), grow.eq(wbase_next),
+                                         t_run.eq(1), t_p.eq(0)]
 
             with m.State("L_OUT"):        # phase A: delta_o = target - count_o, D_o
                 m.d.comb += [s_rd.addr.eq(out_base + la), s_rd.en.eq(la < O),

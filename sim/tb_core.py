@@ -209,11 +209,10 @@ async def core_learns_digits(dut):
                 assert cycles == expected, f"{where} step {n}: {cycles} clocks, model {expected}"
                 steps += cycles
                 totals["sops"] += sum(sizes[k + 1] * K for k, K in enumerate(listed))
-                for k, K in enumerate(listed):
-                    t = core.layer_timing(k, K, spikers[k])
+                for t in core.step_timing(listed, spikers)["layers"]:
                     totals["updates"] += t["updates"]
                     totals["infer_only"] += max(t["loop"], t["trace"])
-                    if spikers[k]:
+                    if t["elig_start"] is not None:
                         totals["elig_span"] += t["elig_end"] - core.ELIG_DRAIN - t["elig_start"]
                 totals["infer_only"] += 1
             totals["correct"] += int(net.predict()[0] == y[s])

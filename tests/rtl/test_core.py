@@ -105,9 +105,13 @@ def test_directed(simulate):
 def test_cycles_per_step(simulate):
     """Clocks per step follow docs/rtl.md: the neuron loop at one synaptic operation per clock
     once two or more inputs spike, the trace pass, and the eligibility engine (one reciprocal per
-    spiking neuron, then one synapse per clock) -- the model of ``expected_cycles``."""
+    spiking neuron, then one synapse per clock) -- the model of ``expected_cycles``. The runs
+    include steps in which a layer's eligibility updates overlap the next layer, and (two hidden
+    layers) steps in which a layer waits for the eps bank of the layer two before it."""
+    seen = {"overlap": 0, "bank_wait": 0}
     for config, seed in ((Config(layers=(16, 8, 4), n_steps=6, input_window=6), 6),
-                         (Config(layers=(40, 8, 4), n_steps=6, input_window=6), 7)):
+                         (Config(layers=(40, 8, 4), n_steps=6, input_window=6), 7),
+                         (Config(layers=(16, 12, 2, 3), n_steps=6, input_window=6), 8)):
         rng = np.random.default_rng(seed)
         stats = run(simulate, config, random_weights(config, rng),
                     random_rasters(config, rng, 1, rate=0.5), stats=[])
@@ -115,11 +119,16 @@ def test_cycles_per_step(simulate):
         for listed, cycles, spikers in stats:
             expected = expected_cycles(config, listed, spikers)
             assert cycles == expected, (listed, spikers, cycles, expected)
+            layers = Core.model(config).step_timing(listed, spikers)["layers"]
+            for before, after in zip(layers, layers[1:]):
+                seen["overlap"] += (before["elig_end"] or 0) > after["start"]
+                seen["bank_wait"] += after["start"] > before["start"] + max(before["loop"], before["trace"])
+    assert seen["overlap"] and seen["bank_wait"], seen
 
 
 def expected_cycles(config, listed, spikers):
-    """The model of docs/rtl.md (``Core.step_cycles``): 1 + per layer max(neuron loop, trace
-    pass, eligibility engine)."""
+    """The model of docs/rtl.md (``Core.step_timing``): layers run their neuron loop and trace
+    pass one after the other; the eligibility engine trails them and may overlap the next layer."""
     return Core(config).step_cycles(listed, spikers)
 
 
