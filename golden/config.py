@@ -111,7 +111,7 @@ class Config:
     # --- learning ---------------------------------------------------------------------------
     rule: Literal["sfdfa", "dfa", "readout"] = "sfdfa"
     #: learning rates are powers of two: eta = 2**-shift
-    lr_hidden_shift: int = 12
+    lr_hidden_shift: int = 15
     lr_output_shift: int = 7
     #: feedback learning rate alpha = 2**-feedback_shift (SFDFA only)
     feedback_shift: int = 8
