@@ -324,6 +324,9 @@ class Core(wiring.Component):
         # two banks by layer parity: a layer's eligibility engine still reads its eps while the
         # next layer's trace pass writes that layer's (the two overlap)
         e_mem = memory.Memory(shape=2 * eps_shape.width, depth=self.eps_banks * half_inputs, init=[])
+
+        def eps_word(word, bank):
+            return word + Mux(bank, half_inputs, 0) if self.eps_banks > 1 else word
         # errors delta: output layer from the counts, hidden layers through the feedback (spec 6.2)
         O = cfg.n_outputs
         dw = max(cfg.feedback.bits + cfg.count_bits + 2 + _bits(O + 1),
@@ -380,7 +383,8 @@ class Core(wiring.Component):
         layer = Signal(range(max(2, L)))
         table = lambda values: Array(Const(v, range(max(values) + 1)) for v in values)  # noqa: E731
         n_of = table([cfg.layers[k + 1] for k in range(L)])[layer]
-        j_of = table([cfg.layers[k] for k in range(L)])[layer]
+        inputs_of = table([cfg.layers[k] for k in range(L)])
+        j_of = inputs_of[layer]
         nbase = table(self.neuron_base)[layer]
         tbase = table(self.trace_base)[layer]
         wbase_next = table(self.weight_base[1:] + [0])[layer]
@@ -521,8 +525,7 @@ class Core(wiring.Component):
             # eligibility engine, which trails the trace pass (see the eligibility section)
             eps.append(((x_dec - y_dec) >> (cfg.trace.frac - cfg.grad.frac))[:eps_shape.width])
         m.d.comb += flag["trace"].eq(t1.valid & (t_clip[0] | (lane1 & t_clip[1])))
-        m.d.comb += [e_wr.addr.eq(t1.p + Mux(in_bank, half_inputs, 0) if self.eps_banks > 1 else t1.p),
-                     e_wr.data.eq(Cat(*eps))]
+        m.d.comb += [e_wr.addr.eq(eps_word(t1.p, in_bank)), e_wr.data.eq(Cat(*eps))]
 
         # ---- eligibility engine (spec 5.3: ghat, ehat) --------------------------------------------
         # spiking neurons queue {row, c', elapsed, layer}; one reciprocal at a time, then one
@@ -553,7 +556,7 @@ class Core(wiring.Component):
         el_r = Signal(DECAY_FRAC)
         el_rp = Signal(DECAY_FRAC)
         el_layer = Signal(layer.shape())                # the layer of the neuron being updated
-        el_last = el_j == table([cfg.layers[k] for k in range(L)])[el_layer] - 1
+        el_last = el_j == inputs_of[el_layer] - 1
         # neurons queued and not yet written back, per eps bank (layer parity)
         el_cnt = Array(Signal(range(self.elig_queue_depth + 2), name=f"el_cnt{b}") for b in range(2))
         m.d.comb += rcp.r.ready.eq(~el_run | el_last)
@@ -798,10 +801,8 @@ class Core(wiring.Component):
                         m.d.comb += [k_wr[b].en.eq(Mux(listing, Mux(s3.i[0], 0b10, 0b01), 0)),
                                      k_wr[b].addr.eq(s3.i >> 1), k_wr[b].data.eq(0b11)]
                 # eligibility engine ports (eps written by the trace pass)
-                e_word = el_j >> 1
-                if self.eps_banks > 1:
-                    e_word = e_word + Mux(el_layer[0], half_inputs, 0)
-                m.d.comb += [e_wr.en.eq(t1.valid), e_rd.addr.eq(e_word), e_rd.en.eq(el_run),
+                m.d.comb += [e_wr.en.eq(t1.valid), e_rd.addr.eq(eps_word(el_j >> 1, el_layer[0])),
+                             e_rd.en.eq(el_run),
                              g_rd.addr.eq(el_row + el_j), g_rd.en.eq(el_run),
                              g_wr.addr.eq(e3.addr), g_wr.data.eq(el_word), g_wr.en.eq(e3.valid)]
                 with m.If(e2.valid):
