@@ -15,15 +15,20 @@ A time step, layer by layer (first hidden layer first), runs two engines side by
   multipliers.
 
 Latency and throughput: a layer with ``N`` neurons, ``J`` inputs of which ``K`` spiked takes
-``max(N * max(K, 1) + 4, ceil(J / 2) + 2)`` clocks plus the eligibility engine's
+``max(N * max(K, 1) + 4 + READ_DELAY, ceil(J / 2) + 3)`` clocks plus the eligibility engine's
 (``docs/rtl.md``): one synaptic operation per clock once ``K >= 1``. A step of ``L`` layers
-adds one clock to accept the command.
+adds one clock to accept the command. WEIGHT, GRAD and FEEDBACK are banked memories with
+registered outputs (``rtl/bankmem.py``, read latency ``READ_LATENCY``): every pipeline that reads
+them carries ``READ_DELAY`` more stages, and reads of the small memories it also makes are
+issued that much later, so that all of a stage's operands arrive together.
 
 Limits: the host sends each input address at most once per step (a repeated address would be
 integrated twice, unlike the golden model's boolean raster; more than ``n_inputs`` events in one
 step are dropped) and at most ``n_steps`` ``STEP`` commands per sample. The memory access port
 works only while ``busy`` is low.
 """
+
+from types import SimpleNamespace
 
 from amaranth import Array, Cat, Const, Module, Mux, Shape, Signal, Value, signed, unsigned
 from amaranth.lib import data, enum, fifo, memory, stream, wiring
@@ -32,6 +37,7 @@ from amaranth.lib.wiring import In, Out
 from plasticore.golden.config import DECAY_FRAC, Config
 from plasticore.golden.network import FLAG_NAMES
 
+from .bankmem import LATENCY, BankedRAM
 from .lfsr import LFSR
 from .pairmem import PairedRAM
 from .reciprocal import Reciprocal
@@ -67,6 +73,33 @@ def _bits(n):
     return max(1, (n - 1).bit_length())
 
 
+def _delay_line(m, first, n, name):
+    """``[first, q2, ..., q(n+1)]``: ``first`` and ``n`` registers of its shape, each one clock
+    behind the one before (a pipeline's stages while a read of a large memory is under way)."""
+    stages = [first]
+    for k in range(n):
+        q = Signal(first.shape(), name=f"{name}{k + 2}")
+        m.d.sync += q.eq(stages[-1])
+        stages.append(q)
+    return stages
+
+
+def _delayed(m, port, n, name):
+    """``port`` (``addr``, ``en``, ``data``) with its read data ``n`` clocks later, held like
+    ``port``'s until the next read's."""
+    en = Signal(name=f"{name}_en1")
+    m.d.sync += en.eq(port.en)
+    out = port.data
+    for k in range(n):
+        q = Signal(Shape.cast(port.data.shape()), name=f"{name}_q{k + 2}")
+        nxt = Signal(name=f"{name}_en{k + 2}")
+        with m.If(en):
+            m.d.sync += q.eq(out)
+        m.d.sync += nxt.eq(en)
+        out, en = q, nxt
+    return SimpleNamespace(addr=port.addr, en=port.en, data=out)
+
+
 class _Port:
     """A memory port of one user of a shared memory (``_share``)."""
 
@@ -95,6 +128,9 @@ def _share(m, rd, wr, width, *users):
 class Core(wiring.Component):
     """Inference engine of a Plasticore core, parameterised by a :class:`Config`.
 
+    ``grad_memory`` (``"paired"``/``"banked"``) overrides the platform's choice of GRAD/FEEDBACK
+    memory (:meth:`grad_memory`); the cycle model is the same for both.
+
     Attributes
     ----------
     events : In(stream.Signature(event_layout))
@@ -118,9 +154,17 @@ class Core(wiring.Component):
         Writes the perturbation LFSR (spec 7).
     """
 
-    def __init__(self, config: Config):
+    #: clocks from a read of WEIGHT, GRAD or FEEDBACK to its data (rtl/bankmem.py), and the
+    #: clocks that adds to the pipelines that read them; host access reads have this latency
+    READ_LATENCY = LATENCY
+    READ_DELAY = LATENCY - 1
+
+    def __init__(self, config: Config, *, grad_memory: str | None = None):
         if not isinstance(config, Config):
             raise TypeError(f"config must be a Config, not {config!r}")
+        if grad_memory not in (None, "paired", "banked"):
+            raise ValueError(f"grad_memory must be None, 'paired' or 'banked', not {grad_memory!r}")
+        self._grad_memory = grad_memory
         self._config = cfg = config
         sizes = cfg.layers
         self.n_layers = len(sizes) - 1
@@ -151,6 +195,9 @@ class Core(wiring.Component):
         self.n_feedback = cfg.n_outputs * sum(hs)
         #: GRAD in two single-port banks (rtl/pairmem.py): needs even rows and layer bases
         self.grads_paired = all(j % 2 == 0 for j in sizes[:-1]) and self.n_weights >= 2
+        if grad_memory == "paired" and not self.grads_paired:
+            raise ValueError(f"grad_memory='paired' needs an even input count in every layer "
+                             f"and 2 weights or more; layers {sizes}")
         st, gr = signed(cfg.state.bits), signed(cfg.grade.bits)
         self.state_layout = data.StructLayout({
             "a": st, "c": st, "grade_sum": gr, "grade_total": gr,
@@ -184,6 +231,14 @@ class Core(wiring.Component):
     @property
     def config(self) -> Config:
         return self._config
+
+    def grad_memory(self, device: str = "") -> str:
+        """How GRAD/FEEDBACK are built for an FPGA ``device`` (``""``: simulation): ``"paired"``
+        (two single-port banks, SPRAM on an iCE40 UltraPlus, rtl/pairmem.py) or ``"banked"``
+        (rtl/bankmem.py), unless the constructor's ``grad_memory`` chose."""
+        if self._grad_memory is not None:
+            return self._grad_memory
+        return "paired" if self.grads_paired and str(device).startswith("iCE40UP") else "banked"
 
     @classmethod
     def model(cls, config: Config) -> "Core":
@@ -228,7 +283,7 @@ class Core(wiring.Component):
     # --- cycle model (pure Python; asserted by tests/rtl/test_core.py and sim/tb_core.py) ---------
     #: clocks from a spike's detection to the start of its reciprocal (queue) and from the last
     #: synapse update issued to the layer switch (drain); only their sum (6) is observable
-    ELIG_QUEUE, ELIG_DRAIN = 2, 4
+    ELIG_QUEUE, ELIG_DRAIN = 2 + READ_DELAY, 4 + READ_DELAY
 
     def step_timing(self, listed, spikers) -> dict:
         """Clocks of one step with ``listed[k]`` spiking inputs and the spiking neurons
@@ -250,7 +305,7 @@ class Core(wiring.Component):
         for k, K in enumerate(listed):
             n, j = cfg.layers[k + 1], cfg.layers[k]
             tokens = max(K, 1)
-            loop, trace = n * tokens + 4, self.trace_words[k] + 2
+            loop, trace = n * tokens + 4 + self.READ_DELAY, self.trace_words[k] + 3
             first = end = None
             for i in spikers[k]:            # the queue is in neuron order
                 start = t + (i + 1) * tokens + 1 + self.ELIG_QUEUE      # the reciprocal starts
@@ -287,14 +342,14 @@ class Core(wiring.Component):
 
     def learn_cycles(self) -> int:
         """Clocks from the transfer of ``LEARN`` to ``done`` (independent of the data)."""
-        cfg, L = self._config, self.n_layers
+        cfg, X = self._config, self.READ_DELAY
         clocks = cfg.n_outputs + 1 + 1                                   # phase A + switch
         if cfg.learns_hidden:
-            clocks += self.n_hidden * cfg.n_outputs + 1 + 1                # phase B
+            clocks += self.n_hidden * cfg.n_outputs + 1 + 1 + X            # phase B
         words = self.n_weights if cfg.learns_hidden else self.n_weights - self.weight_base[-1]
-        clocks += words + 2 + 1                                          # phase C
+        clocks += words + 2 + 1 + X                                      # phase C
         if cfg.learns_feedback:
-            clocks += self.n_feedback + 1 + 1                            # phase D
+            clocks += self.n_feedback + 1 + 1 + X                        # phase D
         return clocks
 
     # --- circuit -------------------------------------------------------------------------------
@@ -310,7 +365,9 @@ class Core(wiring.Component):
         # block RAM (iCE40 UP5K: 30 EBRs): GRAD and FEEDBACK (FEEDBACK above the synapses),
         # TRACE and the errors (errors above the traces); the two spike lists are the two
         # halves of one memory (one bank read, the other written)
-        w_mem = memory.Memory(shape=signed(cfg.weight.bits), depth=self.n_weights, init=[])
+        # WEIGHT, GRAD and FEEDBACK are the large memories: banked, registered, read latency
+        # READ_LATENCY (rtl/bankmem.py); the others answer the clock after a read
+        w_mem = BankedRAM(shape=signed(cfg.weight.bits), depth=self.n_weights)
         s_mem = memory.Memory(shape=self.state_layout, depth=self.n_neurons, init=[])
         p_mem = memory.Memory(shape=1, depth=max(1, self.n_hidden), init=[])
         entry = data.StructLayout({"j": unsigned(_bits(self.max_inputs)), "d": signed(cfg.grade.bits)})
@@ -342,30 +399,32 @@ class Core(wiring.Component):
 
         def trace_lane(word, q):
             return data.View(self.trace_layout, word[q * lane:q * lane + self.trace_layout.size])
-        # GRAD: one read and one write per clock (eligibility engine, LEARN weight pass); two
-        # single-port banks suffice when every layer has an even number of inputs (rtl/pairmem.py),
-        # SPRAM on an iCE40 UltraPlus (20 of its 30 EBRs otherwise for the digits network)
+        # GRAD: one read and one write per clock (eligibility engine, LEARN weight pass). On an
+        # iCE40 UltraPlus two single-port SPRAM banks suffice when every layer has an even
+        # number of inputs (rtl/pairmem.py; 20 of its 30 EBRs otherwise for the digits network),
+        # delayed to the banked memories' read latency; elsewhere a BankedRAM
         gf_depth = self.n_weights + self.n_feedback
         gf_width = max(self.grad_layout.size, cfg.feedback.bits)
-        if self.grads_paired:
-            gf_mem = PairedRAM(shape=gf_width, depth=gf_depth,
-                               spram=str(getattr(platform, "device", "")).startswith("iCE40UP"))
-            gf_ports = gf_mem.rd, gf_mem.wr
+        ice40up = str(getattr(platform, "device", "")).startswith("iCE40UP")
+        paired = self.grad_memory(getattr(platform, "device", "")) == "paired"
+        if paired:
+            gf_mem = PairedRAM(shape=gf_width, depth=gf_depth, spram=ice40up)
+            gf_ports = _delayed(m, gf_mem.rd, self.READ_DELAY, "gf_rd"), gf_mem.wr
         else:
-            gf_mem = memory.Memory(shape=gf_width, depth=gf_depth, init=[])
-            gf_ports = gf_mem.read_port(), gf_mem.write_port()
+            gf_mem = BankedRAM(shape=gf_width, depth=gf_depth)
+            gf_ports = gf_mem.rd, gf_mem.wr
         g_rd, g_wr = _Port(self.n_weights, self.grad_layout), _Port(self.n_weights, self.grad_layout)
         fb_shape = signed(cfg.feedback.bits)
         f_rd, f_wr = _Port(self.n_feedback, fb_shape), _Port(self.n_feedback, fb_shape)
         _share(m, *gf_ports, gf_width, (g_rd, g_wr, 0), (f_rd, f_wr, self.n_weights))
         #: the PairedRAM of the last elaboration (None without), for tests watching its ``hazard``
-        self.paired_memory = gf_mem if self.grads_paired else None
+        self.paired_memory = gf_mem if paired else None
         for name, mem in (("weights", w_mem), ("state", s_mem), ("traces_errors", td_mem),
                           ("perturb", p_mem), ("lists", list_mem), ("marks0", marks[0]),
                           ("marks1", marks[1]), ("grads_feedback", gf_mem), ("eps", e_mem)):
             m.submodules[name] = mem
         e_rd, e_wr = e_mem.read_port(), e_mem.write_port()
-        w_rd, w_wr = w_mem.read_port(), w_mem.write_port()
+        w_rd, w_wr = w_mem.rd, w_mem.wr
         s_rd, s_wr = s_mem.read_port(), s_mem.write_port()
         p_rd, p_wr = p_mem.read_port(), p_mem.write_port()
         l_rd, l_wr = list_mem.read_port(), list_mem.write_port()
@@ -405,16 +464,23 @@ class Core(wiring.Component):
         g_last = gk + 1 >= K
         g_has = gk < K
 
+        # S1 reads the weight (READ_LATENCY clocks); READ_DELAY stages later the state word
+        # arrives and decays (stage SD), and the weight arrives in the next one (S2)
+        X = self.READ_DELAY
         s1 = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1, "has": 1,
-                                       "i": gi.shape(), "row": grow.shape()}))
-        s2 = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1, "has": 1,
                                        "i": gi.shape(), "d": signed(cfg.grade.bits),
                                        "row": grow.shape()}))
         m.d.sync += [s1.valid.eq(gen_run), s1.first.eq(gk == 0), s1.last.eq(g_last),
                      s1.has.eq(g_has), s1.i.eq(gi), s1.row.eq(grow)]
+        loop_pipe = _delay_line(m, s1, X + 1, "s")
+        entry_rd = l_rd.data                          # the list entry arrives in S1
+        m.d.sync += loop_pipe[1].d.eq(entry_rd.d)
+        sd, s2 = loop_pipe[X], loop_pipe[X + 1]
+        # the state read, timed to arrive in SD
+        s_issue = (gen_run & (gk == 0), gi) if X == 0 else \
+            (loop_pipe[X - 1].valid & loop_pipe[X - 1].first, loop_pipe[X - 1].i)
 
-        # S1: list entry and state word arrive; weight read; shared decay multiplier
-        entry_rd = l_rd.data
+        # SD: state word arrives; shared decay multiplier
         cur = Signal(self.state_layout)               # the neuron's word, latched on its first token
         cur_p = Signal()                              # its perturbation sign bit
         a_dec = Signal(signed(cfg.state.bits))
@@ -428,11 +494,9 @@ class Core(wiring.Component):
         m.d.comb += [mul_a.eq(Mux(learning_c, d_rd.data, s_rd.data.a)),
                      mul_b.eq(Mux(learning_c, g_rd.data.ghat, cfg.rho_q))]
         big_prod = mul_a * mul_b
-        with m.If(s1.valid & s1.first):
+        with m.If(sd.valid & sd.first):
             m.d.sync += [cur.eq(s_rd.data), cur_p.eq(p_rd.data), a_dec.eq(big_prod >> DECAY_FRAC),
                          c_dec.eq((s_rd.data.c * cfg.rho_s_q) >> DECAY_FRAC)]
-        m.d.sync += [s2.valid.eq(s1.valid), s2.first.eq(s1.first), s2.last.eq(s1.last),
-                     s2.has.eq(s1.has), s2.i.eq(s1.i), s2.d.eq(entry_rd.d), s2.row.eq(s1.row)]
 
         # S2: weight arrives; accumulate; on the neuron's last token: threshold and bookkeeping
         acc_w = cfg.weight.bits + _bits(self.max_inputs + 1) + 1
@@ -508,24 +572,28 @@ class Core(wiring.Component):
         tword = table(self.trace_word_base)[layer]
         one = cfg.trace.one
         marks_rd = Mux(in_bank, k_rd[1].data, k_rd[0].data)
-        lane1 = 2 * t1.p + 1 < j_of          # an odd layer's last word has one input
+        # T2: the word and its marks registered (timing: the block RAM's clock-to-out and the
+        # decay multiplier do not fit one 20 ns clock together); decay, +1.0, write back
+        t2 = Signal(data.StructLayout({"valid": 1, "p": t_p.shape(), "word": 2 * lane, "marks": 2}))
+        m.d.sync += [t2.valid.eq(t1.valid), t2.p.eq(t1.p), t2.word.eq(t_rd.data), t2.marks.eq(marks_rd)]
+        lane1 = 2 * t2.p + 1 < j_of          # an odd layer's last word has one input
         t_new = Signal(2 * lane)
         t_clip = []
         eps = []
         for q in range(2):
-            old = trace_lane(t_rd.data, q)
+            old = trace_lane(t2.word, q)
             x_dec = (old.x * cfg.rho_q) >> DECAY_FRAC
             y_dec = (old.y * cfg.rho_s_q) >> DECAY_FRAC
-            x_new, x_clip = _sat(x_dec + Mux(marks_rd[q], one, 0), cfg.trace)
-            y_new, y_clip = _sat(y_dec + Mux(marks_rd[q], one, 0), cfg.trace)
+            x_new, x_clip = _sat(x_dec + Mux(t2.marks[q], one, 0), cfg.trace)
+            y_new, y_clip = _sat(y_dec + Mux(t2.marks[q], one, 0), cfg.trace)
             new = data.View(self.trace_layout, t_new[q * lane:q * lane + self.trace_layout.size])
             m.d.comb += [new.x.eq(x_new), new.y.eq(y_new)]
             t_clip.append(x_clip | y_clip)
             # eps_j of spec 5.3 from the traces after decay and before the +1.0: stored for the
             # eligibility engine, which trails the trace pass (see the eligibility section)
             eps.append(((x_dec - y_dec) >> (cfg.trace.frac - cfg.grad.frac))[:eps_shape.width])
-        m.d.comb += flag["trace"].eq(t1.valid & (t_clip[0] | (lane1 & t_clip[1])))
-        m.d.comb += [e_wr.addr.eq(eps_word(t1.p, in_bank)), e_wr.data.eq(Cat(*eps))]
+        m.d.comb += flag["trace"].eq(t2.valid & (t_clip[0] | (lane1 & t_clip[1])))
+        m.d.comb += [e_wr.addr.eq(eps_word(t2.p, in_bank)), e_wr.data.eq(Cat(*eps))]
 
         # ---- eligibility engine (spec 5.3: ghat, ehat) --------------------------------------------
         # spiking neurons queue {row, c', elapsed, layer}; one reciprocal at a time, then one
@@ -567,12 +635,17 @@ class Core(wiring.Component):
             m.d.sync += el_j.eq(el_j + 1)
             with m.If(el_last):
                 m.d.sync += el_run.eq(0)
-        # E0 issues (row + j): ghat/ehat and eps reads; E1: e = ehat * rho^k, diff = e - eps;
-        # E2: g = r * diff, saturate, write back
-        e1 = Signal(data.StructLayout({"valid": 1, "last": 1, "addr": grow.shape(), "lane": 1,
-                                       "bank": 1, "r": unsigned(DECAY_FRAC), "rp": unsigned(DECAY_FRAC)}))
-        m.d.sync += [e1.valid.eq(el_run), e1.last.eq(el_last), e1.addr.eq(el_row + el_j),
-                     e1.lane.eq(el_j[0]), e1.bank.eq(el_layer[0]), e1.r.eq(el_r), e1.rp.eq(el_rp)]
+        # E0 issues the ghat/ehat read of (row + j), READ_DELAY clocks before the eps read, so
+        # that both arrive in E1: e = ehat * rho^k, diff = e - eps; E2: g = r * diff; E3:
+        # saturate, write back
+        e0 = Signal(data.StructLayout({"valid": 1, "last": 1, "addr": grow.shape(),
+                                       "word": range(half_inputs + 1), "lane": 1, "bank": 1,
+                                       "r": unsigned(DECAY_FRAC), "rp": unsigned(DECAY_FRAC)}))
+        m.d.comb += [e0.valid.eq(el_run), e0.last.eq(el_last), e0.addr.eq(el_row + el_j),
+                     e0.word.eq(el_j >> 1), e0.lane.eq(el_j[0]), e0.bank.eq(el_layer[0]),
+                     e0.r.eq(el_r), e0.rp.eq(el_rp)]
+        elig_pipe = _delay_line(m, e0, X + 1, "e")
+        eps_issue, e1 = elig_pipe[X], elig_pipe[X + 1]
         eps_j = Mux(e1.lane, e_rd.data[eps_shape.width:], e_rd.data[:eps_shape.width]).as_signed()
         if cfg.reset_path:
             e_val = (g_rd.data.ehat * e1.rp) >> DECAY_FRAC
@@ -634,8 +707,12 @@ class Core(wiring.Component):
         hb_o = Signal(range(max(O, 2)))
         hb_fa = Signal(range(max(self.n_feedback, 2)))
         hb_run = Signal()
-        b1 = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1, "o": range(max(O, 2)),
+        # B0 issues the feedback read; the neuron's state read READ_DELAY clocks later (on its
+        # first output), so that both arrive in B1
+        b0 = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1, "o": range(max(O, 2)),
                                        "h": range(max(self.n_neurons, 2))}))
+        hb_pipe = _delay_line(m, b0, X + 1, "b")
+        b_issue, b1 = hb_pipe[X], hb_pipe[X + 1]
         hacc = Signal(signed(dw))
         m.d.comb += [gm_a.eq(Mux(learning_b, f_rd.data, w_rd.data)),
                      gm_b.eq(Mux(learning_b, delta_o[b1.o], s2.d))]
@@ -661,9 +738,18 @@ class Core(wiring.Component):
         cw_j = Signal(range(self.max_inputs + 1))
         cw_run = Signal()
         last_of = table([self.neuron_base[k] + cfg.layers[k + 1] - 1 for k in range(L)])[layer]
-        c1 = Signal(data.StructLayout({"valid": 1, "addr": cw_a.shape(), "out": 1}))
+        # C0 issues the weight and ghat reads and advances the rounding LFSR; its draw is taken
+        # in the next clock, as ever; delta_i is read READ_DELAY clocks later, so that all
+        # three arrive in C1
+        c0 = Signal(data.StructLayout({"valid": 1, "addr": cw_a.shape(), "out": 1,
+                                       "n": cw_n.shape(), "noise": unsigned(32)}))
+        cw_pipe = _delay_line(m, c0, X + 1, "c")
+        c_issue, c1 = cw_pipe[X], cw_pipe[X + 1]
         k_hid, k_out = cfg.hidden_update_shift, cfg.output_update_shift
-        c_noise = rlfsr.value & Mux(c1.out, (1 << k_out) - 1, (1 << k_hid) - 1)
+        c_noise = rlfsr.value & Mux(cw_pipe[1].out, (1 << k_out) - 1, (1 << k_hid) - 1)
+        if X:
+            m.d.sync += cw_pipe[2].noise.eq(c_noise)
+            c_noise = c1.noise
         c2 = Signal(data.StructLayout({"valid": 1, "addr": cw_a.shape(), "out": 1,
                                        "w": signed(cfg.weight.bits), "p": signed(dw + cfg.grad.bits + 1),
                                        "noise": unsigned(32)}))
@@ -678,12 +764,20 @@ class Core(wiring.Component):
         fd_o = Signal(range(max(O, 2)))
         fd_i = Signal(range(max(self.max_neurons, 2)))
         fd_run = Signal()
-        d1 = Signal(data.StructLayout({"valid": 1, "addr": fd_a.shape(), "o": range(max(O, 2)),
-                                       "h": range(max(self.n_neurons, 2))}))
+        # D0 issues the feedback read and advances the rounding LFSR (its draw taken in the next
+        # clock); the perturbation sign is read READ_DELAY clocks later: both arrive in D1
         fshift = cfg.feedback_shift
+        d0 = Signal(data.StructLayout({"valid": 1, "addr": fd_a.shape(), "o": range(max(O, 2)),
+                                       "h": range(max(self.n_neurons, 2)),
+                                       "noise": unsigned(max(1, fshift))}))
+        fd_pipe = _delay_line(m, d0, X + 1, "d")
+        d_issue, d1 = fd_pipe[X], fd_pipe[X + 1]
         d_tot = dtotal[d1.o]
         f_target = Mux(p_rd.data, d_tot, -d_tot) << (cfg.feedback.frac - cfg.grade.frac)
         f_noise = rlfsr.value & ((1 << fshift) - 1)
+        if X:
+            m.d.sync += fd_pipe[2].noise.eq(f_noise)
+            f_noise = d1.noise
         # D2: the update from registered operands (timing); its last write falls in the clock in
         # which phase D ends, as the last D1 write did, so the cycle model is unchanged
         d2 = Signal(data.StructLayout({"valid": 1, "addr": fd_a.shape(), "fired": 1,
@@ -710,7 +804,7 @@ class Core(wiring.Component):
         draw = Signal(data.StructLayout({"valid": 1, "addr": range(max(2, self.n_hidden))}))
         m.d.sync += [draw.valid.eq(0), self.done.eq(0)]
         ev = self.events.payload
-        pipe_idle = ~(gen_run | s1.valid | s2.valid | s3.valid | t_run | t1.valid)
+        pipe_idle = ~(gen_run | Cat(p.valid for p in loop_pipe).any() | s3.valid | t_run | t1.valid | t2.valid)
         # the next layer's trace pass overwrites the eps bank of the layer before this one
         switch_ok = pipe_idle & (el_cnt[~in_bank] == 0)
         step_over = pipe_idle & (el_cnt[0] == 0) & (el_cnt[1] == 0)
@@ -783,8 +877,8 @@ class Core(wiring.Component):
 
             with m.State("LAYER"):
                 # neuron loop ports
-                m.d.comb += [s_rd.addr.eq(nbase + gi), s_rd.en.eq(gen_run & (gk == 0)),
-                             p_rd.addr.eq(nbase + gi), p_rd.en.eq(gen_run & (gk == 0)),
+                m.d.comb += [s_rd.addr.eq(nbase + s_issue[1]), s_rd.en.eq(s_issue[0]),
+                             p_rd.addr.eq(nbase + s_issue[1]), p_rd.en.eq(s_issue[0]),
                              w_rd.addr.eq(s1.row + entry_rd.j), w_rd.en.eq(s1.valid & s1.has),
                              s_wr.addr.eq(nbase + s3.i), s_wr.data.eq(word), s_wr.en.eq(s3.valid)]
                 # list bank in_bank (the upper half of the list memory for bank 1) is read, the
@@ -801,15 +895,15 @@ class Core(wiring.Component):
                         m.d.comb += [k_wr[b].en.eq(Mux(listing, Mux(s3.i[0], 0b10, 0b01), 0)),
                                      k_wr[b].addr.eq(s3.i >> 1), k_wr[b].data.eq(0b11)]
                 # eligibility engine ports (eps written by the trace pass)
-                m.d.comb += [e_wr.en.eq(t1.valid), e_rd.addr.eq(eps_word(el_j >> 1, el_layer[0])),
-                             e_rd.en.eq(el_run),
+                m.d.comb += [e_wr.en.eq(t2.valid), e_rd.en.eq(eps_issue.valid),
+                             e_rd.addr.eq(eps_word(eps_issue.word, eps_issue.bank)),
                              g_rd.addr.eq(el_row + el_j), g_rd.en.eq(el_run),
                              g_wr.addr.eq(e3.addr), g_wr.data.eq(el_word), g_wr.en.eq(e3.valid)]
                 with m.If(e2.valid):
                     m.d.sync += grad_dirty.eq(1)
                 # trace pass ports
                 m.d.comb += [t_rd.addr.eq(tword + t_p), t_rd.en.eq(t_run),
-                             t_wr.addr.eq(tword + t1.p), t_wr.en.eq(t1.valid), t_wr.data.eq(t_new),
+                             t_wr.addr.eq(tword + t2.p), t_wr.en.eq(t2.valid), t_wr.data.eq(t_new),
                              t_wr.lanes.eq(Cat(1, lane1))]
                 # token generator
                 with m.If(gen_run):
@@ -851,10 +945,10 @@ class Core(wiring.Component):
             with m.State("L_HID"):        # phase B: delta_i = sum_o B_oi delta_o (+ rate term)
                 m.d.comb += learning_b.eq(1)
                 m.d.comb += [f_rd.addr.eq(hb_fa), f_rd.en.eq(hb_run),
-                             s_rd.addr.eq(nbase + hb_i), s_rd.en.eq(hb_run & (hb_o == 0)),
+                             s_rd.addr.eq(b_issue.h), s_rd.en.eq(b_issue.valid & b_issue.first),
                              d_wr.addr.eq(b2.h), d_wr.data.eq(h_delta), d_wr.en.eq(b2.valid & b2.last)]
-                m.d.sync += [b1.valid.eq(hb_run), b1.first.eq(hb_o == 0), b1.last.eq(hb_o == O - 1),
-                             b1.o.eq(hb_o), b1.h.eq(nbase + hb_i)]
+                m.d.comb += [b0.valid.eq(hb_run), b0.first.eq(hb_o == 0), b0.last.eq(hb_o == O - 1),
+                             b0.o.eq(hb_o), b0.h.eq(nbase + hb_i)]
                 with m.If(hb_run):
                     with m.If(hb_o == O - 1):
                         m.d.sync += [hb_o.eq(0), hb_i.eq(hb_i + 1), hb_fa.eq(fb_base + hb_i + 1)]
@@ -864,18 +958,18 @@ class Core(wiring.Component):
                                 m.d.sync += hb_run.eq(0)
                     with m.Else():
                         m.d.sync += [hb_o.eq(hb_o + 1), hb_fa.eq(hb_fa + n_of)]
-                with m.If(~hb_run & ~b1.valid):
+                with m.If(~hb_run & ~Cat(p.valid for p in hb_pipe[1:]).any()):
                     m.d.sync += [layer.eq(0), cw_a.eq(0), cw_n.eq(0), cw_j.eq(0), cw_run.eq(1)]
                     m.next = "L_W"
 
             with m.State("L_W"):          # phase C: w += (-(delta * ghat) + noise) >> k, ghat = 0
                 m.d.comb += learning_c.eq(1)
                 m.d.comb += [w_rd.addr.eq(cw_a), w_rd.en.eq(cw_run), g_rd.addr.eq(cw_a),
-                             g_rd.en.eq(cw_run), d_rd.addr.eq(cw_n), d_rd.en.eq(cw_run),
+                             g_rd.en.eq(cw_run), d_rd.addr.eq(c_issue.n), d_rd.en.eq(c_issue.valid),
                              rlfsr.advance.eq(cw_run),
                              w_wr.addr.eq(c2.addr), w_wr.data.eq(w_upd), w_wr.en.eq(c2.valid),
                              g_wr.addr.eq(c2.addr), g_wr.data.eq(0), g_wr.en.eq(c2.valid)]
-                m.d.sync += [c1.valid.eq(cw_run), c1.addr.eq(cw_a), c1.out.eq(is_last)]
+                m.d.comb += [c0.valid.eq(cw_run), c0.addr.eq(cw_a), c0.out.eq(is_last), c0.n.eq(cw_n)]
                 with m.If(cw_run):
                     m.d.sync += [cw_a.eq(cw_a + 1), cw_j.eq(cw_j + 1)]
                     with m.If(cw_j == j_of - 1):
@@ -884,7 +978,7 @@ class Core(wiring.Component):
                             m.d.sync += layer.eq(layer + 1)
                     with m.If(cw_a == self.n_weights - 1):
                         m.d.sync += cw_run.eq(0)
-                with m.If(~cw_run & ~c1.valid & ~c2.valid):
+                with m.If(~cw_run & ~Cat(p.valid for p in cw_pipe[1:]).any() & ~c2.valid):
                     if cfg.learns_hidden:
                         m.d.sync += grad_dirty.eq(0)      # every ghat/ehat was visited and cleared
                     if cfg.learns_feedback:
@@ -895,11 +989,11 @@ class Core(wiring.Component):
                         m.next = "IDLE"
 
             with m.State("L_FB"):         # phase D: B += (T - B + noise) >> s where i fired
-                m.d.comb += [f_rd.addr.eq(fd_a), f_rd.en.eq(fd_run), p_rd.addr.eq(nbase + fd_i),
-                             p_rd.en.eq(fd_run), rlfsr.advance.eq(fd_run),
+                m.d.comb += [f_rd.addr.eq(fd_a), f_rd.en.eq(fd_run), p_rd.addr.eq(d_issue.h),
+                             p_rd.en.eq(d_issue.valid), rlfsr.advance.eq(fd_run),
                              f_wr.addr.eq(d2.addr), f_wr.data.eq(Mux(d2.fired, f_new, d2.b)),
                              f_wr.en.eq(d2.valid)]
-                m.d.sync += [d1.valid.eq(fd_run), d1.addr.eq(fd_a), d1.o.eq(fd_o), d1.h.eq(nbase + fd_i)]
+                m.d.comb += [d0.valid.eq(fd_run), d0.addr.eq(fd_a), d0.o.eq(fd_o), d0.h.eq(nbase + fd_i)]
                 with m.If(fd_run):
                     m.d.sync += [fd_a.eq(fd_a + 1), fd_i.eq(fd_i + 1)]
                     with m.If(fd_i == n_of - 1):
@@ -908,7 +1002,7 @@ class Core(wiring.Component):
                             m.d.sync += [fd_o.eq(0), layer.eq(layer + 1)]
                     with m.If(fd_a == self.n_feedback - 1):
                         m.d.sync += fd_run.eq(0)
-                with m.If(~fd_run & ~d1.valid):
+                with m.If(~fd_run & ~Cat(p.valid for p in fd_pipe[1:]).any()):
                     m.d.sync += self.done.eq(1)
                     m.next = "IDLE"
 
@@ -916,17 +1010,28 @@ class Core(wiring.Component):
         m.d.comb += [self.events.ready.eq(fsm.ongoing("IDLE")), self.busy.eq(~fsm.ongoing("IDLE"))]
         m.d.comb += [p_wr.en.eq(draw.valid), p_wr.addr.eq(draw.addr), p_wr.data.eq(lfsr.value[0])]
 
-        # access read data: the port selected by the last read
+        # access read data, READ_LATENCY clocks after the read: the small memories' word (there
+        # the clock after) goes through READ_DELAY registers, beside the memory selected
         rsel = Signal(Mem)
         rlane = Signal()                  # TRACE lane of the last read
         with m.If(acc_.en & ~acc_.we & ~self.busy):
             m.d.sync += [rsel.eq(acc_.mem), rlane.eq(acc_lane)]
+        small = Signal(self.data_width)
         with m.Switch(rsel):
-            for mem, value in ((Mem.WEIGHT, w_rd.data.as_unsigned()), (Mem.STATE, s_rd.data.as_value()),
+            for mem, value in ((Mem.STATE, s_rd.data.as_value()),
                                (Mem.TRACE, Mux(rlane, trace_lane(t_rd.data, 1).as_value(),
                                                trace_lane(t_rd.data, 0).as_value())),
-                               (Mem.PERTURB, p_rd.data),
-                               (Mem.GRAD, g_rd.data.as_value()), (Mem.FEEDBACK, f_rd.data.as_unsigned())):
+                               (Mem.PERTURB, p_rd.data)):
+                with m.Case(mem):
+                    m.d.comb += small.eq(value)
+        for k in range(X):
+            small_q, rsel_q = Signal.like(small, name=f"acc_word{k + 2}"), Signal.like(rsel, name=f"rsel{k + 2}")
+            m.d.sync += [small_q.eq(small), rsel_q.eq(rsel)]
+            small, rsel = small_q, rsel_q
+        m.d.comb += acc_.rdata.eq(small)
+        with m.Switch(rsel):
+            for mem, value in ((Mem.WEIGHT, w_rd.data.as_unsigned()), (Mem.GRAD, g_rd.data.as_value()),
+                               (Mem.FEEDBACK, f_rd.data.as_unsigned())):
                 with m.Case(mem):
                     m.d.comb += acc_.rdata.eq(value)
         return m

@@ -159,6 +159,7 @@ class Link(wiring.Component):
         # memory-sourced reply bodies: READ words, output counts
         rd_mem, rd_addr, rd_left = Signal(Mem), Signal(core.addr_width), Signal(8)
         rd_counts = Signal()              # emit the count field (1 byte) instead of whole words
+        rd_wait = Signal(range(max(core.READ_LATENCY, 2)))
         word = Signal(8 * wb)
         byte_left = Signal(range(wb + 1))
         wbyte = Signal(range(wb + 1))     # bytes of a WRITE word assembled
@@ -522,8 +523,12 @@ class Link(wiring.Component):
                     m.next = "R_CRC_HI"
             with m.State("R_READ"):
                 m.d.comb += [acc.mem.eq(rd_mem), acc.addr.eq(rd_addr), acc.en.eq(1)]
-                m.d.sync += [rd_addr.eq(rd_addr + 1), rd_left.eq(rd_left - 1)]
-                m.next = "R_LATCH"
+                m.d.sync += [rd_addr.eq(rd_addr + 1), rd_left.eq(rd_left - 1), rd_wait.eq(0)]
+                m.next = "R_WAIT"
+            with m.State("R_WAIT"):         # the core's read latency (Core.READ_LATENCY)
+                m.d.sync += rd_wait.eq(rd_wait + 1)
+                with m.If(rd_wait == core.READ_LATENCY - 2):
+                    m.next = "R_LATCH"
             with m.State("R_LATCH"):
                 with m.If(rd_counts):
                     m.d.sync += [word.eq(acc.rdata[count_field.offset:][:cfg.count_bits]),

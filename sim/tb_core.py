@@ -45,12 +45,19 @@ class Driver:
 
     async def read_all(self, keys):
         """Read ``keys`` [(mem, addr)] back to back, one per clock: {key: decoded}."""
-        d, out = self.dut, {}
+        d, out, lag = self.dut, {}, self.core.READ_LATENCY - 1
+        keys = list(keys)
         d.access__we.value = 0
-        for key in keys:
-            d.access__mem.value, d.access__addr.value, d.access__en.value = int(key[0].value), key[1], 1
+        for n in range(len(keys) + lag):   # one read per clock, each word READ_LATENCY later
+            if n < len(keys):
+                key = keys[n]
+                d.access__mem.value, d.access__addr.value, d.access__en.value = int(key[0].value), key[1], 1
+            else:
+                d.access__en.value = 0
             await FallingEdge(d.clk)        # the read happened on the rising edge before
-            out[key] = self.core.decode(key[0], int(d.access__rdata.value))
+            if n >= lag:
+                key = keys[n - lag]
+                out[key] = self.core.decode(key[0], int(d.access__rdata.value))
         d.access__en.value = 0
         return out
 

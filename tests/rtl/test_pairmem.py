@@ -1,7 +1,9 @@
 # amaranth: UnusedElaboratable=no
 """rtl.pairmem: the two-bank memory behaves like a non-transparent 1R1W memory for the core's
-access patterns (sweeps of consecutive reads with writes two clocks behind, back to back or with
-gaps; host accesses one per clock), never raising ``hazard``."""
+access patterns (sweeps of consecutive reads with writes a few clocks behind, back to back or with
+gaps; host accesses one per clock), never raising ``hazard``. The core's own lags, read to write:
+the eligibility engine 3 + ``Core.READ_DELAY``, the LEARN weight and feedback passes
+2 + ``Core.READ_DELAY``."""
 
 import random
 
@@ -18,9 +20,12 @@ from .test_core import random_feedback, random_rasters, random_weights
 DEPTH, WIDTH = 96, 12
 
 
-def sweeps(rng, depth, n, gaps=(0, 1, 2, 3, 5)):
+LAGS = (2, 3, 2 + Core.READ_DELAY, 3 + Core.READ_DELAY)
+
+
+def sweeps(rng, depth, n, gaps=(0, 1, 2, 3, 5), lag=2):
     """Per-clock operations of ``n`` eligibility-like sweeps: reads of ``row .. row + L - 1``
-    (even row and length), one per clock, each written back two clocks later; consecutive sweeps
+    (even row and length), one per clock, each written back ``lag`` clocks later; consecutive sweeps
     cover different rows (a row comes back only after the layer has drained)."""
     ops, t, prev = {}, 0, range(0)
     for _ in range(n):
@@ -32,9 +37,9 @@ def sweeps(rng, depth, n, gaps=(0, 1, 2, 3, 5)):
         prev = range(row, row + length)
         for j in range(length):
             ops.setdefault(t + j, {})["rd"] = row + j
-            ops.setdefault(t + j + 2, {})["wr"] = (row + j, rng.randrange(1 << WIDTH))
+            ops.setdefault(t + j + lag, {})["wr"] = (row + j, rng.randrange(1 << WIDTH))
         t += length + rng.choice(gaps)
-    return [ops.get(c, {}) for c in range(t + 3)]
+    return [ops.get(c, {}) for c in range(t + lag + 1)]
 
 
 def host(rng, depth, n):
@@ -80,19 +85,21 @@ def run(simulate, ops, depth=DEPTH):
     assert errors == []
 
 
+@pytest.mark.parametrize("lag", LAGS)
 @pytest.mark.parametrize("seed", range(4))
-def test_sweeps_back_to_back_and_gaps(simulate, seed):
+def test_sweeps_back_to_back_and_gaps(simulate, seed, lag):
     rng = random.Random(seed)
-    run(simulate, sweeps(rng, DEPTH, 40))
+    run(simulate, sweeps(rng, DEPTH, 40, lag=lag))
 
 
-def test_linear_pass(simulate):
-    """The LEARN weight pass: every word in address order, written two clocks behind."""
+@pytest.mark.parametrize("lag", LAGS)
+def test_linear_pass(simulate, lag):
+    """The LEARN weight pass: every word in address order, written ``lag`` clocks behind."""
     rng = random.Random(9)
-    ops = [{} for _ in range(DEPTH + 2)]
+    ops = [{} for _ in range(DEPTH + lag)]
     for a in range(DEPTH):
         ops[a]["rd"] = a
-        ops[a + 2]["wr"] = (a, rng.randrange(1 << WIDTH))
+        ops[a + lag]["wr"] = (a, rng.randrange(1 << WIDTH))
     run(simulate, ops + host(rng, DEPTH, 200))
 
 
@@ -112,11 +119,12 @@ def test_odd_depth(simulate):
 
 @pytest.mark.parametrize("layers", [(8, 6, 3), (6, 4, 4, 3)])
 def test_core_never_makes_a_hazard(simulate, layers):
-    """The core's own accesses (steps with eligibility, LEARN phases B-D, SAMPLE, host port) in
-    lock step with the golden model, the memory's hazard watched every clock."""
+    """The core's own accesses (steps with eligibility, LEARN phases B-D, SAMPLE, host port), with
+    GRAD/FEEDBACK in a PairedRAM behind the read-latency registers, in lock step with the golden
+    model, the memory's hazard watched every clock."""
     config = Config(layers=layers, n_steps=10, input_window=6)
     rng = np.random.default_rng(3)
-    core = Core(config)
+    core = Core(config, grad_memory="paired")   # the iCE40 UltraPlus choice (banked elsewhere)
     assert core.grads_paired
     seen, ticks = [], [0]
 
