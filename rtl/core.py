@@ -15,12 +15,14 @@ A time step, layer by layer (first hidden layer first), runs two engines side by
   multipliers.
 
 Latency and throughput: a layer with ``N`` neurons, ``J`` inputs of which ``K`` spiked takes
-``max(N * max(K, 1) + 4 + READ_DELAY, ceil(J / 2) + 3)`` clocks plus the eligibility engine's
+``max(N * max(K, 1) + 3 + LIST_READ_LATENCY + READ_DELAY, ceil(J / 2) + 3)`` clocks plus the
+eligibility engine's
 (``docs/rtl.md``): one synaptic operation per clock once ``K >= 1``. A step of ``L`` layers
 adds one clock to accept the command. WEIGHT, GRAD and FEEDBACK are banked memories with
-registered outputs (``rtl/bankmem.py``, read latency ``READ_LATENCY``): every pipeline that reads
-them carries ``READ_DELAY`` more stages, and reads of the small memories it also makes are
-issued that much later, so that all of a stage's operands arrive together.
+registered outputs (``rtl/bankmem.py``, read latency ``READ_LATENCY``), the other block RAMs'
+outputs are registered once (``SMALL_READ_LATENCY``, ``LIST_READ_LATENCY``): every pipeline
+carries the stages its reads need, and each read is issued so that all of a stage's operands
+arrive together (timing: 50 MHz on the ECP5, ``docs/boards.md``).
 
 Limits: the host sends each input address at most once per step (a repeated address would be
 integrated twice, unlike the golden model's boolean raster; more than ``n_inputs`` events in one
@@ -37,7 +39,7 @@ from amaranth.lib.wiring import In, Out
 from plasticore.golden.config import DECAY_FRAC, Config
 from plasticore.golden.network import FLAG_NAMES
 
-from .bankmem import LATENCY, BankedRAM
+from .bankmem import BANK_DEPTH, LATENCY, BankedRAM
 from .lfsr import LFSR
 from .pairmem import PairedRAM
 from .reciprocal import Reciprocal
@@ -91,7 +93,7 @@ def _delayed(m, port, n, name):
     m.d.sync += en.eq(port.en)
     out = port.data
     for k in range(n):
-        q = Signal(Shape.cast(port.data.shape()), name=f"{name}_q{k + 2}")
+        q = Signal(port.data.shape(), name=f"{name}_q{k + 2}")
         nxt = Signal(name=f"{name}_en{k + 2}")
         with m.If(en):
             m.d.sync += q.eq(out)
@@ -158,6 +160,12 @@ class Core(wiring.Component):
     #: clocks that adds to the pipelines that read them; host access reads have this latency
     READ_LATENCY = LATENCY
     READ_DELAY = LATENCY - 1
+    #: clocks from a read of STATE, TRACE/errors or PERTURB to its data: their block RAMs' output
+    #: registered once (timing: a small block RAM far from the multiplier it feeds)
+    SMALL_READ_LATENCY = 2
+    #: clocks from a read of the spike lists to the entry, registered once (timing: the entry's
+    #: input index forms the weight address, which fans out to every WEIGHT bank)
+    LIST_READ_LATENCY = 2
 
     def __init__(self, config: Config, *, grad_memory: str | None = None):
         if not isinstance(config, Config):
@@ -283,7 +291,7 @@ class Core(wiring.Component):
     # --- cycle model (pure Python; asserted by tests/rtl/test_core.py and sim/tb_core.py) ---------
     #: clocks from a spike's detection to the start of its reciprocal (queue) and from the last
     #: synapse update issued to the layer switch (drain); only their sum (6) is observable
-    ELIG_QUEUE, ELIG_DRAIN = 2 + READ_DELAY, 4 + READ_DELAY
+    ELIG_QUEUE, ELIG_DRAIN = 1 + LIST_READ_LATENCY + READ_DELAY, 4 + READ_DELAY
 
     def step_timing(self, listed, spikers) -> dict:
         """Clocks of one step with ``listed[k]`` spiking inputs and the spiking neurons
@@ -305,7 +313,8 @@ class Core(wiring.Component):
         for k, K in enumerate(listed):
             n, j = cfg.layers[k + 1], cfg.layers[k]
             tokens = max(K, 1)
-            loop, trace = n * tokens + 4 + self.READ_DELAY, self.trace_words[k] + 3
+            loop = n * tokens + 3 + self.LIST_READ_LATENCY + self.READ_DELAY
+            trace = self.trace_words[k] + 3
             first = end = None
             for i in spikers[k]:            # the queue is in neuron order
                 start = t + (i + 1) * tokens + 1 + self.ELIG_QUEUE      # the reciprocal starts
@@ -343,7 +352,7 @@ class Core(wiring.Component):
     def learn_cycles(self) -> int:
         """Clocks from the transfer of ``LEARN`` to ``done`` (independent of the data)."""
         cfg, X = self._config, self.READ_DELAY
-        clocks = cfg.n_outputs + 1 + 1                                   # phase A + switch
+        clocks = cfg.n_outputs + self.SMALL_READ_LATENCY + 1             # phase A + switch
         if cfg.learns_hidden:
             clocks += self.n_hidden * cfg.n_outputs + 1 + 1 + X            # phase B
         words = self.n_weights if cfg.learns_hidden else self.n_weights - self.weight_base[-1]
@@ -366,8 +375,12 @@ class Core(wiring.Component):
         # TRACE and the errors (errors above the traces); the two spike lists are the two
         # halves of one memory (one bank read, the other written)
         # WEIGHT, GRAD and FEEDBACK are the large memories: banked, registered, read latency
-        # READ_LATENCY (rtl/bankmem.py); the others answer the clock after a read
-        w_mem = BankedRAM(shape=signed(cfg.weight.bits), depth=self.n_weights)
+        # READ_LATENCY (rtl/bankmem.py); the others answer the clock after a read. On an iCE40
+        # UltraPlus (24 MHz, 30 small EBRs) one bank: 1,024-word banks would round WEIGHT up to
+        # whole banks of EBRs for the latency's registers only
+        ice40up = str(getattr(platform, "device", "")).startswith("iCE40UP")
+        w_mem = BankedRAM(shape=signed(cfg.weight.bits), depth=self.n_weights,
+                          bank_depth=self.n_weights if ice40up else BANK_DEPTH)
         s_mem = memory.Memory(shape=self.state_layout, depth=self.n_neurons, init=[])
         p_mem = memory.Memory(shape=1, depth=max(1, self.n_hidden), init=[])
         entry = data.StructLayout({"j": unsigned(_bits(self.max_inputs)), "d": signed(cfg.grade.bits)})
@@ -394,7 +407,8 @@ class Core(wiring.Component):
         t_rd = _Port(self.n_trace_words, 2 * lane)
         t_wr = _Port(self.n_trace_words, 2 * lane, lanes=2)
         d_rd, d_wr = _Port(self.n_neurons, signed(dw)), _Port(self.n_neurons, signed(dw))
-        _share(m, td_mem.read_port(), td_mem.write_port(granularity=lane), 2 * lane,
+        _share(m, _delayed(m, td_mem.read_port(), self.SMALL_READ_LATENCY - 1, "td_rd"),
+               td_mem.write_port(granularity=lane), 2 * lane,
                (t_rd, t_wr, 0), (d_rd, d_wr, self.n_trace_words))
 
         def trace_lane(word, q):
@@ -405,7 +419,6 @@ class Core(wiring.Component):
         # delayed to the banked memories' read latency; elsewhere a BankedRAM
         gf_depth = self.n_weights + self.n_feedback
         gf_width = max(self.grad_layout.size, cfg.feedback.bits)
-        ice40up = str(getattr(platform, "device", "")).startswith("iCE40UP")
         paired = self.grad_memory(getattr(platform, "device", "")) == "paired"
         if paired:
             gf_mem = PairedRAM(shape=gf_width, depth=gf_depth, spram=ice40up)
@@ -425,9 +438,9 @@ class Core(wiring.Component):
             m.submodules[name] = mem
         e_rd, e_wr = e_mem.read_port(), e_mem.write_port()
         w_rd, w_wr = w_mem.rd, w_mem.wr
-        s_rd, s_wr = s_mem.read_port(), s_mem.write_port()
-        p_rd, p_wr = p_mem.read_port(), p_mem.write_port()
-        l_rd, l_wr = list_mem.read_port(), list_mem.write_port()
+        s_rd, s_wr = _delayed(m, s_mem.read_port(), self.SMALL_READ_LATENCY - 1, "s_rd"), s_mem.write_port()
+        p_rd, p_wr = _delayed(m, p_mem.read_port(), self.SMALL_READ_LATENCY - 1, "p_rd"), p_mem.write_port()
+        l_rd, l_wr = _delayed(m, list_mem.read_port(), self.LIST_READ_LATENCY - 1, "l_rd"), list_mem.write_port()
         k_rd = [mem.read_port() for mem in marks]
         k_wr = [mem.write_port(granularity=1) for mem in marks]
 
@@ -464,21 +477,30 @@ class Core(wiring.Component):
         g_last = gk + 1 >= K
         g_has = gk < K
 
-        # S1 reads the weight (READ_LATENCY clocks); READ_DELAY stages later the state word
-        # arrives and decays (stage SD), and the weight arrives in the next one (S2)
-        X = self.READ_DELAY
+        # SW (S1 + LIST_READ_LATENCY - 1) has the list entry and reads the weight (READ_LATENCY
+        # clocks); the stage before the weight arrives (SD) has the state word, which decays;
+        # the weight arrives in S2
+        X, LL = self.READ_DELAY, self.LIST_READ_LATENCY
         s1 = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1, "has": 1,
                                        "i": gi.shape(), "d": signed(cfg.grade.bits),
                                        "row": grow.shape()}))
         m.d.sync += [s1.valid.eq(gen_run), s1.first.eq(gk == 0), s1.last.eq(g_last),
                      s1.has.eq(g_has), s1.i.eq(gi), s1.row.eq(grow)]
-        loop_pipe = _delay_line(m, s1, X + 1, "s")
-        entry_rd = l_rd.data                          # the list entry arrives in S1
-        m.d.sync += loop_pipe[1].d.eq(entry_rd.d)
-        sd, s2 = loop_pipe[X], loop_pipe[X + 1]
-        # the state read, timed to arrive in SD
-        s_issue = (gen_run & (gk == 0), gi) if X == 0 else \
-            (loop_pipe[X - 1].valid & loop_pipe[X - 1].first, loop_pipe[X - 1].i)
+        # loop_pipe[k] is stage index k + 1 (the generator is index 0)
+        loop_pipe = _delay_line(m, s1, LL + X, "s")
+        sw = loop_pipe[LL - 1]
+        entry_rd = l_rd.data                          # the list entry arrives in SW
+        m.d.sync += loop_pipe[LL].d.eq(entry_rd.d)
+        sd, s2 = loop_pipe[LL + X - 1], loop_pipe[LL + X]
+        # the state read, timed to arrive in SD (index LL + X): issued SMALL_READ_LATENCY earlier
+        s_early = LL + X - self.SMALL_READ_LATENCY
+        assert s_early >= 0, "the small memories' latency exceeds the neuron loop's"
+        s_issue = (gen_run & (gk == 0), gi) if s_early == 0 else \
+            (loop_pipe[s_early - 1].valid & loop_pipe[s_early - 1].first, loop_pipe[s_early - 1].i)
+        # the learning phases' small-memory reads, READ_DELAY + 1 - SMALL_READ_LATENCY stages
+        # after their large-memory reads
+        early = X + 1 - self.SMALL_READ_LATENCY
+        assert early >= 0, "the small memories' latency exceeds the large ones'"
 
         # SD: state word arrives; shared decay multiplier
         cur = Signal(self.state_layout)               # the neuron's word, latched on its first token
@@ -572,16 +594,18 @@ class Core(wiring.Component):
         tword = table(self.trace_word_base)[layer]
         one = cfg.trace.one
         marks_rd = Mux(in_bank, k_rd[1].data, k_rd[0].data)
-        # T2: the word and its marks registered (timing: the block RAM's clock-to-out and the
-        # decay multiplier do not fit one 20 ns clock together); decay, +1.0, write back
-        t2 = Signal(data.StructLayout({"valid": 1, "p": t_p.shape(), "word": 2 * lane, "marks": 2}))
-        m.d.sync += [t2.valid.eq(t1.valid), t2.p.eq(t1.p), t2.word.eq(t_rd.data), t2.marks.eq(marks_rd)]
+        # T2: the word arrives, registered behind its block RAM (SMALL_READ_LATENCY; timing: the
+        # block RAM's clock-to-out and the decay multiplier do not fit one 20 ns clock together),
+        # with the marks registered beside it; decay, +1.0, write back
+        t2 = Signal(data.StructLayout({"valid": 1, "p": t_p.shape(), "marks": 2}))
+        m.d.sync += [t2.valid.eq(t1.valid), t2.p.eq(t1.p), t2.marks.eq(marks_rd)]
+        assert self.SMALL_READ_LATENCY == 2     # the word arrives in T2
         lane1 = 2 * t2.p + 1 < j_of          # an odd layer's last word has one input
         t_new = Signal(2 * lane)
         t_clip = []
         eps = []
         for q in range(2):
-            old = trace_lane(t2.word, q)
+            old = trace_lane(t_rd.data, q)
             x_dec = (old.x * cfg.rho_q) >> DECAY_FRAC
             y_dec = (old.y * cfg.rho_s_q) >> DECAY_FRAC
             x_new, x_clip = _sat(x_dec + Mux(t2.marks[q], one, 0), cfg.trace)
@@ -691,7 +715,9 @@ class Core(wiring.Component):
         out_base = self.neuron_base[-1]
         # phase A: output errors and grade totals, one output per clock
         la = Signal(range(O + 1))
-        a1 = Signal(data.StructLayout({"valid": 1, "o": range(max(O, 2))}))
+        # A0 issues the output's state read; A1 (SMALL_READ_LATENCY later) has it
+        a0 = Signal(data.StructLayout({"valid": 1, "o": range(max(O, 2))}))
+        a1 = _delay_line(m, a0, self.SMALL_READ_LATENCY, "a")[-1]
         a_raw = Mux(a1.o == label, cfg.target_true, cfg.target_false) - s_rd.data.count
         if cfg.error_clip is not None:       # spec 6.1: clip(target - count, -clip, clip)
             clip = cfg.error_clip
@@ -712,7 +738,7 @@ class Core(wiring.Component):
         b0 = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1, "o": range(max(O, 2)),
                                        "h": range(max(self.n_neurons, 2))}))
         hb_pipe = _delay_line(m, b0, X + 1, "b")
-        b_issue, b1 = hb_pipe[X], hb_pipe[X + 1]
+        b_issue, b1 = hb_pipe[early], hb_pipe[X + 1]
         hacc = Signal(signed(dw))
         m.d.comb += [gm_a.eq(Mux(learning_b, f_rd.data, w_rd.data)),
                      gm_b.eq(Mux(learning_b, delta_o[b1.o], s2.d))]
@@ -744,7 +770,7 @@ class Core(wiring.Component):
         c0 = Signal(data.StructLayout({"valid": 1, "addr": cw_a.shape(), "out": 1,
                                        "n": cw_n.shape(), "noise": unsigned(32)}))
         cw_pipe = _delay_line(m, c0, X + 1, "c")
-        c_issue, c1 = cw_pipe[X], cw_pipe[X + 1]
+        c_issue, c1 = cw_pipe[early], cw_pipe[X + 1]
         k_hid, k_out = cfg.hidden_update_shift, cfg.output_update_shift
         c_noise = rlfsr.value & Mux(cw_pipe[1].out, (1 << k_out) - 1, (1 << k_hid) - 1)
         if X:
@@ -771,7 +797,7 @@ class Core(wiring.Component):
                                        "h": range(max(self.n_neurons, 2)),
                                        "noise": unsigned(max(1, fshift))}))
         fd_pipe = _delay_line(m, d0, X + 1, "d")
-        d_issue, d1 = fd_pipe[X], fd_pipe[X + 1]
+        d_issue, d1 = fd_pipe[early], fd_pipe[X + 1]
         d_tot = dtotal[d1.o]
         f_target = Mux(p_rd.data, d_tot, -d_tot) << (cfg.feedback.frac - cfg.grade.frac)
         f_noise = rlfsr.value & ((1 << fshift) - 1)
@@ -879,7 +905,7 @@ class Core(wiring.Component):
                 # neuron loop ports
                 m.d.comb += [s_rd.addr.eq(nbase + s_issue[1]), s_rd.en.eq(s_issue[0]),
                              p_rd.addr.eq(nbase + s_issue[1]), p_rd.en.eq(s_issue[0]),
-                             w_rd.addr.eq(s1.row + entry_rd.j), w_rd.en.eq(s1.valid & s1.has),
+                             w_rd.addr.eq(sw.row + entry_rd.j), w_rd.en.eq(sw.valid & sw.has),
                              s_wr.addr.eq(nbase + s3.i), s_wr.data.eq(word), s_wr.en.eq(s3.valid)]
                 # list bank in_bank (the upper half of the list memory for bank 1) is read, the
                 # other one collects the spikes of this layer for the next one
@@ -930,7 +956,7 @@ class Core(wiring.Component):
             with m.State("L_OUT"):        # phase A: delta_o = target - count_o, D_o
                 m.d.comb += [s_rd.addr.eq(out_base + la), s_rd.en.eq(la < O),
                              d_wr.addr.eq(out_base + a1.o), d_wr.data.eq(a_delta), d_wr.en.eq(a1.valid)]
-                m.d.sync += [a1.valid.eq(la < O), a1.o.eq(la)]
+                m.d.comb += [a0.valid.eq(la < O), a0.o.eq(la)]
                 with m.If(la < O):
                     m.d.sync += la.eq(la + 1)
                 with m.If(a1.valid & (a1.o == O - 1)):
@@ -1011,11 +1037,16 @@ class Core(wiring.Component):
         m.d.comb += [p_wr.en.eq(draw.valid), p_wr.addr.eq(draw.addr), p_wr.data.eq(lfsr.value[0])]
 
         # access read data, READ_LATENCY clocks after the read: the small memories' word (there
-        # the clock after) goes through READ_DELAY registers, beside the memory selected
+        # SMALL_READ_LATENCY clocks after) goes through the difference in registers, beside the
+        # memory selected
         rsel = Signal(Mem)
         rlane = Signal()                  # TRACE lane of the last read
         with m.If(acc_.en & ~acc_.we & ~self.busy):
             m.d.sync += [rsel.eq(acc_.mem), rlane.eq(acc_lane)]
+        for k in range(self.SMALL_READ_LATENCY - 1):
+            rsel_q, rlane_q = Signal.like(rsel, name=f"rsel_s{k + 2}"), Signal.like(rlane, name=f"rlane{k + 2}")
+            m.d.sync += [rsel_q.eq(rsel), rlane_q.eq(rlane)]
+            rsel, rlane = rsel_q, rlane_q
         small = Signal(self.data_width)
         with m.Switch(rsel):
             for mem, value in ((Mem.STATE, s_rd.data.as_value()),
@@ -1024,7 +1055,7 @@ class Core(wiring.Component):
                                (Mem.PERTURB, p_rd.data)):
                 with m.Case(mem):
                     m.d.comb += small.eq(value)
-        for k in range(X):
+        for k in range(self.READ_LATENCY - self.SMALL_READ_LATENCY):
             small_q, rsel_q = Signal.like(small, name=f"acc_word{k + 2}"), Signal.like(rsel, name=f"rsel{k + 2}")
             m.d.sync += [small_q.eq(small), rsel_q.eq(rsel)]
             small, rsel = small_q, rsel_q

@@ -190,32 +190,37 @@ class Link(wiring.Component):
                             Const(int.from_bytes(value, "little"), 8 * snap_bytes)),
                     snap_left.eq(n)]
 
-        body_ok = Signal()          # body length valid for the op
-        write_words = Signal(8)
-        codes_of = Signal(8)
+        # frame checks from op and length alone, registered: both are fixed from CHECK on and
+        # HEADER takes 9 clocks before VALIDATE reads them (timing: at 50 MHz on the ECP5 the
+        # length decode into VALIDATE's wide clock enables was a critical path)
+        body_ok, body_ok_c = Signal(), Signal()          # body length valid for the op
+        write_words, write_words_c = Signal(8), Signal(8)
+        codes_of, codes_of_c = Signal(8), Signal(8)
+        known_op, known_op_c = Signal(), Signal()
+        m.d.sync += [body_ok.eq(body_ok_c), write_words.eq(write_words_c), codes_of.eq(codes_of_c),
+                     known_op.eq(known_op_c)]
         with m.Switch(op):
             with m.Case(Op.IDENTIFY, Op.RESET, Op.COUNTS, Op.STATUS):
-                m.d.comb += body_ok.eq(body_len == 0)
+                m.d.comb += body_ok_c.eq(body_len == 0)
             with m.Case(Op.READ):
-                m.d.comb += body_ok.eq(body_len == 4)
+                m.d.comb += body_ok_c.eq(body_len == 4)
             with m.Case(Op.LEARN):
-                m.d.comb += body_ok.eq(body_len == 1)
+                m.d.comb += body_ok_c.eq(body_len == 1)
             with m.Case(Op.SEEDS):
-                m.d.comb += body_ok.eq(body_len == 8)
+                m.d.comb += body_ok_c.eq(body_len == 8)
             with m.Case(Op.CLEAR):
-                m.d.comb += body_ok.eq(body_len == 2)
+                m.d.comb += body_ok_c.eq(body_len == 2)
             with m.Case(Op.WRITE):
                 with m.Switch(body_len):
                     for k in range(1, (MAX_BODY - 3) // wb + 1):
                         with m.Case(3 + k * wb):
-                            m.d.comb += [body_ok.eq(1), write_words.eq(k)]
+                            m.d.comb += [body_ok_c.eq(1), write_words_c.eq(k)]
             with m.Case(Op.EVENTS):
                 with m.Switch(body_len):
                     for k in range(1, MAX_BODY // eb + 1):
                         with m.Case(k * eb):
-                            m.d.comb += [body_ok.eq(1), codes_of.eq(k)]
-        known_op = Signal()
-        m.d.comb += known_op.eq((op >= Op.IDENTIFY) & (op <= Op.CLEAR))
+                            m.d.comb += [body_ok_c.eq(1), codes_of_c.eq(k)]
+        m.d.comb += known_op_c.eq((op >= Op.IDENTIFY) & (op <= Op.CLEAR))
 
         mem_depth = Signal(core.addr_width + 1)
         with m.Switch(mem_f):
