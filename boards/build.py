@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="build directory (default build/BOARD)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
     parser.add_argument("--clock-mhz", type=float, metavar="MHZ",
-                        help="core clock asked of the PLL (default: iCEBreaker 24, ULX3S 33.33)")
+                        help="core clock asked of the PLL (default: iCEBreaker 24, ULX3S 50)")
     parser.add_argument("--baud", type=int, default=DEFAULT_BAUD,
                         help=f"UART baud rate (default {DEFAULT_BAUD}, the host's default)")
     parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
@@ -137,7 +137,8 @@ def build(board, config, out: Path, *, clock_hz: float, baud: int, seed: int) ->
         "meets_issue_minimum": bool(error is None and achieved is not None
                                     and exact_hz >= board.min_hz and achieved >= exact_hz / 1e6),
         "utilisation": _utilisation(board, nextpnr, _cell_counts(out / "top.rpt")),
-        "core": {"n_weights": core.n_weights, "grads_in_paired_banks": core.grads_paired},
+        "core": {"n_weights": core.n_weights, "grad_memory": core.grad_memory(platform.device),
+                 "read_latency": core.READ_LATENCY},
         "baud": baud, "rx_window": RX_WINDOW,
         "bitstream": str(bit) if bit.exists() and error is None else None,
         "build_seconds": round(seconds, 1),

@@ -61,8 +61,9 @@ def test_default_networks_meet_the_issue():
     assert BOARDS["icebreaker"].target_hz >= 24e6
     n_in, n_hid, n_out = BOARDS["ulx3s-85f"].layers
     assert n_in >= 196 and n_hid >= 128 and n_out >= 10
-    # the issue's floors; the ULX3S default (33.33 MHz) is below its floor until the core is faster
+    # the issue's floors, and the default clocks at or above them
     assert BOARDS["icebreaker"].min_hz == 24e6 and BOARDS["ulx3s-85f"].min_hz == 50e6
+    assert all(board.target_hz >= board.min_hz for board in BOARDS.values())
 
 
 def test_pll_settings():
