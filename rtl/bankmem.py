@@ -18,6 +18,8 @@ from amaranth import Module, Shape, Signal
 from amaranth.hdl import Elaboratable
 from amaranth.lib import memory
 
+from .pairmem import _Port          # the same port bundle (addr, en, data)
+
 __all__ = ["BankedRAM", "LATENCY", "BANK_DEPTH"]
 
 #: clocks from a read to its data: the block RAM, the bank registers, the bank multiplexer's
@@ -25,13 +27,6 @@ __all__ = ["BankedRAM", "LATENCY", "BANK_DEPTH"]
 LATENCY = 3
 #: words per bank: one DP16KD (ECP5) in its 1024 x 18 mode, two iCE40 EBRs at 16 bits
 BANK_DEPTH = 1024
-
-
-class _Port:
-    def __init__(self, depth, shape, name):
-        self.addr = Signal(range(max(depth, 2)), name=f"{name}_addr")
-        self.en = Signal(name=f"{name}_en")
-        self.data = Signal(shape, name=f"{name}_data")
 
 
 class BankedRAM(Elaboratable):

@@ -458,7 +458,6 @@ class Core(wiring.Component):
         inputs_of = table([cfg.layers[k] for k in range(L)])
         j_of = inputs_of[layer]
         nbase = table(self.neuron_base)[layer]
-        tbase = table(self.trace_base)[layer]
         wbase_next = table(self.weight_base[1:] + [0])[layer]
         is_last = layer == L - 1
         in_bank = layer[0]               # layer k reads list/marks bank k % 2, writes the other

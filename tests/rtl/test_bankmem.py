@@ -9,6 +9,8 @@ import pytest
 
 from plasticore.rtl.bankmem import LATENCY, BankedRAM
 
+from .test_pairmem import apply
+
 WIDTH = 12
 
 
@@ -21,12 +23,7 @@ def run(simulate, dut, ops):
     async def bench(ctx):
         expect = None
         for cycle, op in enumerate(ops + [{}] * LATENCY):
-            ctx.set(dut.rd.en, "rd" in op)
-            ctx.set(dut.rd.addr, op.get("rd", 0))
-            ctx.set(dut.wr.en, "wr" in op)
-            addr, value = op.get("wr", (0, 0))
-            ctx.set(dut.wr.addr, addr)
-            ctx.set(dut.wr.data, value)
+            addr, value = apply(ctx, dut, op)
             if "rd" in op:
                 pending[cycle + LATENCY] = model[op["rd"]]   # the word before this clock's write
             if "wr" in op:

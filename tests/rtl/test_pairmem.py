@@ -56,6 +56,18 @@ def host(rng, depth, n):
     return out
 
 
+def apply(ctx, dut, op):
+    """Drive ``dut.rd`` / ``dut.wr`` for one clock's ``{"rd": addr, "wr": (addr, value)}``;
+    returns the write's (addr, value)."""
+    ctx.set(dut.rd.en, "rd" in op)
+    ctx.set(dut.rd.addr, op.get("rd", 0))
+    ctx.set(dut.wr.en, "wr" in op)
+    addr, value = op.get("wr", (0, 0))
+    ctx.set(dut.wr.addr, addr)
+    ctx.set(dut.wr.data, value)
+    return addr, value
+
+
 def run(simulate, ops, depth=DEPTH):
     dut = PairedRAM(shape=WIDTH, depth=depth)
     model = [0] * depth
@@ -64,12 +76,7 @@ def run(simulate, ops, depth=DEPTH):
     async def bench(ctx):
         expect = 0
         for cycle, op in enumerate(ops):
-            ctx.set(dut.rd.en, "rd" in op)
-            ctx.set(dut.rd.addr, op.get("rd", 0))
-            ctx.set(dut.wr.en, "wr" in op)
-            addr, value = op.get("wr", (0, 0))
-            ctx.set(dut.wr.addr, addr)
-            ctx.set(dut.wr.data, value)
+            addr, value = apply(ctx, dut, op)
             if ctx.get(dut.hazard):
                 errors.append(("hazard", cycle))
             read = model[op["rd"]] if "rd" in op else None
