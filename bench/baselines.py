@@ -113,6 +113,9 @@ PROTOCOL = [
     ["--datasets", "mnist", "--subset-rules", "bptt", "--subset-seeds", "0", "--subset-epochs", "4",
      "--subset-limit", "60000", "--subset-test-limit", "10000", "--mlp", "", "--golden", "off",
      "--out", "bptt_mnist_full"],
+    ["--datasets", "mnist", "--hidden", "256", "--subset-rules", "bptt", "--subset-seeds", "0",
+     "--subset-epochs", "4", "--subset-limit", "60000", "--subset-test-limit", "10000", "--mlp", "",
+     "--golden", "off", "--out", "bptt_mnist_full_256"],
 ]
 
 

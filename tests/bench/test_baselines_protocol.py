@@ -34,7 +34,7 @@ def _protocol_by_out(bench):
 
 def test_protocol_covers_exactly_the_committed_runs(bench):
     by_out = _protocol_by_out(bench)
-    assert len(by_out) == 4          # docs/results and the three BPTT ceiling directories
+    assert len(by_out) == 5          # docs/results and the four BPTT ceiling directories
     for out, arg_list in by_out.items():
         results = json.loads((out / "baselines.json").read_text())
         wanted = [key for args in arg_list for *_, key in bench.run_keys(args)]
