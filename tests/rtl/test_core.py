@@ -240,3 +240,17 @@ def test_current_clamp_and_inference_samples(simulate):
     rng = np.random.default_rng(16)
     learn(simulate, config, [w1, w2], [raster, random_rasters(config, rng, 1)[0], raster, raster],
           [None, 1, None, 0], random_feedback(config, rng))
+
+
+def test_grad_memory_choice_and_refusals():
+    """GRAD/FEEDBACK: banked in simulation and on the ECP5, the SPRAM pair on an iCE40
+    UltraPlus when every layer's input count is even; a bad choice is refused by name."""
+    even, odd = Config(layers=(8, 6, 3)), Config(layers=(7, 6, 3))
+    assert Core.model(even).grad_memory() == "banked"
+    assert Core.model(even).grad_memory("LFE5U-85F") == "banked"
+    assert Core.model(even).grad_memory("iCE40UP5K") == "paired"
+    assert Core.model(odd).grad_memory("iCE40UP5K") == "banked"
+    with pytest.raises(ValueError, match="grad_memory must be"):
+        Core(even, grad_memory="spram")
+    with pytest.raises(ValueError, match="even input count.*layers \\(7, 6, 3\\)"):
+        Core(odd, grad_memory="paired")
