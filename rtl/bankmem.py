@@ -25,7 +25,7 @@ __all__ = ["BankedRAM", "LATENCY", "BANK_DEPTH"]
 #: clocks from a read to its data: the block RAM, the bank registers, the bank multiplexer's
 #: register
 LATENCY = 3
-#: words per bank: one DP16KD (ECP5) in its 1024 x 18 mode, two iCE40 EBRs at 16 bits
+#: words per bank: one DP16KD (ECP5) in its 1024 x 18 mode (four iCE40 EBRs at 16 bits)
 BANK_DEPTH = 1024
 
 
