@@ -6,6 +6,7 @@ non-spiking BP / DFA / FDFA MLP anchor. The one command that regenerates docs/re
     python bench/baselines.py --protocol             # every run of docs/results/ (about 4-5 h of one core)
     python bench/baselines.py --protocol --dry-run   # the runs it is made of (``PROTOCOL``)
     python bench/baselines.py --datasets digits --seeds 0,1 --epochs 1 --limit 200   # smoke test
+    python bench/baselines.py --datasets mnist --subset-rules bptt --set n_steps=100 --set input_window=50 ...
 
 ``--protocol`` runs ``PROTOCOL``, the list of invocations whose runs are the committed tables
 (each with ``--resume`` and ``--out`` below ``--out``, so an interrupted protocol continues where
@@ -25,6 +26,14 @@ layer size (analytic word counts, and BPTT's autograd saved tensors measured), t
 (``--mlp-*``), and the golden SFDFA rows read from ``bench/results/golden.json``
 (``--golden read``) or run now (``--golden run``, fixed point and float, per-sample online).
 
+``--set FIELD=VALUE`` (repeatable) changes one field of the golden ``Config`` the runs are built
+on (after the dataset's preset and ``--hidden``), e.g. ``--set n_steps=100 --set input_window=50``
+(window), ``--set target_true=30 --set target_false=6`` (count targets), ``--set threshold=0.5``,
+``--set error_clip=None`` (MSE count loss). VALUE is a Python literal (``None``, ``0.5``, ``30``)
+or else a string; an unknown field or an impossible Config is refused before anything runs. The
+changes are part of each run's stored settings (key ``set``), so ``--resume`` keeps them apart.
+Without ``--set`` nothing changes.
+
 Writes ``--out`` (default docs/results/): baselines.json (every run with per-epoch history,
 alignment, timings; the command line; wall time), baselines.md (tables), accuracy_<dataset>.png,
 alignment_<dataset>.png, memory.png. Results are saved after every run; ``--resume`` skips runs
@@ -39,6 +48,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
@@ -137,7 +147,7 @@ def run_keys(args):
     """(dataset, rule, seed, key) of every SNN run these arguments ask for; ``key`` is what
     ``--resume`` matches a stored run against."""
     for dataset in [d for d in args.datasets.split(",") if d]:
-        cfg = config_for(dataset, args.hidden)
+        cfg = config_for(dataset, args.hidden, args.set)
         sub = dataset != "digits"
         rules = (args.subset_rules or args.rules) if sub else args.rules
         seeds = [int(s) for s in (args.subset_seeds if sub else args.seeds).split(",")]
@@ -147,7 +157,7 @@ def run_keys(args):
             for seed in seeds:
                 yield dataset, rule, seed, dict(dataset=dataset, rule=rule, seed=seed, lr_hidden=lr_h,
                                                 tag=args.tag or None, layers=list(cfg.layers),
-                                                rate_reg=args.rate_reg, **st)
+                                                rate_reg=args.rate_reg, set=args.set, **st)
 
 
 def stored_run(results, key):
@@ -176,6 +186,9 @@ def parse_args(argv=None):
     ap.add_argument("--rate-reg", type=float, default=None,
                     help="hidden rate regulariser: delta_i += RATE_REG (n_i - rate_target) (golden: 0.5)")
     ap.add_argument("--tag", default="", help="label of a variant (its rows are kept apart)")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="set",
+                    help="change a golden Config field of the SNN runs (repeatable; VALUE a Python "
+                         "literal such as None, 0.5, 30, else a string), e.g. --set n_steps=100")
     ap.add_argument("--mlp", default="mnist", help="datasets of the MLP anchor ('' to skip)")
     ap.add_argument("--mlp-seeds", default="0")
     ap.add_argument("--mlp-epochs", type=int, default=3)
@@ -189,11 +202,41 @@ def parse_args(argv=None):
     ap.add_argument("--protocol", action="store_true",
                     help="run PROTOCOL, every invocation behind docs/results/ (other options ignored)")
     ap.add_argument("--dry-run", action="store_true", help="with --protocol: print the invocations")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    try:
+        args.set = parse_sets(args.set)
+        for dataset in [d for d in args.datasets.split(",") if d]:
+            config_for(dataset, args.hidden, args.set)
+    except (ValueError, TypeError) as error:  # ConfigError is a ValueError
+        ap.error(f"--set: {error}")
+    return args
 
 
-def config_for(dataset, hidden=None):
-    return Config(**dataset_fields(dataset, None if dataset == "digits" else hidden))
+def parse_sets(items):
+    """``--set FIELD=VALUE`` items as a dict of Config fields (None when there are none); VALUE
+    is a Python literal, else a string. Refuses an unknown field or an item without ``=``."""
+    import ast
+    fields = {f.name for f in dataclasses.fields(Config)}
+    changes = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"expected FIELD=VALUE, not {item!r}")
+        if name not in fields:
+            raise ValueError(f"unknown Config field {name!r}; known: {', '.join(sorted(fields))}")
+        try:
+            value = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            value = text.strip()
+        changes[name] = list(value) if isinstance(value, tuple) else value
+    return changes or None
+
+
+def config_for(dataset, hidden=None, changes=None):
+    """The golden Config of ``dataset`` (preset, ``hidden`` width) with the ``--set`` changes."""
+    cfg = Config(**dataset_fields(dataset, None if dataset == "digits" else hidden))
+    return cfg.replace(**changes) if changes else cfg
 
 
 def settings(args, dataset):
@@ -226,7 +269,7 @@ def run_snn(args, results, out):
         if args.resume and done:
             continue
         if dataset not in loaded:
-            loaded[dataset] = datasets.load(dataset), config_for(dataset, args.hidden)
+            loaded[dataset] = datasets.load(dataset), config_for(dataset, args.hidden, args.set)
         data, cfg = loaded[dataset]
         lr_h = key["lr_hidden"]
         print(f"{dataset} {rule} seed {seed} ({key['epochs']} epochs, lr {args.lr}, hidden {lr_h})",
@@ -282,7 +325,7 @@ def golden_rows(args):
     for dataset in [d for d in args.datasets.split(",") if d]:
         data = datasets.load(dataset)
         sub = dataset != "digits"
-        cfg = config_for(dataset)
+        cfg = config_for(dataset, changes=args.set)
         seeds = [int(s) for s in (args.subset_seeds if sub else args.seeds).split(",")]
         for fixed in (True, False):
             res = gtrain(cfg, data, epochs=args.subset_epochs if sub else args.golden_epochs,
@@ -333,7 +376,8 @@ def report(args, results, out, wall):
         r0 = rs[0]
         label = (f"{d}: layers {tuple(r0['layers'])}, {r0['n_train']} train / {r0['n_test']} test samples"
                  + (" (a SUBSET)" if d != "digits" and (r0["n_train"] < 60000 or r0["n_test"] < 10000)
-                    else " (full)") + f", {r0['epochs']} epochs")
+                    else " (full)") + f", {r0['epochs']} epochs"
+                 + ("".join(f", {k} = {v}" for k, v in r0["set"].items()) if r0.get("set") else ""))
         lines += [f"## {label}", "",
                   "| rule | seeds | test % | best-epoch % | train % | hidden spk/n | cos hidden | cos out | B-W cos | µs/sample | seed paper (context) |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
