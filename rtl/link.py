@@ -21,8 +21,8 @@ one byte per clock when ``tx`` is ready. All of it is far above a UART's byte ra
 
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal
-from amaranth.lib import crc, data, memory, stream, wiring
+from amaranth import Array, Cat, Const, Module, Mux, Signal
+from amaranth.lib import crc, data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from plasticore.golden.config import Config
@@ -39,6 +39,16 @@ __all__ = ["Link", "RX_BEAT", "TX_BEAT"]
 RX_BEAT = data.StructLayout({"data": 8, "end": 1, "error": 1})
 #: a byte of a reply frame for the COBS encoder; ``last`` on its final byte
 TX_BEAT = data.StructLayout({"data": 8, "last": 1})
+#: the STATUS reply body (docs/protocol.md): flags u16, step u8, 4 x u32, 9 x u16
+STATUS_BYTES = 2 + 1 + 4 * 4 + 9 * 2
+
+
+class Snap(enum.Enum, shape=2):
+    """Source of a reply's fixed part (before any memory words)."""
+    IDENTITY = 0
+    STATUS = 1
+    ERROR = 2
+    STEP = 3    #: the core's step counter (EVENTS)
 
 
 def _mem_depths(core: Core) -> dict:
@@ -153,9 +163,16 @@ class Link(wiring.Component):
 
         # ---- reply -----------------------------------------------------------------------------
         reply_op = Signal(8)
-        snap_bytes = max(len(self.identity), 37, 4)
-        snap = Signal(8 * snap_bytes)
+        # the reply's fixed part, byte snap_i of the source snap_src: read from its registers as
+        # it goes out rather than copied into a shift register (iCE40 area: 312 flip-flops and
+        # their load multiplexers). The sources hold still until the reply is sent: the engine
+        # runs one request at a time, the core is idle, `frames` counts a request when its reply
+        # ends, and the UART's two counters are copied when STATUS executes
+        snap_bytes = max(len(self.identity), STATUS_BYTES, 4)
+        snap_src = Signal(Snap)
+        snap_i = Signal(range(snap_bytes))
         snap_left = Signal(range(snap_bytes + 1))
+        uart_errors = Signal(32)           # rx_overruns, rx_framing when STATUS executed
         # memory-sourced reply bodies: READ words, output counts
         rd_mem, rd_addr, rd_left = Signal(Mem), Signal(core.addr_width), Signal(8)
         rd_counts = Signal()              # emit the count field (1 byte) instead of whole words
@@ -175,6 +192,8 @@ class Link(wiring.Component):
 
         acc = core.access
         ev = core.events
+        step8 = Signal(8)
+        m.d.comb += step8.eq(core.step)
 
         flags_all = (1 << len(FLAG_NAMES)) - 1
         m.d.comb += [self.error.eq(error_seen | (core.flags != 0))]
@@ -185,10 +204,23 @@ class Link(wiring.Component):
                 stmts.append(expected.eq(seq + 1))
             return stmts
 
-        def reply_snapshot(value: bytes | list, n: int):
-            return [snap.eq(Cat(*value) if isinstance(value, list) else
-                            Const(int.from_bytes(value, "little"), 8 * snap_bytes)),
-                    snap_left.eq(n)]
+        def reply_snapshot(source, n: int):
+            return [snap_src.eq(source), snap_i.eq(0), snap_left.eq(n)]
+
+        status_fields = Cat(core.flags, Const(0, 16 - len(FLAG_NAMES)), step8,
+                            *count32.values(), *(count16[name] for name in err_names[:-2]),
+                            uart_errors)
+        assert len(status_fields) == 8 * STATUS_BYTES
+        snap_byte = Signal(8)
+        with m.Switch(snap_src):
+            with m.Case(Snap.IDENTITY):
+                m.d.comb += snap_byte.eq(Array(Const(b, 8) for b in self.identity)[snap_i])
+            with m.Case(Snap.STATUS):
+                m.d.comb += snap_byte.eq(status_fields.word_select(snap_i, 8))
+            with m.Case(Snap.ERROR):
+                m.d.comb += snap_byte.eq(Cat(err_code, op, err_detail).word_select(snap_i[:2], 8))
+            with m.Case(Snap.STEP):
+                m.d.comb += snap_byte.eq(step8)
 
         # frame checks from op and length alone, registered: both are fixed from CHECK on and
         # HEADER takes 9 clocks before VALIDATE reads them (timing: at 50 MHz on the ECP5 the
@@ -216,10 +248,13 @@ class Link(wiring.Component):
                         with m.Case(3 + k * wb):
                             m.d.comb += [body_ok_c.eq(1), write_words_c.eq(k)]
             with m.Case(Op.EVENTS):
-                with m.Switch(body_len):
-                    for k in range(1, MAX_BODY // eb + 1):
-                        with m.Case(k * eb):
-                            m.d.comb += [body_ok_c.eq(1), codes_of_c.eq(k)]
+                # whole codes, 1 .. MAX_BODY // eb of them; eb is a power of two (at most 2 up
+                # to 65,534 inputs): a shift, not a case per length (iCE40 area)
+                assert eb & (eb - 1) == 0, f"event codes of {eb} bytes"
+                shift = eb.bit_length() - 1
+                m.d.comb += [body_ok_c.eq((body_len != 0) & (body_len <= MAX_BODY // eb * eb)
+                                          & (body_len[:shift] == 0 if shift else 1)),
+                             codes_of_c.eq(body_len >> shift)]
         m.d.comb += known_op_c.eq((op >= Op.IDENTIFY) & (op <= Op.CLEAR))
 
         mem_depth = Signal(core.addr_width + 1)
@@ -231,9 +266,6 @@ class Link(wiring.Component):
         m.d.comb += mem_valid.eq(mem_f <= max(mem.value for mem in depths))
         read_count_ok = Signal()
         m.d.comb += read_count_ok.eq((count_f >= 1) & (count_f <= MAX_BODY // wb))
-
-        step8 = Signal(8)
-        m.d.comb += step8.eq(core.step)
 
         # decoded event code
         is_spike = Signal()
@@ -299,7 +331,7 @@ class Link(wiring.Component):
                     m.d.sync += expected.eq(seq + 1)
                     with m.Switch(op):
                         with m.Case(Op.IDENTIFY):
-                            m.d.sync += reply_snapshot(self.identity, len(self.identity))
+                            m.d.sync += reply_snapshot(Snap.IDENTITY, len(self.identity))
                             m.next = "DONE"
                         with m.Case(Op.RESET):
                             m.d.comb += [clear_counters.eq(1), core.flags_clear.eq(flags_all)]
@@ -350,9 +382,8 @@ class Link(wiring.Component):
                                                            snap_left, after_body)
                             m.next = "DONE"
                         with m.Case(Op.STATUS):
-                            fields = [core.flags, Const(0, 16 - len(FLAG_NAMES)), step8,
-                                      *count32.values(), *count16.values()]
-                            m.d.sync += [snap.eq(Cat(*fields)), snap_left.eq(37)]
+                            m.d.sync += [*reply_snapshot(Snap.STATUS, STATUS_BYTES),
+                                         uart_errors.eq(Cat(count16["overrun"], count16["framing"]))]
                             m.next = "DONE"
                         with m.Case(Op.SEEDS):
                             with m.If(hdr[0:32] == 0):
@@ -466,7 +497,7 @@ class Link(wiring.Component):
                 m.next = "EVENTS_IDLE"
             with m.State("EVENTS_IDLE"):
                 with m.If(~core.busy):
-                    m.d.sync += [snap.eq(step8), snap_left.eq(1)]
+                    m.d.sync += reply_snapshot(Snap.STEP, 1)
                     m.next = "DONE"
 
             with m.State("LEARN"):
@@ -494,16 +525,14 @@ class Link(wiring.Component):
             # -- replies
             with m.State("ERROR"):
                 m.d.sync += [reply_op.eq(Op.ERROR), error_seen.eq(1),
-                             snap.eq(Cat(err_code, op, err_detail)),
-                             snap_left.eq(4), after_body.eq(0)]
+                             *reply_snapshot(Snap.ERROR, 4), after_body.eq(0)]
                 with m.Switch(err_code):
                     for k, name in enumerate(("crc", "cobs", "length", "op", "arg", "seq", "state"), 1):
                         with m.Case(k):
                             m.d.sync += count16[name].eq(count16[name] + 1)
                 m.next = "R_SEQ"
             with m.State("DONE"):
-                m.d.sync += [reply_op.eq(op | REPLY),
-                             count32["frames"].eq(count32["frames"] + 1)]
+                m.d.sync += reply_op.eq(op | REPLY)
                 m.next = "R_SEQ"
 
             tx = self.tx
@@ -519,9 +548,9 @@ class Link(wiring.Component):
                     m.next = "R_SNAP"
             with m.State("R_SNAP"):
                 with m.If(snap_left != 0):
-                    m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(snap[:8]), *tx_crc_feed]
+                    m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(snap_byte), *tx_crc_feed]
                     with m.If(tx.ready):
-                        m.d.sync += [snap.eq(snap >> 8), snap_left.eq(snap_left - 1)]
+                        m.d.sync += [snap_i.eq(snap_i + 1), snap_left.eq(snap_left - 1)]
                 with m.Elif(after_body & (rd_left != 0)):
                     m.next = "R_READ"
                 with m.Else():
@@ -559,6 +588,8 @@ class Link(wiring.Component):
                              tx.payload.last.eq(1)]
                 with m.If(tx.ready):
                     m.d.sync += [length.eq(0), seq.eq(0), op.eq(0), after_body.eq(0)]
+                    with m.If(reply_op != Op.ERROR):     # a request executed (protocol 3)
+                        m.d.sync += count32["frames"].eq(count32["frames"] + 1)
                     m.next = "RECV"
         return m
 
