@@ -133,6 +133,13 @@ class Core(wiring.Component):
     ``grad_memory`` (``"paired"``/``"banked"``) overrides the platform's choice of GRAD/FEEDBACK
     memory (:meth:`grad_memory`); the cycle model is the same for both.
 
+    ``compact=True`` builds the core without the read registers: every memory answers the clock
+    after a read (``READ_LATENCY`` = ``SMALL_READ_LATENCY`` = ``LIST_READ_LATENCY`` = 1), WEIGHT,
+    GRAD and FEEDBACK are plain memories (GRAD/FEEDBACK still paired where :meth:`grad_memory`
+    says so). About 600 fewer flip-flops and a few clocks fewer per layer; for the iCE40 at 24
+    MHz, where the registers buy nothing (``docs/boards.md``). The cycle model follows the
+    instance's latencies.
+
     Attributes
     ----------
     events : In(stream.Signature(event_layout))
@@ -158,6 +165,7 @@ class Core(wiring.Component):
 
     #: clocks from a read of WEIGHT, GRAD or FEEDBACK to its data (rtl/bankmem.py), and the
     #: clocks that adds to the pipelines that read them; host access reads have this latency
+    #: (1 and 0 for a ``compact`` core)
     READ_LATENCY = LATENCY
     READ_DELAY = LATENCY - 1
     #: clocks from a read of STATE, TRACE/errors or PERTURB to its data: their block RAMs' output
@@ -167,12 +175,22 @@ class Core(wiring.Component):
     #: input index forms the weight address, which fans out to every WEIGHT bank)
     LIST_READ_LATENCY = 2
 
-    def __init__(self, config: Config, *, grad_memory: str | None = None):
+    def __init__(self, config: Config, *, grad_memory: str | None = None, compact: bool = False):
         if not isinstance(config, Config):
             raise TypeError(f"config must be a Config, not {config!r}")
         if grad_memory not in (None, "paired", "banked"):
             raise ValueError(f"grad_memory must be None, 'paired' or 'banked', not {grad_memory!r}")
+        if not isinstance(compact, bool):
+            raise TypeError(f"compact must be a bool, not {compact!r}")
         self._grad_memory = grad_memory
+        self.compact = compact
+        if compact:
+            self.READ_LATENCY, self.READ_DELAY = 1, 0
+            self.SMALL_READ_LATENCY = self.LIST_READ_LATENCY = 1
+        #: clocks from a spike's detection to the start of its reciprocal (queue) and from the
+        #: last synapse update issued to the layer switch (drain); only their sum is observable
+        self.ELIG_QUEUE = 1 + self.LIST_READ_LATENCY + self.READ_DELAY
+        self.ELIG_DRAIN = 4 + self.READ_DELAY
         self._config = cfg = config
         sizes = cfg.layers
         self.n_layers = len(sizes) - 1
@@ -249,10 +267,10 @@ class Core(wiring.Component):
         return "paired" if self.grads_paired and str(device).startswith("iCE40UP") else "banked"
 
     @classmethod
-    def model(cls, config: Config) -> "Core":
+    def model(cls, config: Config, *, compact: bool = False) -> "Core":
         """A core used only for its pure-Python side (memory map, ``encode``/``decode``, cycle
         model), never elaborated: Amaranth is told not to warn that it went unused."""
-        core = cls(config)
+        core = cls(config, compact=compact)
         core._MustUse__silence = True
         return core
 
@@ -289,10 +307,6 @@ class Core(wiring.Component):
         return raw
 
     # --- cycle model (pure Python; asserted by tests/rtl/test_core.py and sim/tb_core.py) ---------
-    #: clocks from a spike's detection to the start of its reciprocal (queue) and from the last
-    #: synapse update issued to the layer switch (drain); only their sum (6) is observable
-    ELIG_QUEUE, ELIG_DRAIN = 1 + LIST_READ_LATENCY + READ_DELAY, 4 + READ_DELAY
-
     def step_timing(self, listed, spikers) -> dict:
         """Clocks of one step with ``listed[k]`` spiking inputs and the spiking neurons
         ``spikers[k]`` (ascending) of layer ``k``: ``{"clocks", "layers"}``, ``clocks`` from the
@@ -314,7 +328,7 @@ class Core(wiring.Component):
             n, j = cfg.layers[k + 1], cfg.layers[k]
             tokens = max(K, 1)
             loop = n * tokens + 3 + self.LIST_READ_LATENCY + self.READ_DELAY
-            trace = self.trace_words[k] + 3
+            trace = self.trace_words[k] + 1 + self.SMALL_READ_LATENCY
             first = end = None
             for i in spikers[k]:            # the queue is in neuron order
                 start = t + (i + 1) * tokens + 1 + self.ELIG_QUEUE      # the reciprocal starts
@@ -379,8 +393,13 @@ class Core(wiring.Component):
         # UltraPlus (24 MHz, 30 small EBRs) one bank: 1,024-word banks would round WEIGHT up to
         # whole banks of EBRs for the latency's registers only
         ice40up = str(getattr(platform, "device", "")).startswith("iCE40UP")
-        w_mem = BankedRAM(shape=signed(cfg.weight.bits), depth=self.n_weights,
-                          bank_depth=self.n_weights if ice40up else BANK_DEPTH)
+        if self.compact:
+            w_mem = memory.Memory(shape=signed(cfg.weight.bits), depth=self.n_weights, init=[])
+            w_ports = w_mem.read_port(), w_mem.write_port()
+        else:
+            w_mem = BankedRAM(shape=signed(cfg.weight.bits), depth=self.n_weights,
+                              bank_depth=self.n_weights if ice40up else BANK_DEPTH)
+            w_ports = w_mem.rd, w_mem.wr
         s_mem = memory.Memory(shape=self.state_layout, depth=self.n_neurons, init=[])
         p_mem = memory.Memory(shape=1, depth=max(1, self.n_hidden), init=[])
         entry = data.StructLayout({"j": unsigned(_bits(self.max_inputs)), "d": signed(cfg.grade.bits)})
@@ -423,6 +442,9 @@ class Core(wiring.Component):
         if paired:
             gf_mem = PairedRAM(shape=gf_width, depth=gf_depth, spram=ice40up)
             gf_ports = _delayed(m, gf_mem.rd, self.READ_DELAY, "gf_rd"), gf_mem.wr
+        elif self.compact:
+            gf_mem = memory.Memory(shape=gf_width, depth=gf_depth, init=[])
+            gf_ports = gf_mem.read_port(), gf_mem.write_port()
         else:
             gf_mem = BankedRAM(shape=gf_width, depth=gf_depth)
             gf_ports = gf_mem.rd, gf_mem.wr
@@ -437,7 +459,7 @@ class Core(wiring.Component):
                           ("marks1", marks[1]), ("grads_feedback", gf_mem), ("eps", e_mem)):
             m.submodules[name] = mem
         e_rd, e_wr = e_mem.read_port(), e_mem.write_port()
-        w_rd, w_wr = w_mem.rd, w_mem.wr
+        w_rd, w_wr = w_ports
         s_rd, s_wr = _delayed(m, s_mem.read_port(), self.SMALL_READ_LATENCY - 1, "s_rd"), s_mem.write_port()
         p_rd, p_wr = _delayed(m, p_mem.read_port(), self.SMALL_READ_LATENCY - 1, "p_rd"), p_mem.write_port()
         l_rd, l_wr = _delayed(m, list_mem.read_port(), self.LIST_READ_LATENCY - 1, "l_rd"), list_mem.write_port()
@@ -595,10 +617,12 @@ class Core(wiring.Component):
         marks_rd = Mux(in_bank, k_rd[1].data, k_rd[0].data)
         # T2: the word arrives, registered behind its block RAM (SMALL_READ_LATENCY; timing: the
         # block RAM's clock-to-out and the decay multiplier do not fit one 20 ns clock together),
-        # with the marks registered beside it; decay, +1.0, write back
+        # with the marks registered beside it; decay, +1.0, write back. A compact core has the
+        # word in T1: there T2 is T1
         t2 = Signal(data.StructLayout({"valid": 1, "p": t_p.shape(), "marks": 2}))
-        m.d.sync += [t2.valid.eq(t1.valid), t2.p.eq(t1.p), t2.marks.eq(marks_rd)]
-        assert self.SMALL_READ_LATENCY == 2     # the word arrives in T2
+        assert self.SMALL_READ_LATENCY in (1, 2)
+        t2_domain = m.d.sync if self.SMALL_READ_LATENCY == 2 else m.d.comb
+        t2_domain += [t2.valid.eq(t1.valid), t2.p.eq(t1.p), t2.marks.eq(marks_rd)]
         lane1 = 2 * t2.p + 1 < j_of          # an odd layer's last word has one input
         t_new = Signal(2 * lane)
         t_clip = []
@@ -708,8 +732,9 @@ class Core(wiring.Component):
 
         # ---- learning engine (spec 6) ----------------------------------------------------------------
         label = Signal(self.event_layout["addr"].shape)
-        delta_o = Array(Signal(signed(cfg.count_bits + 2), name=f"delta_o{o}") for o in range(O))
-        dtotal = Array(Signal(signed(cfg.grade.bits), name=f"dtotal{o}") for o in range(O))
+        # delta_o (phase B) and D_o (phase D) are read back from the errors memory and STATE,
+        # where phase A leaves them, not kept in registers (iCE40 area: 260 flip-flops and two
+        # 10-way multiplexers)
         fired = Signal(max(1, self.n_hidden))          # hidden neuron fired in this sample
         out_base = self.neuron_base[-1]
         # phase A: output errors and grade totals, one output per clock
@@ -723,8 +748,6 @@ class Core(wiring.Component):
             a_delta = Mux(a_raw > clip, clip, Mux(a_raw < -clip, -clip, a_raw))
         else:
             a_delta = a_raw
-        with m.If(a1.valid):
-            m.d.sync += [delta_o[a1.o].eq(a_delta), dtotal[a1.o].eq(s_rd.data.grade_total)]
         # phase B: hidden errors, neuron i of hidden layer `layer`, output o: one product per clock
         fb_base = table(self.feedback_base + [0])[layer]
         fb_base_next = table(self.feedback_base[1:] + [0, 0])[layer]
@@ -732,15 +755,15 @@ class Core(wiring.Component):
         hb_o = Signal(range(max(O, 2)))
         hb_fa = Signal(range(max(self.n_feedback, 2)))
         hb_run = Signal()
-        # B0 issues the feedback read; the neuron's state read READ_DELAY clocks later (on its
-        # first output), so that both arrive in B1
+        # B0 issues the feedback read; the neuron's state read (on its first output) and
+        # delta_o's READ_DELAY + 1 - SMALL_READ_LATENCY clocks later, so that all arrive in B1
         b0 = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1, "o": range(max(O, 2)),
                                        "h": range(max(self.n_neurons, 2))}))
         hb_pipe = _delay_line(m, b0, X + 1, "b")
         b_issue, b1 = hb_pipe[early], hb_pipe[X + 1]
         hacc = Signal(signed(dw))
         m.d.comb += [gm_a.eq(Mux(learning_b, f_rd.data, w_rd.data)),
-                     gm_b.eq(Mux(learning_b, delta_o[b1.o], s2.d))]
+                     gm_b.eq(Mux(learning_b, d_rd.data, s2.d))]
         # B2: the product registered (timing), then accumulated; the neuron's last write falls in
         # the clock in which phase B ends, as the last B1 write did: the cycle model is unchanged
         b2 = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1, "h": b1.h.shape(),
@@ -790,14 +813,15 @@ class Core(wiring.Component):
         fd_i = Signal(range(max(self.max_neurons, 2)))
         fd_run = Signal()
         # D0 issues the feedback read and advances the rounding LFSR (its draw taken in the next
-        # clock); the perturbation sign is read READ_DELAY clocks later: both arrive in D1
+        # clock); the perturbation sign and D_o (STATE) are read READ_DELAY + 1 -
+        # SMALL_READ_LATENCY clocks later: all arrive in D1
         fshift = cfg.feedback_shift
         d0 = Signal(data.StructLayout({"valid": 1, "addr": fd_a.shape(), "o": range(max(O, 2)),
                                        "h": range(max(self.n_neurons, 2)),
                                        "noise": unsigned(max(1, fshift))}))
         fd_pipe = _delay_line(m, d0, X + 1, "d")
         d_issue, d1 = fd_pipe[early], fd_pipe[X + 1]
-        d_tot = dtotal[d1.o]
+        d_tot = s_rd.data.grade_total
         f_target = Mux(p_rd.data, d_tot, -d_tot) << (cfg.feedback.frac - cfg.grade.frac)
         f_noise = rlfsr.value & ((1 << fshift) - 1)
         if X:
@@ -971,6 +995,7 @@ class Core(wiring.Component):
                 m.d.comb += learning_b.eq(1)
                 m.d.comb += [f_rd.addr.eq(hb_fa), f_rd.en.eq(hb_run),
                              s_rd.addr.eq(b_issue.h), s_rd.en.eq(b_issue.valid & b_issue.first),
+                             d_rd.addr.eq(out_base + b_issue.o), d_rd.en.eq(b_issue.valid),
                              d_wr.addr.eq(b2.h), d_wr.data.eq(h_delta), d_wr.en.eq(b2.valid & b2.last)]
                 m.d.comb += [b0.valid.eq(hb_run), b0.first.eq(hb_o == 0), b0.last.eq(hb_o == O - 1),
                              b0.o.eq(hb_o), b0.h.eq(nbase + hb_i)]
@@ -1016,6 +1041,7 @@ class Core(wiring.Component):
             with m.State("L_FB"):         # phase D: B += (T - B + noise) >> s where i fired
                 m.d.comb += [f_rd.addr.eq(fd_a), f_rd.en.eq(fd_run), p_rd.addr.eq(d_issue.h),
                              p_rd.en.eq(d_issue.valid), rlfsr.advance.eq(fd_run),
+                             s_rd.addr.eq(out_base + d_issue.o), s_rd.en.eq(d_issue.valid),
                              f_wr.addr.eq(d2.addr), f_wr.data.eq(Mux(d2.fired, f_new, d2.b)),
                              f_wr.en.eq(d2.valid)]
                 m.d.comb += [d0.valid.eq(fd_run), d0.addr.eq(fd_a), d0.o.eq(fd_o), d0.h.eq(nbase + fd_i)]

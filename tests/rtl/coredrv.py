@@ -31,7 +31,8 @@ async def read(ctx, core, mem, addr):
     ctx.set(core.access.en, 1)
     await ctx.tick()
     ctx.set(core.access.en, 0)
-    await ctx.tick().repeat(core.READ_LATENCY - 1)
+    if core.READ_LATENCY > 1:
+        await ctx.tick().repeat(core.READ_LATENCY - 1)
     return core.decode(mem, ctx.get(core.access.rdata))
 
 

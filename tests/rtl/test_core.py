@@ -30,8 +30,8 @@ def random_rasters(config, rng, samples, rate=0.4):
     return [rng.random((config.n_steps, config.n_inputs)) < rate for _ in range(samples)]
 
 
-def run(simulate, config, weights, rasters, seed=0, stats=None):
-    core = Core(config)
+def run(simulate, config, weights, rasters, seed=0, stats=None, compact=False):
+    core = Core(config, compact=compact)
 
     async def bench(ctx):
         await lockstep(ctx, core, weights, rasters, rng=random.Random(seed), stats=stats)
@@ -45,11 +45,13 @@ def test_random_small(simulate):
     run(simulate, SMALL, random_weights(SMALL, rng), random_rasters(SMALL, rng, 2))
 
 
-def test_random_deep(simulate):
-    """Two hidden layers: the spike lists ping-pong between both banks."""
+@pytest.mark.parametrize("compact", [False, True])
+def test_random_deep(simulate, compact):
+    """Two hidden layers: the spike lists ping-pong between both banks; with and without the
+    read registers (``compact``: the iCE40 core)."""
     config = Config(layers=(8, 6, 5, 3), n_steps=10, input_window=6)
     rng = np.random.default_rng(2)
-    run(simulate, config, random_weights(config, rng), random_rasters(config, rng, 2))
+    run(simulate, config, random_weights(config, rng), random_rasters(config, rng, 2), compact=compact)
 
 
 def test_readout_only_and_tiny_layers(simulate):
@@ -102,34 +104,36 @@ def test_directed(simulate):
     assert len(stats) == 3 * config.n_steps
 
 
-def test_cycles_per_step(simulate):
+@pytest.mark.parametrize("compact", [False, True])
+def test_cycles_per_step(simulate, compact):
     """Clocks per step follow docs/rtl.md: the neuron loop at one synaptic operation per clock
     once two or more inputs spike, the trace pass, and the eligibility engine (one reciprocal per
     spiking neuron, then one synapse per clock) -- the model of ``expected_cycles``. The runs
     include steps in which a layer's eligibility updates overlap the next layer, and (two hidden
-    layers) steps in which a layer waits for the eps bank of the layer two before it."""
+    layers) steps in which a layer waits for the eps bank of the layer two before it. The
+    ``compact`` core (no read registers) has its own latencies in the same model."""
     seen = {"overlap": 0, "bank_wait": 0}
     for config, seed in ((Config(layers=(16, 8, 4), n_steps=6, input_window=6), 6),
                          (Config(layers=(40, 8, 4), n_steps=6, input_window=6), 7),
                          (Config(layers=(16, 12, 2, 3), n_steps=6, input_window=6), 8)):
         rng = np.random.default_rng(seed)
         stats = run(simulate, config, random_weights(config, rng),
-                    random_rasters(config, rng, 1, rate=0.5), stats=[])
+                    random_rasters(config, rng, 1, rate=0.5), stats=[], compact=compact)
         assert any(spikers[0] for _, _, spikers in stats)
         for listed, cycles, spikers in stats:
-            expected = expected_cycles(config, listed, spikers)
+            expected = expected_cycles(config, listed, spikers, compact)
             assert cycles == expected, (listed, spikers, cycles, expected)
-            layers = Core.model(config).step_timing(listed, spikers)["layers"]
+            layers = Core.model(config, compact=compact).step_timing(listed, spikers)["layers"]
             for before, after in zip(layers, layers[1:]):
                 seen["overlap"] += (before["elig_end"] or 0) > after["start"]
                 seen["bank_wait"] += after["start"] > before["start"] + max(before["loop"], before["trace"])
     assert seen["overlap"] and seen["bank_wait"], seen
 
 
-def expected_cycles(config, listed, spikers):
+def expected_cycles(config, listed, spikers, compact=False):
     """The model of docs/rtl.md (``Core.step_timing``): layers run their neuron loop and trace
     pass one after the other; the eligibility engine trails them and may overlap the next layer."""
-    return Core(config).step_cycles(listed, spikers)
+    return Core.model(config, compact=compact).step_cycles(listed, spikers)
 
 
 # --- learning (spec 6) ---------------------------------------------------------------------------
@@ -138,8 +142,9 @@ def random_feedback(config, rng, scale=4096):
     return [rng.integers(-scale, scale + 1, size=(config.n_outputs, h)) for h in config.hidden_sizes]
 
 
-def learn(simulate, config, weights, rasters, labels, feedback=None, seed=0, learn_stats=None):
-    core = Core(config)
+def learn(simulate, config, weights, rasters, labels, feedback=None, seed=0, learn_stats=None,
+          compact=False):
+    core = Core(config, compact=compact)
     out = {}
 
     async def bench(ctx):
@@ -163,6 +168,20 @@ def test_learn_rules(simulate, layers, rule):
                 learn_stats=stats)
     assert any((layer.ghat != 0).any() for layer in net.layers)
     assert stats == [Core(config).learn_cycles()] * 3, stats
+
+
+def test_learn_compact(simulate):
+    """The compact core (the iCE40's: no read registers) learns bit for bit like the golden model,
+    in its own cycle count, a few clocks per phase fewer than the registered core's."""
+    config = Config(layers=(8, 6, 5, 3), n_steps=12, input_window=8)
+    rng = np.random.default_rng(12)
+    stats = []
+    learn(simulate, config, random_weights(config, rng, full_scale=0.02), random_rasters(config, rng, 3),
+          rng.integers(0, config.n_outputs, size=3).tolist(), random_feedback(config, rng),
+          learn_stats=stats, compact=True)
+    compact = Core.model(config, compact=True).learn_cycles()
+    assert stats == [compact] * 3, stats
+    assert compact < Core.model(config).learn_cycles()
 
 
 def test_learn_readout_only_layer(simulate):

@@ -124,14 +124,16 @@ def test_odd_depth(simulate):
     run(simulate, host(rng, 37, 400), depth=37)
 
 
+@pytest.mark.parametrize("compact", [False, True])
 @pytest.mark.parametrize("layers", [(8, 6, 3), (6, 4, 4, 3)])
-def test_core_never_makes_a_hazard(simulate, layers):
+def test_core_never_makes_a_hazard(simulate, layers, compact):
     """The core's own accesses (steps with eligibility, LEARN phases B-D, SAMPLE, host port), with
     GRAD/FEEDBACK in a PairedRAM behind the read-latency registers, in lock step with the golden
     model, the memory's hazard watched every clock."""
     config = Config(layers=layers, n_steps=10, input_window=6)
     rng = np.random.default_rng(3)
-    core = Core(config, grad_memory="paired")   # the iCE40 UltraPlus choice (banked elsewhere)
+    # the iCE40 UltraPlus choice (banked elsewhere); compact there, registered in the tests too
+    core = Core(config, grad_memory="paired", compact=compact)
     assert core.grads_paired
     seen, ticks = [], [0]
 
