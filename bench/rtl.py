@@ -52,6 +52,8 @@ from plasticore.host.cli import positive_int
 from plasticore.rtl.core import Core
 
 CONFIG_LAYERS = ((64, 32, 10), (64, 64, 10))
+#: networks also measured on the compact core (``Core(compact=True)``, the iCEBreaker's)
+COMPACT_LAYERS = ((64, 32, 10),)
 MODEL_NOTE = ("Clocks from the core's exact cycle model (Core.step_timing per STEP, "
               "Core.learn_cycles per LEARN), which tests/rtl/test_core.py and the cocotb digits "
               "training run (sim/tb_core.py) assert clock for clock against simulation; driven "
@@ -91,9 +93,9 @@ def learn_words(core: Core) -> int:
     return words + (core.n_feedback if cfg.learns_feedback else 0)
 
 
-def run_config(layers, n_samples: int, data) -> dict:
+def run_config(layers, n_samples: int, data, compact: bool = False) -> dict:
     config = Config(layers=tuple(layers))
-    core = Core.model(config)
+    core = Core.model(config, compact=compact)
     net = Network(config, fixed=True, seed=0)
     sizes = config.layers
     x, y = data.x_train[:n_samples], data.y_train[:n_samples]
@@ -134,7 +136,8 @@ def run_config(layers, n_samples: int, data) -> dict:
     total = {key: float(sum(t[key] for t in per_sample)) for key in per_sample[0]}
     n = len(per_sample)
     return {
-        "layers": list(sizes), "config_hash": config.hash, "core_hash": config.core_hash,
+        "layers": list(sizes), "compact": compact, "config_hash": config.hash,
+        "core_hash": config.core_hash,
         "rule": config.rule, "n_steps": config.n_steps, "samples": n,
         "running_train_accuracy": correct / n,
         "per_sample_mean": {key: mean(key) for key in per_sample[0]},
@@ -152,17 +155,21 @@ def run_config(layers, n_samples: int, data) -> dict:
     }
 
 
+def row_name(r: dict) -> str:
+    return str(tuple(r["layers"])) + (" compact" if r.get("compact") else "")
+
+
 def summary_row(r: dict) -> list[str]:
     m = r["per_sample_mean"]
     span = r["per_sample_clocks"]
-    return [str(tuple(r["layers"])), f"{m['clocks']:.0f}", f"{span['min']}-{span['max']}",
+    return [row_name(r), f"{m['clocks']:.0f}", f"{span['min']}-{span['max']}",
             f"{m['clear']:.0f}", f"{m['steps']:.0f}", f"{m['learn']:.0f}", f"{m['sops']:.0f}",
             f"{m['updates']:.0f}", f"{m['words']:.0f}", f"{m['ideal']:.0f}",
             f"{r['clocks_per_ideal']:.3f}", f"{r['ops_per_clock']:.3f}"]
 
 
 def rate_row(r: dict) -> list[str]:
-    return [str(tuple(r["layers"])), f"{r['sop_per_clock_steps']:.3f}",
+    return [row_name(r), f"{r['sop_per_clock_steps']:.3f}",
             f"{r['sop_per_clock_infer_only']:.3f}", f"{r['elig_added_clocks_per_sample']:.0f}",
             f"{r['elig_updates_per_clock']:.3f}", f"{r['learn_words_per_clock']:.3f}",
             f"{r['events_per_step']:.2f}",
@@ -270,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     data = golden_datasets.load("digits")
     rows = [run_config(layers, args.samples, data) for layers in CONFIG_LAYERS]
+    rows += [run_config(layers, args.samples, data, compact=True) for layers in COMPACT_LAYERS]
     sweep = [sweep_row(*p) for p in sweep_points()]
     command = [sys.executable, *sys.argv] if argv is None else [sys.executable, __file__, *argv]
     report = {
@@ -281,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "numpy": np.__version__},
         "settings": {"samples": args.samples, "configs": [list(c) for c in CONFIG_LAYERS],
+                     "compact_configs": [list(c) for c in COMPACT_LAYERS],
                      "dataset": "digits (load('digits'), training split, first samples in order)",
                      "network": "Network(config, fixed=True, seed=0), online learning"},
         "model": MODEL_NOTE,

@@ -125,7 +125,7 @@ def build(board, config, out: Path, *, clock_hz: float, baud: int, seed: int) ->
     fmax = nextpnr.get("fmax") or (parse_timing_log(log_path.read_text()) if log_path.exists() else {})
     achieved, _ = sync_fmax({"fmax": fmax})
     bit = out / ("top.bin" if board.name == "icebreaker" else "top.bit")
-    core = Core.model(config)
+    core = Core.model(config, compact=board.compact)
     result = {
         "board": board.name, "title": board.title,
         "device": f"{platform.device}-{platform.package}",
@@ -138,7 +138,7 @@ def build(board, config, out: Path, *, clock_hz: float, baud: int, seed: int) ->
                                     and exact_hz >= board.min_hz and achieved >= exact_hz / 1e6),
         "utilisation": _utilisation(board, nextpnr, _cell_counts(out / "top.rpt")),
         "core": {"n_weights": core.n_weights, "grad_memory": core.grad_memory(platform.device),
-                 "read_latency": core.READ_LATENCY},
+                 "read_latency": core.READ_LATENCY, "compact": core.compact},
         "baud": baud, "rx_window": RX_WINDOW,
         "bitstream": str(bit) if bit.exists() and error is None else None,
         "build_seconds": round(seconds, 1),
@@ -164,9 +164,11 @@ def run(args) -> int:
         print(f"plasticore build: {error}", file=sys.stderr)
         return 2
     if result["error"] is None:
-        result["throughput"] = throughput(config, result["clock_mhz"] * 1e6, samples=args.samples)
+        result["throughput"] = throughput(config, result["clock_mhz"] * 1e6, samples=args.samples,
+                                          compact=board.compact)
         if result["fmax_mhz"]:
-            tp = throughput(config, result["fmax_mhz"] * 1e6, samples=args.samples)
+            tp = throughput(config, result["fmax_mhz"] * 1e6, samples=args.samples,
+                            compact=board.compact)
             result["throughput_at_fmax"] = {k: tp[k] for k in ("training_samples_per_s",
                                                                 "synaptic_ops_per_s")}
     # what was typed: "plasticore build BOARD ..." or "build.py BOARD ..." (python -m)

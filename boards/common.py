@@ -50,6 +50,9 @@ class Board:
     tools: dict                   #: environment variables naming the YoWASP tools
     totals: dict                  #: device resources: {"LUT": ..., "FF": ..., "BRAM": ..., ...}
     extra_resources: Callable | None = None    #: ``f(platform)`` adds resources before the build
+    #: the core without read registers (``rtl.core.Core(compact=True)``): for a slow clock and a
+    #: small device
+    compact: bool = False
     program: str = ""             #: how to program it (for the report)
 
     def default_config(self) -> Config:
@@ -65,7 +68,8 @@ class BoardTop(Elaboratable):
                  rx_window: int = RX_WINDOW):
         from plasticore.rtl.top import Top
         self.board, self.config, self.clk_hz, self.baud = board, config, clk_hz, baud
-        self.top = Top(config, clk_hz=clk_hz, baud=baud, rx_window=rx_window)
+        self.top = Top(config, clk_hz=clk_hz, baud=baud, rx_window=rx_window,
+                       compact=board.compact)
 
     def elaborate(self, platform):
         m = Module()
@@ -171,12 +175,13 @@ def parse_timing_log(text: str) -> dict:
 
 
 # --- throughput from the core's cycle model ---------------------------------------------------------
-def throughput(config: Config, clk_hz: float, samples: int = 20) -> dict:
+def throughput(config: Config, clk_hz: float, samples: int = 20, *, compact: bool = False) -> dict:
     """Clocks per training sample from ``Core.step_cycles`` / ``Core.learn_cycles`` driven by the
     golden model's activity (``Network(config, fixed=True, seed=0)``, online learning, like
     ``bench/rtl.py``) on the first ``samples`` training digits (64 inputs) or, for other input
     sizes, on random 8-bit images of that size with the digits' share of dark pixels (stated
-    in ``activity``); turned into synaptic operations and samples per second at ``clk_hz``."""
+    in ``activity``); turned into synaptic operations and samples per second at ``clk_hz``.
+    ``compact``: the cycle model of ``Core(compact=True)``."""
     import numpy as np
 
     from plasticore.golden import datasets
@@ -184,7 +189,7 @@ def throughput(config: Config, clk_hz: float, samples: int = 20) -> dict:
     from plasticore.golden.train import encode_images
     from plasticore.rtl.core import Core
 
-    core = Core.model(config)
+    core = Core.model(config, compact=compact)
     net = Network(config, fixed=True, seed=0)
     sizes = config.layers
     digits = datasets.load("digits")

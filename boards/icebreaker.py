@@ -49,4 +49,5 @@ ICEBREAKER = Board(
     totals={"LC": 5280, "EBR": 30, "SPRAM": 4, "DSP": 8},
     extra_resources=_extra,
     program="iceprog {out}/top.bin",
+    compact=True,
 )

@@ -84,9 +84,12 @@ class Link(wiring.Component):
         Clocks per UART bit, reported by ``IDENTIFY``.
     rx_window : int
         Bytes of the receive FIFO in front of the decoder, reported by ``IDENTIFY``.
+    compact : bool
+        The core without read registers (:class:`~.core.Core`).
     """
 
-    def __init__(self, config: Config, *, clk_hz: int, baud_divisor: int, rx_window: int):
+    def __init__(self, config: Config, *, clk_hz: int, baud_divisor: int, rx_window: int,
+                 compact: bool = False):
         for name, value, limit in (("clk_hz", clk_hz, (1 << 32) - 1),
                                    ("baud_divisor", baud_divisor, (1 << 16) - 1),
                                    ("rx_window", rx_window, (1 << 16) - 1)):
@@ -98,7 +101,7 @@ class Link(wiring.Component):
         if config.count_bits > 8:
             raise ValueError(f"count_bits = {config.count_bits}: replies carry counts as one byte")
         self._config = config
-        self.core = Core(config)
+        self.core = Core(config, compact=compact)
         self.identity = Identity(
             core_hash=config.core_hash, board_hash=config.board_hash, clk_hz=clk_hz,
             baud_divisor=baud_divisor, rx_window=rx_window, data_width=self.core.data_width,
@@ -558,7 +561,7 @@ class Link(wiring.Component):
             with m.State("R_READ"):
                 m.d.comb += [acc.mem.eq(rd_mem), acc.addr.eq(rd_addr), acc.en.eq(1)]
                 m.d.sync += [rd_addr.eq(rd_addr + 1), rd_left.eq(rd_left - 1), rd_wait.eq(0)]
-                m.next = "R_WAIT"
+                m.next = "R_WAIT" if core.READ_LATENCY > 1 else "R_LATCH"
             with m.State("R_WAIT"):         # the core's read latency (Core.READ_LATENCY)
                 m.d.sync += rd_wait.eq(rd_wait + 1)
                 with m.If(rd_wait == core.READ_LATENCY - 2):

@@ -27,6 +27,8 @@ from plasticore.rtl.golden_view import golden_flags, golden_grads, golden_params
 CONFIG = Config.from_json(os.environ["PLASTICORE_CONFIG"]) if "PLASTICORE_CONFIG" in os.environ \
     else Config()
 SAMPLES = int(os.environ.get("PLASTICORE_SAMPLES", "3"))
+#: the core under test is ``Core(CONFIG, compact=True)`` (no read registers: the iCE40's)
+COMPACT = os.environ.get("PLASTICORE_COMPACT") == "1"
 TIMEOUT = 10_000   # clocks
 
 
@@ -94,7 +96,7 @@ def check(expected, got, flags_expected, flags_got, where):
 @cocotb.test()
 async def core_matches_golden_on_digits(dut):
     cfg = CONFIG
-    core = Core(cfg)
+    core = Core(cfg, compact=COMPACT)
     drv = Driver(dut, core)
     await start(dut)
 
@@ -177,7 +179,7 @@ async def core_learns_digits(dut):
     n_train = int(os.environ.get("PLASTICORE_TRAIN", "4"))
     epochs = int(os.environ.get("PLASTICORE_EPOCHS", "1"))
     grad_every = int(os.environ.get("PLASTICORE_GRAD_EVERY", "4"))
-    core = Core(cfg)
+    core = Core(cfg, compact=COMPACT)
     drv = Driver(dut, core)
     await start(dut)
     weights, feedback = Network.initial_weights(cfg, seed=0)

@@ -42,3 +42,18 @@ def test_core_learning(simulator):
                 netlist=True,
                 env={"PLASTICORE_CONFIG": LEARN_CONFIG.to_json(), "PLASTICORE_TRAIN": str(train),
                      "PLASTICORE_EPOCHS": str(epochs), "PLASTICORE_GRAD_EVERY": "5"})
+
+
+@pytest.mark.parametrize("simulator", harness.SIMULATORS)
+def test_compact_core_learning(simulator):
+    """The iCEBreaker's core (``compact``: no read registers, its own cycle model): a shorter
+    training run, every word and every clock count checked like the registered core's."""
+    reason = harness.missing(simulator)
+    if reason:
+        pytest.skip(reason)
+    train = 10 if simulator == "verilator" else 3
+    harness.run(Core(LEARN_CONFIG, compact=True), "core_learn_compact", "tb_core", simulator,
+                testcase="core_learns_digits", netlist=True,
+                env={"PLASTICORE_CONFIG": LEARN_CONFIG.to_json(), "PLASTICORE_TRAIN": str(train),
+                     "PLASTICORE_EPOCHS": "1", "PLASTICORE_GRAD_EVERY": "3",
+                     "PLASTICORE_COMPACT": "1"})

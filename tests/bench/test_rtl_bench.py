@@ -38,9 +38,10 @@ def test_tiny_run_succeeds_quickly(tiny_run):
 def test_report_is_consistent_with_the_cycle_model(tiny_run):
     _, out, _ = tiny_run
     report = json.loads((out / "rtl.json").read_text())
-    assert [r["layers"] for r in report["rows"]] == [[64, 32, 10], [64, 64, 10]]
+    assert [(r["layers"], r["compact"]) for r in report["rows"]] == \
+        [([64, 32, 10], False), ([64, 64, 10], False), ([64, 32, 10], True)]
     for row in report["rows"]:
-        core = Core.model(Config(layers=tuple(row["layers"])))
+        core = Core.model(Config(layers=tuple(row["layers"])), compact=row["compact"])
         m = row["per_sample_mean"]
         assert row["samples"] == 2
         assert m["learn"] == core.learn_cycles()
