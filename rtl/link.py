@@ -138,7 +138,7 @@ class Link(wiring.Component):
         m.submodules.tx_crc = tx_crc = crc.catalog.CRC16_CCITT_FALSE(data_width=8).create()
 
         length = Signal(16)             # decoded bytes of the frame, saturating
-        seq, op, cobs_error = Signal(8), Signal(8), Signal()
+        seq, op, cobs_error = Signal(8, name="seq"), Signal(8, name="op"), Signal(name="cobs_error")
         expected = Signal(8)
         body_len = Signal(16)
         m.d.comb += body_len.eq(length - 4)
@@ -159,9 +159,11 @@ class Link(wiring.Component):
                 m.d.sync += count16["framing"].eq(count16["framing"] + 1)
 
         # ---- sample bookkeeping: committed and scratch (EVENTS pre-pass) -----------------------
-        steps, steps_s = Signal(range(cfg.n_steps + 1)), Signal(range(cfg.n_steps + 1))
-        spiked, spiked_s = Signal(n_in), Signal(n_in)          # inputs spiked in the open step
-        learned, learned_s = Signal(), Signal()
+        steps = Signal(range(cfg.n_steps + 1))
+        steps_s = Signal(range(cfg.n_steps + 1))
+        spiked = Signal(n_in)             # inputs spiked in the open step
+        spiked_s = Signal(n_in)
+        learned, learned_s = Signal(name="learned"), Signal(name="learned_s")
         error_seen = Signal()
 
         # ---- reply -----------------------------------------------------------------------------
@@ -177,7 +179,9 @@ class Link(wiring.Component):
         snap_left = Signal(range(snap_bytes + 1))
         uart_errors = Signal(32)           # rx_overruns, rx_framing when STATUS executed
         # memory-sourced reply bodies: READ words, output counts
-        rd_mem, rd_addr, rd_left = Signal(Mem), Signal(core.addr_width), Signal(8)
+        rd_mem = Signal(Mem)
+        rd_addr = Signal(core.addr_width)
+        rd_left = Signal(8)
         rd_counts = Signal()              # emit the count field (1 byte) instead of whole words
         rd_wait = Signal(range(max(core.READ_LATENCY, 2)))
         word = Signal(8 * wb)
@@ -188,9 +192,11 @@ class Link(wiring.Component):
         # ---- requests ---------------------------------------------------------------------------
         mem_f, addr_f, count_f = hdr[0:8], hdr[8:24], hdr[24:32]
         ptr = Signal(range(MAX_FRAME + 1))     # buffer read pointer
-        code, code_i, code_b = Signal(8 * eb), Signal(8), Signal(range(eb + 1))
-        n_codes, n_words = Signal(8), Signal(8)
-        err_code, err_detail = Signal(8), Signal(16)
+        code = Signal(8 * eb)
+        code_i = Signal(8)
+        code_b = Signal(range(eb + 1))
+        n_codes, n_words = Signal(8, name="n_codes"), Signal(8, name="n_words")
+        err_code, err_detail = Signal(8, name="err_code"), Signal(16, name="err_detail")
         wr_addr = Signal(core.addr_width)
 
         acc = core.access
@@ -228,10 +234,10 @@ class Link(wiring.Component):
         # frame checks from op and length alone, registered: both are fixed from CHECK on and
         # HEADER takes 9 clocks before VALIDATE reads them (timing: at 50 MHz on the ECP5 the
         # length decode into VALIDATE's wide clock enables was a critical path)
-        body_ok, body_ok_c = Signal(), Signal()          # body length valid for the op
-        write_words, write_words_c = Signal(8), Signal(8)
-        codes_of, codes_of_c = Signal(8), Signal(8)
-        known_op, known_op_c = Signal(), Signal()
+        body_ok, body_ok_c = Signal(name="body_ok"), Signal(name="body_ok_c")   # body length valid
+        write_words, write_words_c = Signal(8, name="write_words"), Signal(8, name="write_words_c")
+        codes_of, codes_of_c = Signal(8, name="codes_of"), Signal(8, name="codes_of_c")
+        known_op, known_op_c = Signal(name="known_op"), Signal(name="known_op_c")
         m.d.sync += [body_ok.eq(body_ok_c), write_words.eq(write_words_c), codes_of.eq(codes_of_c),
                      known_op.eq(known_op_c)]
         with m.Switch(op):
@@ -453,7 +459,7 @@ class Link(wiring.Component):
                 m.d.sync += [code_b.eq(0), code_i.eq(code_i + 1)]
                 bit = Signal(n_in)
                 m.d.comb += bit.eq(Const(1, n_in) << code[:max(1, (n_in - 1).bit_length())])
-                bad_state, bad_arg = Signal(), Signal()
+                bad_state, bad_arg = Signal(name="bad_state"), Signal(name="bad_arg")
                 with m.If(is_spike):
                     m.d.comb += bad_state.eq((steps_s == cfg.n_steps) | (spiked_s & bit).any())
                     m.d.sync += spiked_s.eq(spiked_s | bit)
