@@ -67,6 +67,7 @@ from plasticore.baselines.train import train_rule  # noqa: E402
 from plasticore.golden import datasets  # noqa: E402
 from plasticore.golden.config import Config  # noqa: E402
 from plasticore.golden.presets import dataset_fields  # noqa: E402
+from plasticore.host.cli import parse_setting  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -213,23 +214,19 @@ def parse_args(argv=None):
 
 
 def parse_sets(items):
-    """``--set FIELD=VALUE`` items as a dict of Config fields (None when there are none); VALUE
-    is a Python literal, else a string. Refuses an unknown field or an item without ``=``."""
-    import ast
+    """``--set FIELD=VALUE`` items as a dict of Config fields (None when there are none), parsed
+    like ``plasticore train --set`` (``host.cli.parse_setting``: JSON, ``None``, else a string).
+    Refuses an unknown field or an item without ``=``."""
     fields = {f.name for f in dataclasses.fields(Config)}
     changes = {}
     for item in items:
-        name, sep, text = item.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise ValueError(f"expected FIELD=VALUE, not {item!r}")
+        try:
+            name, value = parse_setting(item)
+        except argparse.ArgumentTypeError as error:
+            raise ValueError(str(error)) from None
         if name not in fields:
             raise ValueError(f"unknown Config field {name!r}; known: {', '.join(sorted(fields))}")
-        try:
-            value = ast.literal_eval(text.strip())
-        except (ValueError, SyntaxError):
-            value = text.strip()
-        changes[name] = list(value) if isinstance(value, tuple) else value
+        changes[name] = value
     return changes or None
 
 

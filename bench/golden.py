@@ -76,7 +76,7 @@ ARITHMETICS = ("fixed", "float")
 RULE_LABELS = {"sfdfa": "SFDFA", "dfa": "DFA", "readout": "readout"}
 #: inputs and classes of the datasets the benchmark knows
 from plasticore.golden.presets import dataset_fields  # noqa: E402
-from plasticore.host.cli import positive_int  # noqa: E402
+from plasticore.host.cli import parse_setting, positive_int  # noqa: E402
 
 DATASET_SHAPES = {"digits": (64, 10), "mnist": (784, 10)}
 #: fields the benchmark sets itself; --set may not touch them
@@ -144,19 +144,15 @@ def _dataset_list(text: str) -> list[str]:
 
 
 def parse_overrides(items: list[str]) -> dict:
-    """``k=v`` strings to a dict; v is JSON if it parses, else the raw string."""
+    """``k=v`` strings to a dict (``host.cli.parse_setting``), reserved fields refused."""
     overrides = {}
     for item in items:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            key, value = parse_setting(item)
+        except argparse.ArgumentTypeError:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE") from None
         if key in RESERVED_FIELDS:
             raise ConfigError(f"--set {key}: not allowed, {RESERVED_FIELDS[key]}")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
         overrides[key] = value
     return overrides
 

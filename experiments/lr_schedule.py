@@ -167,7 +167,7 @@ def build_parser():
     p.add_argument("--hidden", help="schedule of lr_hidden_shift, EPOCH:SHIFT,... (default: constant)")
     p.add_argument("--output", help="schedule of lr_output_shift, EPOCH:SHIFT,... (default: constant)")
     p.add_argument("--hidden-size", type=int, default=None, help="hidden neurons (default: the dataset's)")
-    p.add_argument("--set", dest="settings", type=cli._setting, action="append", default=[])
+    p.add_argument("--set", dest="settings", type=cli.parse_setting, action="append", default=[])
     p.add_argument("--limit", type=int)
     p.add_argument("--test-limit", type=int)
     p.add_argument("--float", action="store_true")

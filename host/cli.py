@@ -101,7 +101,9 @@ def _target(text: str) -> str:
                                      f"serial:PORT[@BAUD]")
 
 
-def _setting(text: str) -> tuple[str, object]:
+def parse_setting(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` (a ``--set`` item, here and in the benchmarks) as ``(key, value)``: VALUE is
+    JSON if it parses, ``None`` for ``None``, else the raw string."""
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key:
@@ -190,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     group = config_options.add_argument_group("configuration")
     group.add_argument("--config", type=Path, metavar="FILE",
                        help="JSON object of Config fields (may be partial), or a results file")
-    group.add_argument("--set", dest="settings", type=_setting, action="append", default=[],
+    group.add_argument("--set", dest="settings", type=parse_setting, action="append", default=[],
                        metavar="KEY=VALUE",
                        help="override one field; VALUE is JSON, else a string (repeatable)")
     group.add_argument("--hidden", type=positive_int, metavar="N",
