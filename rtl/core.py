@@ -136,7 +136,7 @@ class Core(wiring.Component):
     ``compact=True`` builds the core without the read registers: every memory answers the clock
     after a read (``READ_LATENCY`` = ``SMALL_READ_LATENCY`` = ``LIST_READ_LATENCY`` = 1), WEIGHT,
     GRAD and FEEDBACK are plain memories (GRAD/FEEDBACK still paired where :meth:`grad_memory`
-    says so). About 600 fewer flip-flops and a few clocks fewer per layer; for the iCE40 at 24
+    says so). Hundreds of flip-flops fewer and a few clocks fewer per layer; for the iCE40 at 24
     MHz, where the registers buy nothing (``docs/boards.md``). The cycle model follows the
     instance's latencies.
 
