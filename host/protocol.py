@@ -31,7 +31,7 @@ from plasticore.golden.network import FLAG_NAMES
 __all__ = [
     "VERSION", "MAGIC", "MAX_BODY", "MAX_FRAME", "MAX_WIRE", "REPLY", "Op", "ErrorCode",
     "crc16", "cobs_decode", "encode_frame", "decode_frame", "Frame", "FrameError", "FrameReader",
-    "Identity", "Status", "STATUS_COUNTERS", "event_bytes", "sample_code", "step_code",
+    "Identity", "Status", "STATUS_COUNTERS", "STATUS_BYTES", "event_bytes", "sample_code", "step_code",
     "sample_codes", "pack_codes", "unpack_codes", "event_frames", "word_bytes",
     "pack_read", "unpack_read", "pack_write", "unpack_write", "pack_words", "unpack_words",
     "pack_seeds", "unpack_seeds", "pack_error", "unpack_error", "ProtocolError",
@@ -294,6 +294,8 @@ STATUS_COUNTERS = ("frames", "events", "samples", "learns", "crc_errors", "cobs_
                    "length_errors", "op_errors", "arg_errors", "seq_errors", "state_errors",
                    "rx_overruns", "rx_framing")
 _STATUS = struct.Struct("<HB4I9H")
+#: bytes of a STATUS reply body
+STATUS_BYTES = _STATUS.size
 #: the error counter of each error code
 ERROR_COUNTER = {ErrorCode.CRC: "crc_errors", ErrorCode.COBS: "cobs_errors",
                  ErrorCode.LENGTH: "length_errors", ErrorCode.OP: "op_errors",

@@ -28,8 +28,8 @@ from amaranth.lib.wiring import In, Out
 from plasticore.golden.config import Config
 from plasticore.golden.network import FLAG_NAMES
 # the protocol's one definition (ops, error codes, limits, IDENTIFY body), shared with the host
-from plasticore.host.protocol import MAX_BODY, MAX_FRAME, REPLY, ErrorCode as Error, Identity, Op, \
-    event_bytes
+from plasticore.host.protocol import MAX_BODY, MAX_FRAME, REPLY, STATUS_BYTES, ErrorCode as Error, \
+    Identity, Op, event_bytes
 
 from .core import Cmd, Core, Mem
 
@@ -39,8 +39,6 @@ __all__ = ["Link", "RX_BEAT", "TX_BEAT"]
 RX_BEAT = data.StructLayout({"data": 8, "end": 1, "error": 1})
 #: a byte of a reply frame for the COBS encoder; ``last`` on its final byte
 TX_BEAT = data.StructLayout({"data": 8, "last": 1})
-#: the STATUS reply body (docs/protocol.md): flags u16, step u8, 4 x u32, 9 x u16
-STATUS_BYTES = 2 + 1 + 4 * 4 + 9 * 2
 
 
 class Snap(enum.Enum, shape=2):
