@@ -103,7 +103,9 @@ class Config:
     weight: Format = field(default_factory=lambda: Format(16, 11))       # w_ij, theta
     state: Format = field(default_factory=lambda: Format(24, 11))        # A_i, C_i (frac = weight)
     trace: Format = field(default_factory=lambda: Format(16, 12, False))  # X_j, Y_j
-    grad: Format = field(default_factory=lambda: Format(16, 10))         # eps_j, ehat_ij, ghat_ij
+    #: s16.9 (+-64): at s16.10 the output layer's ghat saturated in the readout control and cost
+    #: it 1.6-3.6 points against float (docs/learning.md section 15)
+    grad: Format = field(default_factory=lambda: Format(16, 9))          # eps_j, ehat_ij, ghat_ij
     grade: Format = field(default_factory=lambda: Format(16, 8))         # S_i, d, D_o
     feedback: Format = field(default_factory=lambda: Format(16, 12))     # B_oi
     count_bits: int = 8                                                  # spike counts n_i

@@ -53,7 +53,7 @@ def test_learning_fields_change_the_run_hash_but_not_the_core_hash():
     (dict(weight=Format(40, 11), state=Format(48, 11)), ["weight.bits", "2..32"]),
     (dict(threshold=20.0), ["20.0", "does not fit"]),
     (dict(threshold=1e-5), ["threshold", "rounds to 0"]),
-    (dict(lr_hidden_shift=21), ["lr_hidden_shift = 21", "0..31"]),
+    (dict(lr_hidden_shift=22), ["lr_hidden_shift = 22", "0..31"]),
     (dict(lr_output_shift=-2), ["lr_output_shift", "0..24"]),
     (dict(target_true=300), ["count_bits = 8"]),
     (dict(seed_round=0), ["seed_round", "non-zero"]),
