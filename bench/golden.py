@@ -24,8 +24,8 @@ row with per-seed numbers and per-epoch history, the configurations and their ha
 command line, wall time, machine) and ``DIR/golden.md`` (a markdown table for the README) are
 written to ``--out`` (default ``bench/results/``).
 
-Defaults: digits (64, 32, 10), 15 epochs over its 1,437 training samples, the 360 test samples;
-MNIST (784, 128, 10), 1 epoch over the first 10,000 training samples, the full 10,000 test
+Defaults: digits (64, 128, 10) (the preset of ``golden/presets.py``, as for MNIST), 15 epochs over
+its 1,437 training samples, the 360 test samples; MNIST (784, 128, 10), 1 epoch over the first 10,000 training samples, the full 10,000 test
 samples; seeds 0, 1, 2. Further configuration fields for every row with ``--set k=v`` (the value
 is parsed as JSON, else taken as a string); ``rule``, ``layers`` and the LFSR seeds are set by
 the benchmark itself and refused there.
@@ -75,7 +75,7 @@ RULES = ("sfdfa", "dfa", "readout")
 ARITHMETICS = ("fixed", "float")
 RULE_LABELS = {"sfdfa": "SFDFA", "dfa": "DFA", "readout": "readout"}
 #: inputs and classes of the datasets the benchmark knows
-from plasticore.golden.presets import dataset_fields  # noqa: E402
+from plasticore.golden.presets import DEFAULT_HIDDEN, dataset_fields  # noqa: E402
 from plasticore.host.cli import parse_setting, positive_int  # noqa: E402
 
 DATASET_SHAPES = {"digits": (64, 10), "mnist": (784, 10)}
@@ -176,10 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="MNIST: first N training samples (default: 10000)")
     parser.add_argument("--mnist-test-limit", type=positive_int, default=None,
                         help="MNIST: first N test samples (default: all 10,000)")
-    parser.add_argument("--hidden-digits", type=positive_int, default=64,
-                        help="hidden neurons for digits (default: 64)")
-    parser.add_argument("--hidden-mnist", type=positive_int, default=128,
-                        help="hidden neurons for MNIST (default: 128)")
+    parser.add_argument("--hidden-digits", type=positive_int, default=DEFAULT_HIDDEN["digits"],
+                        help=f"hidden neurons for digits (default: {DEFAULT_HIDDEN['digits']}, "
+                             "the dataset's preset)")
+    parser.add_argument("--hidden-mnist", type=positive_int, default=DEFAULT_HIDDEN["mnist"],
+                        help=f"hidden neurons for MNIST (default: {DEFAULT_HIDDEN['mnist']}, "
+                             "the dataset's preset)")
     parser.add_argument("--jobs", type=positive_int, default=2,
                         help="rows run in parallel worker processes (default: 2)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results",

@@ -17,8 +17,9 @@ Subcommands:
 
 Configuration resolution (both subcommands), each layer overriding the previous one:
 
-1. :class:`~plasticore.golden.config.Config` defaults, with ``layers`` set from the dataset
-   (``(inputs, --hidden, classes)``; hidden 32 for digits and 128 for the MNIST-like datasets);
+1. :class:`~plasticore.golden.config.Config` defaults, with ``layers`` and the dataset's overrides
+   from its preset (``golden/presets.py``: ``(inputs, --hidden, classes)``, hidden 128 by default;
+   digits also halves the output learning rate);
 2. ``--config FILE``: a JSON object of Config fields, possibly partial (format fields may be
    partial too: ``{"weight": {"bits": 18}}``). A results file written by ``train --json`` (or the
    output of ``plasticore config``) is accepted as well: its ``"config"`` member is used;
@@ -45,7 +46,7 @@ import time
 from pathlib import Path
 
 from plasticore.golden.config import RULES, Config, ConfigError
-from plasticore.golden.presets import DATASET_SHAPES, dataset_fields
+from plasticore.golden.presets import DATASET_SHAPES, DEFAULT_HIDDEN, dataset_fields
 
 __all__ = ["main", "build_parser", "resolve_config", "NotAvailable"]
 
@@ -196,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="KEY=VALUE",
                        help="override one field; VALUE is JSON, else a string (repeatable)")
     group.add_argument("--hidden", type=positive_int, metavar="N",
-                       help="hidden neurons (default 64 for digits, 128 for mnist/fashion-mnist)")
+                       help="hidden neurons (default: the dataset's preset, "
+                            + ", ".join(f"{name} {width}" for name, width in DEFAULT_HIDDEN.items()) + ")")
     group.add_argument("--rule", choices=RULES, help="learning rule (default: the configuration's, sfdfa)")
 
     train = commands.add_parser(

@@ -222,8 +222,9 @@ SMALL = ["--epochs", "1", "--limit", "20", "--test-limit", "10", "--quiet", "--h
 
 def test_cli_events_on_the_emulator_equals_the_dataset_on_golden(digits, tmp_path):
     path = write_digit_events(tmp_path / "ev.npz", digits, 20, 10, CONFIG)
+    # an events file has no dataset preset, so the digits preset's output rate is set for both
     common = ["--epochs", "1", "--quiet", "--hidden", "12", "--set", "n_steps=16", "--set",
-              "input_window=8"]
+              "input_window=8", "--set", "lr_output_shift=8"]
     assert main(["train", "--events", str(path), "--target", "emulator", *common,
                  "--json", str(tmp_path / "ev.json"), "--plots", str(tmp_path / "plots")]) == 0
     assert main(["train", "--dataset", "digits", "--limit", "20", "--test-limit", "10", *common,

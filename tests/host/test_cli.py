@@ -56,7 +56,7 @@ def test_train_json_has_every_key_and_sane_values(sfdfa_run):
     assert record["samples_per_second"] > 0
     config = Config.from_dict(record["config"])
     assert record["config_hash"] == config.hash and record["core_hash"] == config.core_hash
-    assert config.layers == (64, 64, 10) and config.rule == "sfdfa"
+    assert config.layers == (64, 128, 10) and config.rule == "sfdfa"  # the digits preset
     assert len(record["history"]) == 1
     epoch = record["history"][0]
     assert epoch["epoch"] == 1 and len(epoch["test_accuracy"]) == 1
