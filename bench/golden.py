@@ -25,8 +25,8 @@ command line, wall time, machine) and ``DIR/golden.md`` (a markdown table for th
 written to ``--out`` (default ``bench/results/``).
 
 Defaults: digits (64, 128, 10) (the preset of ``golden/presets.py``, as for MNIST), 15 epochs over
-its 1,437 training samples, the 360 test samples; MNIST (784, 128, 10), 1 epoch over the first 10,000 training samples, the full 10,000 test
-samples; seeds 0, 1, 2. Further configuration fields for every row with ``--set k=v`` (the value
+its 1,437 training samples, the 360 test samples; MNIST (784, 128, 10), 1 epoch over the first
+10,000 training samples, the full 10,000 test samples; seeds 0, 1, 2. Further configuration fields for every row with ``--set k=v`` (the value
 is parsed as JSON, else taken as a string); ``rule``, ``layers`` and the LFSR seeds are set by
 the benchmark itself and refused there.
 
