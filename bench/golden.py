@@ -30,21 +30,15 @@ its 1,437 training samples, the 360 test samples; MNIST (784, 128, 10), 1 epoch 
 is parsed as JSON, else taken as a string); ``rule``, ``layers`` and the LFSR seeds are set by
 the benchmark itself and refused there.
 
-Run time, estimated from short runs (150-300 training samples per row, so early-training spike
-rates) on the project's 2-core AMD EPYC machine with numpy 2.4, in CPU time per process:
-
-* digits, per replica-sample: training ~150-200/s fixed-point, ~450-500/s float (the three
-  rules alike); evaluation ~2,000/s fixed, ~5,000/s float. A full digits row is
-  1,437 x 15 x 3 = 64,665 replica-samples: ~330-430 s fixed, ~140 s float; the 6 rows take
-  ~25-30 CPU-minutes, **~12-15 min wall on 2 idle cores**.
-* MNIST, per replica-sample: training ~50/s fixed sfdfa/dfa, ~85/s fixed readout, ~140/s float;
-  evaluation ~50/s fixed, ~65/s float (the full 10k test set x 3 seeds is 30,000 evaluations,
-  as costly as the training). Rows: ~1,200 s fixed sfdfa/dfa, ~950 s fixed readout, ~650 s
-  float, ~90 CPU-minutes in all, **~47 min wall on 2 idle cores**: just under the hour, with
-  little margin (``--mnist-test-limit 2000`` saves ~20 min). Each MNIST worker needs ~1.7 GB
-  (evaluation runs 500 samples at a time).
-* On a shared machine wall time grows with the load: with ~3 other busy processes on the 2
-  cores the same rows ran at a third of these rates (the samples/s column is wall-clock).
+Run time, measured (``--datasets digits,mnist --epochs 10``, the MNIST defaults, 2 jobs, on the
+project's 2-core AMD EPYC machine with numpy 2.4, nothing else running): **17.7 min wall**
+(``bench/results/golden.json`` has the wall time of each row). Training ran at 230-237 replica-
+samples/s fixed point on digits (374-381 float) and 142-160 on MNIST (221-236 float), per worker
+with the other worker beside it; before the golden model's LFSR draws were vectorised bit-major
+(commit 055dc66) the same digits rows ran at 135-153 and MNIST at 51-119. The 15-epoch
+digits default adds about half of the digits share. Each MNIST worker needs ~1.7 GB (evaluation
+runs 500 samples at a time). On a shared machine wall time grows with the load (the samples/s
+column is wall-clock).
 """
 
 from __future__ import annotations
