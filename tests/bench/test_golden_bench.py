@@ -47,7 +47,7 @@ def test_table_has_six_rows(tiny_run):
         assert column in header
     # the differences after the rows
     for what in ("SFDFA: fixed - float", "DFA: fixed - float", "readout: fixed - float",
-                 "fixed: SFDFA - readout", "fixed: SFDFA - DFA", "float: SFDFA - readout",
+                 "readout: fixed - float (running train)", "fixed: SFDFA - readout", "fixed: SFDFA - DFA", "float: SFDFA - readout",
                  "float: SFDFA - DFA"):
         assert what in result.stdout
     assert "bits of state per synapse" in result.stdout  # the footnote
@@ -84,8 +84,13 @@ def test_json_rows_and_std_over_two_seeds(tiny_run):
         assert math.isclose(row["test_accuracy_std"], abs(a - b) / 2, abs_tol=1e-12)  # ddof=0
         a, b = per_seed["best_test_accuracy"]
         assert math.isclose(row["best_test_accuracy_std"], abs(a - b) / 2, abs_tol=1e-12)
-    assert len(report["differences"]) == 7
+    assert len(report["differences"]) == 10
     assert all(d["points"] is not None and len(d["per_seed"]) == 2 for d in report["differences"])
+    # the running-train gap is paired from the rows' own per-seed train accuracies
+    rows = {(r["rule"], r["arithmetic"]): r["per_seed"]["train_accuracy"] for r in report["rows"]}
+    gap = next(d for d in report["differences"] if d["difference"] == "DFA: fixed - float (running train)")
+    expected = [100 * (f - g) for f, g in zip(rows[("dfa", "fixed")], rows[("dfa", "float")])]
+    assert all(math.isclose(a, b, abs_tol=1e-9) for a, b in zip(gap["per_seed"], expected))
 
 
 def test_markdown_table(tiny_run):
