@@ -16,8 +16,9 @@ cos(B, W_out) at the end, the training speed in samples per second (one replica-
 seed's sample; the golden model's own ``samples_per_second``, evaluation excluded) and the bits
 of state per synapse. After the rows it prints, per rule, the gap fixed - float (in final test
 accuracy, and in the last epoch's running train accuracy, which averages over every update of
-the epoch where the final test accuracy is one snapshot) and, per arithmetic, SFDFA - readout and SFDFA - DFA, in accuracy points, as mean +- std of the
-differences paired by seed (the same seed gives both rows the same initial weights and order).
+the epoch where the final test accuracy is one snapshot) and, per arithmetic, SFDFA - readout
+and SFDFA - DFA, in accuracy points, as mean +- std of the differences paired by seed (the same
+seed gives both rows the same initial weights and order).
 
 Rows run in parallel in ``--jobs`` worker processes (default 2, one per core of the project's
 machines), each with single-threaded BLAS. The table goes to stdout; ``DIR/golden.json`` (every

@@ -88,7 +88,8 @@ def test_json_rows_and_std_over_two_seeds(tiny_run):
     assert all(d["points"] is not None and len(d["per_seed"]) == 2 for d in report["differences"])
     # the running-train gap is paired from the rows' own per-seed train accuracies
     rows = {(r["rule"], r["arithmetic"]): r["per_seed"]["train_accuracy"] for r in report["rows"]}
-    gap = next(d for d in report["differences"] if d["difference"] == "DFA: fixed - float (running train)")
+    gap = next(d for d in report["differences"]
+               if d["difference"] == "DFA: fixed - float (running train)")
     expected = [100 * (f - g) for f, g in zip(rows[("dfa", "fixed")], rows[("dfa", "float")])]
     assert all(math.isclose(a, b, abs_tol=1e-9) for a, b in zip(gap["per_seed"], expected))
 
