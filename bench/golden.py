@@ -70,11 +70,11 @@ from plasticore.golden.config import Config, ConfigError  # noqa: E402
 RULES = ("sfdfa", "dfa", "readout")
 ARITHMETICS = ("fixed", "float")
 RULE_LABELS = {"sfdfa": "SFDFA", "dfa": "DFA", "readout": "readout"}
-#: inputs and classes of the datasets the benchmark knows
-from plasticore.golden.presets import DEFAULT_HIDDEN, dataset_fields  # noqa: E402
+from plasticore.golden.presets import DATASET_SHAPES, DEFAULT_HIDDEN, dataset_fields  # noqa: E402
 from plasticore.host.cli import parse_setting, positive_int  # noqa: E402
 
-DATASET_SHAPES = {"digits": (64, 10), "mnist": (784, 10)}
+#: the datasets the benchmark knows (their shapes and presets: golden/presets.py)
+DATASETS = ("digits", "mnist")
 #: fields the benchmark sets itself; --set may not touch them
 RESERVED_FIELDS = {
     "rule": "the rule is a row axis of the benchmark",
@@ -131,10 +131,10 @@ def _int_list(text: str) -> list[int]:
 
 def _dataset_list(text: str) -> list[str]:
     names = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [n for n in names if n not in DATASET_SHAPES]
+    unknown = [n for n in names if n not in DATASETS]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown dataset(s) {unknown or text!r}; choose from {', '.join(DATASET_SHAPES)}")
+            f"unknown dataset(s) {unknown or text!r}; choose from {', '.join(DATASETS)}")
     if len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(f"repeated datasets in {text!r}")
     return names

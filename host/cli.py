@@ -18,8 +18,8 @@ Subcommands:
 Configuration resolution (both subcommands), each layer overriding the previous one:
 
 1. :class:`~plasticore.golden.config.Config` defaults, with ``layers`` and the dataset's overrides
-   from its preset (``golden/presets.py``: ``(inputs, --hidden, classes)``, hidden 128 by default;
-   digits also halves the output learning rate);
+   from its preset (``golden/presets.py``: ``(inputs, --hidden, classes)``, hidden 128 by default,
+   and the output learning rate halved for that width);
 2. ``--config FILE``: a JSON object of Config fields, possibly partial (format fields may be
    partial too: ``{"weight": {"bits": 18}}``). A results file written by ``train --json`` (or the
    output of ``plasticore config``) is accepted as well: its ``"config"`` member is used;
