@@ -78,8 +78,7 @@ def evaluate(network: Network, pixels: np.ndarray, labels: np.ndarray, *, chunk:
         for start in range(0, len(labels), chunk):
             x = pixels[start:start + chunk]
             probe = Network(config, weights, [b[r] for b in network.feedback], fixed=network.fixed,
-                            batch=len(x), seed=None)
-            probe.tracks_eligibility = False
+                            batch=len(x), seed=None, eligibility=False)
             record = probe.run(encode_images(config, x))
             counts = record.counts
             correct[r] += (np.argmax(counts[-1], axis=1) == labels[start:start + chunk]).sum()

@@ -259,6 +259,21 @@ def test_inference_without_eligibility_gives_the_same_spikes(digits):
     for a, b in zip(full.run(raster).spikes, fast.run(raster).spikes):
         assert np.array_equal(a, b)
     assert not fast.layers[0].ghat.any() and full.layers[0].ghat.any()
+    spared = Network(cfg, fixed=True, batch=8, seed=1, eligibility=False)
+    assert np.array_equal(spared.run(raster).spikes[-1], full.run(raster).spikes[-1])
+    assert not spared.layers[0].ghat.any() and not spared.layers[-1].ehat.any()
+
+
+def test_reset_clears_eligibility_written_before_tracking_stopped(digits):
+    # reset() skips zeroing ghat/ehat when nothing wrote them; switching tracking off after a
+    # learning run must still leave the next sample with clean eligibility state
+    cfg = Config()
+    net = Network(cfg, fixed=True, batch=2, seed=3)
+    net.run(encode_images(cfg, digits.x_test[:2]))
+    assert net.layers[0].ghat.any() and net.layers[0].ehat.any()
+    net.tracks_eligibility = False
+    net.reset()
+    assert not any(layer.ghat.any() or layer.ehat.any() for layer in net.layers)
 
 
 @pytest.mark.parametrize("rule", ["sfdfa", "dfa", "readout"])
