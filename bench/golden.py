@@ -35,15 +35,13 @@ runs' running train accuracy agreed within 0.8 (docs/learning.md §17). Further 
 is parsed as JSON, else taken as a string); ``rule``, ``layers`` and the LFSR seeds are set by
 the benchmark itself and refused there.
 
-Run time, measured (``--datasets digits,mnist --epochs 10``, the MNIST defaults, 2 jobs, on the
-project's 2-core AMD EPYC machine with numpy 2.4, nothing else running): **17.7 min wall**
-(``bench/results/golden.json`` has the wall time of each row). Training ran at 230-237 replica-
-samples/s fixed point on digits (374-381 float) and 142-160 on MNIST (221-236 float), per worker
-with the other worker beside it; before the golden model's LFSR draws were vectorised bit-major
-(commit 055dc66) the same digits rows ran at 135-153 and MNIST at 51-119. The 15-epoch
-digits default adds about half of the digits share. Each MNIST worker needs ~1.7 GB (evaluation
-runs 500 samples at a time). On a shared machine wall time grows with the load (the samples/s
-column is wall-clock).
+Run time, measured (the defaults, ``python bench/golden.py``, 2 jobs, on the project's 2-core AMD
+EPYC machine with numpy 2.4, nothing else running): **51.8 min wall** for both datasets; the six
+MNIST rows (one full epoch, 3 seeds each) took 5,264 s of worker time (about 44 min of the two
+cores), the digits rows 951 s (``bench/results/golden.json`` has the wall time of each row).
+Training ran at 336-355 replica-samples/s fixed point on digits (502-569 float) and 147-212 on
+MNIST (287-307 float), per worker with the other worker beside it. On a shared machine wall time
+grows with the load (the samples/s column is wall-clock).
 """
 
 from __future__ import annotations

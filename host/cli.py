@@ -19,7 +19,8 @@ Configuration resolution (both subcommands), each layer overriding the previous 
 
 1. :class:`~plasticore.golden.config.Config` defaults, with ``layers`` and the dataset's overrides
    from its preset (``golden/presets.py``: ``(inputs, --hidden, classes)``, hidden 128 by default,
-   and the output learning rate halved for that width);
+   the output learning rate halved for that width, and for MNIST-like data ``init_hidden`` 1.5
+   and the hidden learning rate 2^-17);
 2. ``--config FILE``: a JSON object of Config fields, possibly partial (format fields may be
    partial too: ``{"weight": {"bits": 18}}``). A results file written by ``train --json`` (or the
    output of ``plasticore config``) is accepted as well: its ``"config"`` member is used;
