@@ -31,9 +31,9 @@ its 1,437 training samples, the 360 test samples; MNIST (784, 128, 10), 1 epoch 
 training samples, the full 10,000 test samples; seeds 0, 1, 2. A full MNIST epoch because a
 shorter one ends on a snapshot too noisy to compare arithmetics by: at 10,000 samples the
 readout row's fixed - float test gap was +4.6, +0.8, +0.2 points over the seeds while the same
-runs' running train accuracy agreed within 0.8 (docs/learning.md §17). Further configuration fields for every row with ``--set k=v`` (the value
-is parsed as JSON, else taken as a string); ``rule``, ``layers`` and the LFSR seeds are set by
-the benchmark itself and refused there.
+runs' running train accuracy agreed within 0.8 (docs/learning.md §17). Further configuration
+fields for every row with ``--set k=v`` (the value is parsed as JSON, else taken as a string);
+``rule``, ``layers`` and the LFSR seeds are set by the benchmark itself and refused there.
 
 Run time, measured (the defaults, ``python bench/golden.py``, 2 jobs, on the project's 2-core AMD
 EPYC machine with numpy 2.4, nothing else running): **51.8 min wall** for both datasets; the six
