@@ -142,8 +142,9 @@ class Network:
         #: False skips the eligibility (ghat, ehat) work: inference only, spikes unchanged
         self.tracks_eligibility = eligibility
         # reset() clears ghat and ehat only after they were written: zeroing them touches every
-        # page of two (B, N, J) arrays, 800 MB for a 500-sample MNIST evaluation batch
-        self._eligibility_written = True
+        # page of two (B, N, J) arrays, 800 MB for a 500-sample MNIST evaluation batch (the
+        # layers below start as fresh zeros)
+        self._eligibility_written = False
         self.step_index = 0
         self.reset()
 
