@@ -101,8 +101,7 @@ async def core_matches_golden_on_digits(dut):
     await start(dut)
 
     weights, feedback = Network.initial_weights(cfg, seed=0)
-    net = Network(cfg, weights, feedback, fixed=True, seed=None)
-    net.tracks_eligibility = False
+    net = Network(cfg, weights, feedback, fixed=True, seed=None, eligibility=False)
     addr = 0
     for w in weights:
         for value in w.ravel():
