@@ -5,12 +5,11 @@ feedback, both LFSR states, the sticky flags and the sample order (the same as `
 train``). The schedule is given as ``EPOCH:SHIFT`` pairs, the shift holding from that epoch on:
 ``--hidden 1:13,5:14,8:15`` is 13 in epochs 1-4, 14 in epochs 5-7, 15 in epochs 8-10.
 
-How: the run *is* :func:`plasticore.golden.train.train` (the function ``plasticore train``
-calls), so the sample order, evaluation and records are the CLI's. Its ``on_epoch`` hook fires
-after each epoch's evaluation; there the network's ``config`` is replaced by the next epoch's
-(``Config`` is frozen, ``Network`` reads ``self.config`` at every use and caches nothing derived
-from the learning rates, so nothing else has to move). The network object is taken from
-``_replica_network`` by wrapping it for the duration of the call.
+How: the schedule becomes the configuration's ``lr_schedule`` (since that field exists; this
+script predates it and gave the network the next epoch's Config from an ``on_epoch`` hook, the
+same computation), and the run *is* :func:`plasticore.golden.train.train`, so the sample order,
+evaluation and records are the CLI's. ``plasticore train --set 'lr_schedule=[[5, 15, 8]]'`` is
+the same run without this script; on a board the host writes each epoch's rates (``RATES``).
 
 Check (mandatory before trusting a schedule): a constant schedule must reproduce ``plasticore
 train`` exactly; ``--check`` runs both on a small subset and compares every history entry.
@@ -25,7 +24,6 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import subprocess
 import sys
@@ -65,45 +63,24 @@ def config_at(base: Config, epoch: int, hidden: dict[int, int], output: dict[int
                         lr_output_shift=shift_at(output, epoch, base.lr_output_shift))
 
 
-@contextlib.contextmanager
-def _capture_network(box: list):
-    """Wrap golden.train._replica_network so that the network train() builds lands in ``box``."""
-    original = golden_train._replica_network
-
-    def capture(*args, **kwargs):
-        net = original(*args, **kwargs)
-        box.append(net)
-        return net
-
-    golden_train._replica_network = capture
-    try:
-        yield
-    finally:
-        golden_train._replica_network = original
+def scheduled_config(base: Config, hidden: dict[int, int], output: dict[int, int]) -> Config:
+    """``base`` with epoch 1's rates and the later changes as ``Config.lr_schedule`` entries."""
+    first = config_at(base, 1, hidden, output)
+    starts = sorted(e for e in set(hidden) | set(output) if e > 1)
+    entries = [[e, *config_at(base, e, hidden, output).rates_at(1)] for e in starts]
+    return first.replace(lr_schedule=entries)
 
 
 def train_scheduled(base: Config, data, *, epochs: int, seeds, hidden: dict[int, int],
                     output: dict[int, int], fixed: bool = True, limit=None, test_limit=None,
                     progress: bool = False):
-    """golden.train.train with the learning-rate shifts of ``hidden``/``output`` per epoch.
-
-    Returns (TrainResult, the shifts used per epoch)."""
-    box: list = []
-    used = []
-
-    def on_epoch(entry):
-        net = box[0]
-        used.append({"epoch": entry["epoch"], "lr_hidden_shift": net.config.lr_hidden_shift,
-                     "lr_output_shift": net.config.lr_output_shift})
-        entry["lr_hidden_shift"] = net.config.lr_hidden_shift
-        entry["lr_output_shift"] = net.config.lr_output_shift
-        if entry["epoch"] < epochs:
-            net.config = config_at(base, entry["epoch"] + 1, hidden, output)
-
-    with _capture_network(box):
-        result = golden_train.train(config_at(base, 1, hidden, output), data, epochs=epochs,
-                                    seeds=seeds, fixed=fixed, limit=limit, test_limit=test_limit,
-                                    progress=progress, on_epoch=on_epoch)
+    """golden.train.train with the learning-rate shifts of ``hidden``/``output`` per epoch, as the
+    configuration's ``lr_schedule``. Returns (TrainResult, the shifts used per epoch)."""
+    result = golden_train.train(scheduled_config(base, hidden, output), data, epochs=epochs,
+                                seeds=seeds, fixed=fixed, limit=limit, test_limit=test_limit,
+                                progress=progress)
+    used = [{"epoch": h["epoch"], "lr_hidden_shift": h["lr_hidden_shift"],
+             "lr_output_shift": h["lr_output_shift"]} for h in result.history]
     return result, used
 
 
@@ -124,8 +101,7 @@ def run(args, argv) -> dict:
                              n_train=len(data.y_train[:args.limit]),
                              n_test=len(data.y_test[:args.test_limit]), elapsed=elapsed)
     record["command"] = ["python", "experiments/lr_schedule.py", *argv]
-    record["schedule"] = {"hidden": args.hidden, "output": args.output, "per_epoch": used,
-                          "note": "config/config_hash are those of epoch 1"}
+    record["schedule"] = {"hidden": args.hidden, "output": args.output, "per_epoch": used}
     return record
 
 

@@ -115,6 +115,11 @@ class Config:
     #: learning rates are powers of two: eta = 2**-shift
     lr_hidden_shift: int = 15
     lr_output_shift: int = 7
+    #: learning rates that change between epochs: ``(epoch, lr_hidden_shift, lr_output_shift)``
+    #: entries, each in force from that epoch (2, 3, ...; ascending) on; epoch 1 and any epoch
+    #: before the first entry use the two fields above. The host writes them to a board between
+    #: epochs (``RATES``, docs/protocol.md): they are run-time fields, not baked into a bitstream
+    lr_schedule: tuple[tuple[int, int, int], ...] = ()
     #: feedback learning rate alpha = 2**-feedback_shift (SFDFA only)
     feedback_shift: int = 8
     #: spike-count targets per sample: the label's output neuron and the others
@@ -146,6 +151,9 @@ class Config:
     def __post_init__(self):
         if isinstance(self.layers, list):
             object.__setattr__(self, "layers", tuple(self.layers))
+        if isinstance(self.lr_schedule, (list, tuple)):
+            object.__setattr__(self, "lr_schedule", tuple(
+                tuple(entry) if isinstance(entry, (list, tuple)) else entry for entry in self.lr_schedule))
         for name in ("weight", "state", "trace", "grad", "grade", "feedback"):
             value = getattr(self, name)
             if isinstance(value, dict):
@@ -261,14 +269,69 @@ class Config:
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 < value < (1 << 32):
                 raise ConfigError(f"{name} must be a non-zero 32-bit integer, not {value!r}")
-        for name, shift in (("lr_hidden_shift", self.hidden_update_shift),
-                            ("lr_output_shift", self.output_update_shift)):
-            if not 0 <= shift <= 31:
-                raise ConfigError(f"{name} = {getattr(self, name)} makes the update shift {shift}, "
-                                  f"outside 0..31 (the rounding LFSR supplies 32 bits)")
+        for name in ("lr_hidden_shift", "lr_output_shift"):
+            lo, hi = self.lr_shift_range(name)
+            if not lo <= getattr(self, name) <= hi:
+                raise ConfigError(f"{name} = {getattr(self, name)} makes the update shift "
+                                  f"{getattr(self, name) + self._update_offset(name)}, outside 0..31 "
+                                  f"(the rounding LFSR supplies 32 bits): {name} must be in {lo}..{hi}")
+        self._validate_schedule()
         # a threshold that does not fit the weight format cannot be compared with the state
         if self.weight.quantize(self.threshold) < 1:
             raise ConfigError(f"threshold = {self.threshold} rounds to 0 in the weight format {self.weight}")
+
+    def _validate_schedule(self):
+        if not isinstance(self.lr_schedule, tuple):
+            raise ConfigError(f"lr_schedule must be a list of [epoch, lr_hidden_shift, lr_output_shift] "
+                              f"entries, not {self.lr_schedule!r}")
+        previous = 1
+        for k, entry in enumerate(self.lr_schedule):
+            if not (isinstance(entry, tuple) and len(entry) == 3
+                    and all(isinstance(v, int) and not isinstance(v, bool) for v in entry)):
+                raise ConfigError(f"lr_schedule[{k}] = {entry!r} must be three integers "
+                                  f"[epoch, lr_hidden_shift, lr_output_shift]")
+            epoch = entry[0]
+            if epoch <= previous:
+                raise ConfigError(f"lr_schedule[{k}]: epoch {epoch} must be after epoch {previous} "
+                                  f"(entries start at epoch 2 and ascend)")
+            previous = epoch
+            for name, value in zip(("lr_hidden_shift", "lr_output_shift"), entry[1:]):
+                lo, hi = self.lr_shift_range(name)
+                if not lo <= value <= hi:
+                    raise ConfigError(f"lr_schedule[{k}]: {name} = {value} is outside {lo}..{hi} "
+                                      f"(the update shift must stay in 0..31)")
+
+    def _update_offset(self, name: str) -> int:
+        """What the fixed-point alignment adds to a learning-rate shift (spec 2)."""
+        if name == "lr_hidden_shift":
+            return self.feedback.frac + self.grad.frac - self.weight.frac
+        if name == "lr_output_shift":
+            return self.grad.frac - self.weight.frac
+        raise KeyError(name)
+
+    def lr_shift_range(self, name: str) -> tuple[int, int]:
+        """The values ``name`` (``lr_hidden_shift`` or ``lr_output_shift``) may take with these
+        formats: its update shift must lie in 0..31, and a board's ``RATES`` request carries it
+        as one byte; and it is at most 24, like every shift of this class. The same range holds
+        for the schedule and for what a board accepts."""
+        offset = self._update_offset(name)
+        return max(0, -offset), min(24, 31 - offset)
+
+    def rates_at(self, epoch: int) -> tuple[int, int]:
+        """``(lr_hidden_shift, lr_output_shift)`` in force in ``epoch`` (1-based)."""
+        rates = (self.lr_hidden_shift, self.lr_output_shift)
+        for start, hidden, output in self.lr_schedule:
+            if start <= epoch:
+                rates = (hidden, output)
+        return rates
+
+    def at_epoch(self, epoch: int) -> "Config":
+        """This configuration with the learning rates of ``epoch`` in the two rate fields (the
+        schedule itself kept): what the golden model runs that epoch with."""
+        hidden, output = self.rates_at(epoch)
+        if (hidden, output) == (self.lr_hidden_shift, self.lr_output_shift):
+            return self
+        return self.replace(lr_hidden_shift=hidden, lr_output_shift=output)
 
     # --- derived integers (the only numbers the fixed-point model and the RTL use) ------------
     @property
@@ -362,9 +425,10 @@ class Config:
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
 
     #: set at run time by the host (LFSR seeds through the SEEDS command, initial weights through
-    #: memory writes): not baked into a bitstream
+    #: memory writes, learning rates through RATES): not baked into a bitstream
     RUNTIME_FIELDS = ("seed_perturb", "seed_round", "init_hidden", "init_output",
-                      "init_output_offset", "init_feedback")
+                      "init_output_offset", "init_feedback", "lr_hidden_shift", "lr_output_shift",
+                      "lr_schedule")
 
     @property
     def board_hash(self) -> str:

@@ -107,6 +107,8 @@ def train(config: Config, data: Dataset, *, epochs: int, seeds=(0,), fixed: bool
     Every sample: run the window, learn from its label (end-of-sample sequence), next sample.
     ``train_accuracy`` of an epoch is the running accuracy of the predictions made while
     learning (before each sample's update); ``test_accuracy`` is measured after the epoch.
+    Each epoch runs with the learning rates ``config.rates_at(epoch)`` (``config.lr_schedule``),
+    recorded in its history entry.
     """
     from tqdm import tqdm
 
@@ -123,6 +125,8 @@ def train(config: Config, data: Dataset, *, epochs: int, seeds=(0,), fixed: bool
     total_time = 0.0
     rows = np.arange(len(seeds))
     for epoch in range(1, epochs + 1):
+        # the schedule's rates for this epoch; on a board the host writes them with RATES
+        net.config = config.at_epoch(epoch)
         correct = np.zeros(len(seeds))
         started = time.perf_counter()
         bar = tqdm(range(n), desc=f"epoch {epoch}/{epochs}", unit="sample", disable=not progress,
@@ -146,6 +150,8 @@ def train(config: Config, data: Dataset, *, epochs: int, seeds=(0,), fixed: bool
             "feedback_alignment": [alignment(net.feedback[-1][r], net.layers[-1].w[r])
                                    for r in rows] if net.feedback else [],
             "overflow": {k: v.tolist() for k, v in net.flags.items() if v.any()},
+            "lr_hidden_shift": net.config.lr_hidden_shift,
+            "lr_output_shift": net.config.lr_output_shift,
         }
         result.history.append(entry)
         if on_epoch:

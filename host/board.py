@@ -127,6 +127,11 @@ class Board(abc.ABC):
         """Load both LFSR registers (non-zero 32-bit states)."""
 
     @abc.abstractmethod
+    def rates(self, lr_hidden_shift: int, lr_output_shift: int) -> tuple[int, int]:
+        """Set the learning-rate shifts used from the next ``LEARN`` on; returns the pair now in
+        force, as the board reports it. A value outside ``config.lr_shift_range`` is refused."""
+
+    @abc.abstractmethod
     def clear_flags(self, mask: int) -> None: ...
 
     @abc.abstractmethod
@@ -234,6 +239,13 @@ class Board(abc.ABC):
         self.close()
 
 
+def _check_rates(config: Config, *rates) -> None:
+    for name, value in zip(("lr_hidden_shift", "lr_output_shift"), rates):
+        lo, hi = config.lr_shift_range(name)
+        if not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
+            raise ValueError(f"{name} = {value!r} is outside {lo}..{hi} for this configuration's formats")
+
+
 def _signed(words, bits: int) -> np.ndarray:
     raw = np.array(words, dtype=np.int64) & ((1 << bits) - 1)
     return raw - ((raw >> (bits - 1)) << bits)
@@ -289,6 +301,13 @@ class GoldenBoard(Board):
             raise ValueError("LFSR seeds must be non-zero 32-bit integers")
         self._status.frames += 1
         self.net.lfsr_perturb[0], self.net.lfsr_round[0] = perturb, round_
+
+    def rates(self, lr_hidden_shift, lr_output_shift):
+        _check_rates(self.config, lr_hidden_shift, lr_output_shift)
+        self._status.frames += 1
+        self.net.config = self.net.config.replace(lr_hidden_shift=lr_hidden_shift,
+                                                  lr_output_shift=lr_output_shift)
+        return lr_hidden_shift, lr_output_shift
 
     def clear_flags(self, mask):
         self._status.frames += 1
@@ -555,6 +574,14 @@ class LinkBoard(Board):
 
     def seeds(self, perturb, round_):
         self._call(Op.SEEDS, P.pack_seeds(perturb, round_))
+
+    def rates(self, lr_hidden_shift, lr_output_shift):
+        _check_rates(self.config, lr_hidden_shift, lr_output_shift)
+        echoed = P.unpack_rates(self._call(Op.RATES, P.pack_rates(lr_hidden_shift, lr_output_shift)))
+        if echoed != (lr_hidden_shift, lr_output_shift):
+            raise LinkError(f"the board on {self.name} reports learning rates {echoed} after RATES "
+                            f"{(lr_hidden_shift, lr_output_shift)}")
+        return echoed
 
     def clear_flags(self, mask):
         self._call(Op.CLEAR, int(mask).to_bytes(2, "little"))

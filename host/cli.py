@@ -498,6 +498,11 @@ def _summary_text(record: dict, plots_written, json_path) -> str:
     lines.append(f"  speed           {record['samples_per_second']:.1f} samples/s (training, all seeds); "
                  f"{record['elapsed_seconds']:.1f} s in all")
     lines.append(f"  config          {record['config_hash']} (core {record['core_hash']})")
+    rates = [(h["lr_hidden_shift"], h["lr_output_shift"]) for h in history if "lr_hidden_shift" in h]
+    if len(set(rates)) > 1:
+        changes = [f"epoch {k + 1}: 2^-{h} / 2^-{o}" for k, (h, o) in enumerate(rates)
+                   if k == 0 or rates[k - 1] != (h, o)]
+        lines.append(f"  learning rates  hidden / output, {'; '.join(changes)}")
     overflow = last.get("overflow") or {}
     if overflow:
         lines.append(f"  WARNING: saturation flags raised: {', '.join(sorted(overflow))}")

@@ -19,7 +19,8 @@ Choices the protocol text leaves open (the RTL must make the same ones):
   counters and then counts itself (``frames`` = 1 after it).
 * **ARG details**: READ/WRITE: mem 0; READ count (0 or more than ``MAX_BODY // word_bytes``) 3;
   ``addr + count`` past the memory's end 1 (then WRITE to PERTURB is STATE 0); EVENTS the byte
-  index of the first bad code; LEARN 0; SEEDS 0 (perturb) or 4 (round). **STATE details**:
+  index of the first bad code; LEARN 0; SEEDS 0 (perturb) or 4 (round); RATES 0 (hidden) or
+  1 (output), a rate outside ``Config.lr_shift_range``. **STATE details**:
   EVENTS the code index; WRITE to PERTURB, LEARN at the wrong time: 0. EVENTS codes are checked
   in order and the first offending code decides between ARG and STATE. PERTURB has at least one
   word (reads 0 without hidden neurons), as in the RTL.
@@ -27,7 +28,8 @@ Choices the protocol text leaves open (the RTL must make the same ones):
   EVENTS and STATUS replies is the low byte of the step counter.
 * After construction the emulator is a board at power-up (:func:`power_up_network`): every
   memory zero (so every perturbation bit 0, p = -1.0), the LFSRs at the configuration's seeds,
-  no sample started (step 0).
+  the learning rates at the configuration's ``lr_hidden_shift`` / ``lr_output_shift``, no sample
+  started (step 0).
 """
 
 from __future__ import annotations
@@ -172,7 +174,7 @@ class _Reject(Exception):
 
 #: body length check per op: exact length, or (minimum, multiple) for WRITE and EVENTS
 _FIXED_BODY = {Op.IDENTIFY: 0, Op.RESET: 0, Op.READ: 4, Op.LEARN: 1, Op.COUNTS: 0, Op.STATUS: 0,
-               Op.SEEDS: 8, Op.CLEAR: 2}
+               Op.SEEDS: 8, Op.CLEAR: 2, Op.RATES: 2}
 _REQUESTS = frozenset(op for op in Op if op != Op.ERROR)
 _MEMS = frozenset(int(m.value) for m in Mem)
 
@@ -383,6 +385,19 @@ class Emulator:
             self.net.lfsr_perturb[0] = perturb
             self.net.lfsr_round[0] = round_
             return b""
+        return run
+
+    def _check_rates(self, body):
+        rates = P.unpack_rates(body)
+        for detail, (name, value) in enumerate(zip(("lr_hidden_shift", "lr_output_shift"), rates)):
+            lo, hi = self.config.lr_shift_range(name)
+            if not lo <= value <= hi:
+                raise _Reject(ErrorCode.ARG, detail)
+
+        def run():
+            # the golden model reads its rates from its configuration at every update
+            self.net.config = self.net.config.replace(lr_hidden_shift=rates[0], lr_output_shift=rates[1])
+            return P.pack_rates(*rates)
         return run
 
     def _check_clear(self, body):

@@ -1,4 +1,4 @@
-"""The host's codec of the Plasticore link protocol, version 1 (``docs/protocol.md``).
+"""The host's codec of the Plasticore link protocol, version 2 (``docs/protocol.md``).
 
 Framing: ``COBS(seq | op | body | crc16) 0x00`` with CRC-16/CCITT-FALSE (big-endian) over
 ``seq | op | body``; every other integer is little-endian. This module holds everything both ends
@@ -37,7 +37,7 @@ __all__ = [
     "pack_seeds", "unpack_seeds", "pack_error", "unpack_error", "ProtocolError",
 ]
 
-VERSION = 1
+VERSION = 2
 MAGIC = b"PLCO"
 #: longest body of a frame; a frame is ``seq | op | body | crc``: 4..MAX_FRAME bytes
 MAX_BODY = 252
@@ -59,6 +59,7 @@ class Op(enum.IntEnum):
     STATUS = 0x08
     SEEDS = 0x09
     CLEAR = 0x0A
+    RATES = 0x0B   #: version 2: the learning rates, written between epochs
     ERROR = 0xFF   #: the op of an error reply
 
 
@@ -344,7 +345,7 @@ class Status:
         return cls(flags, step, **dict(zip(STATUS_COUNTERS, counters)))
 
 
-# --- READ / WRITE / SEEDS / CLEAR / LEARN / error bodies --------------------------------------------------
+# --- READ / WRITE / SEEDS / RATES / error bodies --------------------------------------------------
 def pack_read(mem: int, addr: int, count: int) -> bytes:
     return struct.pack("<BHB", int(mem), addr, count)
 
@@ -378,6 +379,16 @@ def pack_seeds(perturb: int, round_: int) -> bytes:
 
 def unpack_seeds(body: bytes) -> tuple[int, int]:
     return struct.unpack("<II", body)
+
+
+def pack_rates(lr_hidden_shift: int, lr_output_shift: int) -> bytes:
+    return struct.pack("<BB", lr_hidden_shift, lr_output_shift)
+
+
+def unpack_rates(body: bytes) -> tuple[int, int]:
+    if len(body) != 2:
+        raise ProtocolError(f"RATES body of {len(body)} bytes; expected 2")
+    return struct.unpack("<BB", body)
 
 
 def pack_error(code: int, op: int, detail: int) -> bytes:

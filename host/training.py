@@ -11,6 +11,9 @@ the golden run of the same seed are the same computation (bit for bit on a corre
   ``default_rng([seed, 1, e - 1])`` after, a permutation of the training set;
 * TTFS encoding (``golden.train.encode_images``); the running train accuracy counts the
   predictions (most output spikes, ties to the lowest index) made before each update;
+* each epoch starts with RATES: the learning-rate shifts ``config.rates_at(epoch)`` (the
+  schedule ``config.lr_schedule``; the golden trainer switches its network's rates at the same
+  point);
 * after each epoch the test set runs without learning (COUNTS) and the hidden counts are read
   back for the spike rate. Evaluation samples draw perturbations on the board, the golden
   evaluation does not: the host follows both LFSRs (:class:`LfsrLedger`) and reloads them after
@@ -323,6 +326,8 @@ class _Run:
         from tqdm import tqdm
 
         n = len(self.train)
+        # the epoch's learning rates (config.lr_schedule), also after a resume mid-epoch
+        self.board.rates(*self.config.rates_at(self.epoch))
         self.bar = tqdm(total=n, initial=self.index, desc=f"epoch {self.epoch}/{self.epochs}",
                         unit="sample", disable=not self.progress, dynamic_ncols=True,
                         mininterval=0.5)
@@ -384,6 +389,8 @@ class _Run:
             "hidden_spikes_per_neuron": [float(hidden_rate)],
             "feedback_alignment": [alignment(feedback[-1], weights[-1])] if feedback else [],
             "overflow": {name: [True] for k, name in enumerate(FLAG_NAMES) if self.flags >> k & 1},
+            "lr_hidden_shift": self.config.rates_at(self.epoch)[0],
+            "lr_output_shift": self.config.rates_at(self.epoch)[1],
         }
         self.history.append(entry)
         if self.progress:

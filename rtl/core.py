@@ -161,6 +161,11 @@ class Core(wiring.Component):
         the flags whose bits are set.
     seed : In(32), seed_load : In(1)
         Writes the perturbation LFSR (spec 7).
+    rates : In(rates_layout), rates_load : In(1)
+        ``{hidden, output}``: writes the learning-rate shifts ``lr_hidden_shift`` and
+        ``lr_output_shift`` (spec 6.3) used from the next ``LEARN`` on; values outside
+        ``config.lr_shift_range`` are the caller's to refuse (the link answers ``ARG``). At
+        power-up they are the configuration's. ``rates_now`` reads them back.
     """
 
     #: clocks from a read of WEIGHT, GRAD or FEEDBACK to its data (rtl/bankmem.py), and the
@@ -233,6 +238,7 @@ class Core(wiring.Component):
         tr = unsigned(cfg.trace.bits)
         self.trace_layout = data.StructLayout({"x": tr, "y": tr})
         self.event_layout = data.StructLayout({"cmd": Cmd, "addr": unsigned(_bits(cfg.n_inputs))})
+        self.rates_layout = data.StructLayout({"hidden": 8, "output": 8})
         self.monitor_layout = data.StructLayout({
             "valid": 1, "layer": unsigned(_bits(self.n_layers)),
             "neuron": unsigned(_bits(max(sizes[1:]))), "step": unsigned(cfg.step_bits)})
@@ -252,6 +258,7 @@ class Core(wiring.Component):
             "seed": In(32), "seed_load": In(1),
             "round_seed": In(32), "round_seed_load": In(1),
             "perturb_state": Out(32), "round_state": Out(32),
+            "rates": In(self.rates_layout), "rates_load": In(1), "rates_now": Out(self.rates_layout),
         })
 
     @property
@@ -472,6 +479,26 @@ class Core(wiring.Component):
         m.submodules.lfsr_round = rlfsr = LFSR(init=cfg.seed_round)
         m.d.comb += [rlfsr.seed.eq(self.round_seed), rlfsr.load.eq(self.round_seed_load),
                      self.round_state.eq(rlfsr.value)]
+
+        # learning rates (spec 6.3), written by the host between samples: kept as the update
+        # shifts they give and the rounding-noise masks of those shifts, so that phase C's
+        # datapath sees registers (timing), not the adder from a rate to its shift
+        off_hid = cfg.hidden_update_shift - cfg.lr_hidden_shift
+        off_out = cfg.output_update_shift - cfg.lr_output_shift
+        lr_hid = Signal(8, init=cfg.lr_hidden_shift)
+        lr_out = Signal(8, init=cfg.lr_output_shift)
+        k_hid = Signal(5, init=cfg.hidden_update_shift)
+        k_out = Signal(5, init=cfg.output_update_shift)
+        mask_hid = Signal(32, init=(1 << cfg.hidden_update_shift) - 1)
+        mask_out = Signal(32, init=(1 << cfg.output_update_shift) - 1)
+        m.d.comb += [self.rates_now.hidden.eq(lr_hid), self.rates_now.output.eq(lr_out)]
+        with m.If(self.rates_load):
+            new_hid = (self.rates.hidden + off_hid)[:5]
+            new_out = (self.rates.output + off_out)[:5]
+            m.d.sync += [lr_hid.eq(self.rates.hidden), lr_out.eq(self.rates.output),
+                         k_hid.eq(new_hid), k_out.eq(new_out),
+                         mask_hid.eq(~(Const(0xFFFFFFFF, 32) << new_hid)),
+                         mask_out.eq(~(Const(0xFFFFFFFF, 32) << new_out))]
 
         # per-layer constants, indexed by the layer register
         layer = Signal(range(max(2, L)))
@@ -793,19 +820,19 @@ class Core(wiring.Component):
                                        "n": cw_n.shape(), "noise": unsigned(32)}))
         cw_pipe = _delay_line(m, c0, X + 1, "c")
         c_issue, c1 = cw_pipe[early], cw_pipe[X + 1]
-        k_hid, k_out = cfg.hidden_update_shift, cfg.output_update_shift
-        c_noise = rlfsr.value & Mux(cw_pipe[1].out, (1 << k_out) - 1, (1 << k_hid) - 1)
+        c_noise = rlfsr.value & Mux(cw_pipe[1].out, mask_out, mask_hid)
         if X:
             m.d.sync += cw_pipe[2].noise.eq(c_noise)
             c_noise = c1.noise
         c2 = Signal(data.StructLayout({"valid": 1, "addr": cw_a.shape(), "out": 1,
                                        "w": signed(cfg.weight.bits), "p": signed(dw + cfg.grad.bits + 1),
-                                       "noise": unsigned(32)}))
+                                       "noise": unsigned(32), "k": 5}))
         m.d.sync += [c2.valid.eq(c1.valid), c2.addr.eq(c1.addr), c2.out.eq(c1.out), c2.w.eq(w_rd.data),
-                     c2.p.eq(big_prod), c2.noise.eq(c_noise)]
-        # -(delta * ghat) + noise: negated after the register, off the multiplier's path (timing)
+                     c2.p.eq(big_prod), c2.noise.eq(c_noise), c2.k.eq(Mux(c1.out, k_out, k_hid))]
+        # -(delta * ghat) + noise: negated after the register, off the multiplier's path (timing);
+        # one shifter for both layers, its amount registered with the operands
         c_sum = c2.noise - c2.p
-        w_upd, w_clip = _sat(c2.w + Mux(c2.out, c_sum >> k_out, c_sum >> k_hid), cfg.weight)
+        w_upd, w_clip = _sat(c2.w + (c_sum >> c2.k), cfg.weight)
         m.d.comb += flag["weight"].eq(c2.valid & w_clip)
         # phase D: feedback updates (SFDFA), one word per clock, row-major (o, i) per hidden layer
         fd_a = Signal(range(max(self.n_feedback, 2)))

@@ -41,12 +41,13 @@ RX_BEAT = data.StructLayout({"data": 8, "end": 1, "error": 1})
 TX_BEAT = data.StructLayout({"data": 8, "last": 1})
 
 
-class Snap(enum.Enum, shape=2):
+class Snap(enum.Enum, shape=3):
     """Source of a reply's fixed part (before any memory words)."""
     IDENTITY = 0
     STATUS = 1
     ERROR = 2
     STEP = 3    #: the core's step counter (EVENTS)
+    RATES = 4   #: the learning rates in force (RATES)
 
 
 def _mem_depths(core: Core) -> dict:
@@ -228,6 +229,8 @@ class Link(wiring.Component):
                 m.d.comb += snap_byte.eq(Cat(err_code, op, err_detail).word_select(snap_i[:2], 8))
             with m.Case(Snap.STEP):
                 m.d.comb += snap_byte.eq(step8)
+            with m.Case(Snap.RATES):
+                m.d.comb += snap_byte.eq(Mux(snap_i[0], core.rates_now.output, core.rates_now.hidden))
 
         # frame checks from op and length alone, registered: both are fixed from CHECK on and
         # HEADER takes 9 clocks before VALIDATE reads them (timing: at 50 MHz on the ECP5 the
@@ -247,7 +250,7 @@ class Link(wiring.Component):
                 m.d.comb += body_ok_c.eq(body_len == 1)
             with m.Case(Op.SEEDS):
                 m.d.comb += body_ok_c.eq(body_len == 8)
-            with m.Case(Op.CLEAR):
+            with m.Case(Op.CLEAR, Op.RATES):
                 m.d.comb += body_ok_c.eq(body_len == 2)
             with m.Case(Op.WRITE):
                 with m.Switch(body_len):
@@ -262,7 +265,9 @@ class Link(wiring.Component):
                 m.d.comb += [body_ok_c.eq((body_len != 0) & (body_len <= MAX_BODY // eb * eb)
                                           & (body_len[:shift] == 0 if shift else 1)),
                              codes_of_c.eq(body_len >> shift)]
-        m.d.comb += known_op_c.eq((op >= Op.IDENTIFY) & (op <= Op.CLEAR))
+        m.d.comb += known_op_c.eq((op >= Op.IDENTIFY) & (op <= Op.RATES))
+        hid_lo, hid_hi = cfg.lr_shift_range("lr_hidden_shift")
+        out_lo, out_hi = cfg.lr_shift_range("lr_output_shift")
 
         mem_depth = Signal(core.addr_width + 1)
         with m.Switch(mem_f):
@@ -409,6 +414,18 @@ class Link(wiring.Component):
                             m.d.comb += core.flags_clear.eq(hdr[0:len(FLAG_NAMES)])
                             m.d.sync += snap_left.eq(0)
                             m.next = "DONE"
+                        with m.Case(Op.RATES):
+                            with m.If((hdr[0:8] < hid_lo) | (hdr[0:8] > hid_hi)):
+                                m.d.sync += fail(Error.ARG, 0, advance=True)
+                                m.next = "ERROR"
+                            with m.Elif((hdr[8:16] < out_lo) | (hdr[8:16] > out_hi)):
+                                m.d.sync += fail(Error.ARG, 1, advance=True)
+                                m.next = "ERROR"
+                            with m.Else():
+                                m.d.comb += [core.rates.hidden.eq(hdr[0:8]), core.rates.output.eq(hdr[8:16]),
+                                             core.rates_load.eq(1)]
+                                m.d.sync += reply_snapshot(Snap.RATES, 2)
+                                m.next = "DONE"
 
             # -- RESET: a fresh sample on the core
             with m.State("RESET"):

@@ -63,6 +63,18 @@ class Driver:
         d.access__en.value = 0
         return out
 
+    async def rates(self, hidden, output):
+        """Load the learning-rate shifts (one clock of ``rates_load``, while idle)."""
+        d = self.dut
+        fields = dict(self.core.rates_layout)
+        d.rates.value = (hidden << fields["hidden"].offset) | (output << fields["output"].offset)
+        d.rates_load.value = 1
+        await FallingEdge(d.clk)
+        d.rates_load.value = 0
+        now = int(d.rates_now.value)
+        assert ((now >> fields["hidden"].offset) & 0xFF, (now >> fields["output"].offset) & 0xFF) == \
+            (hidden, output), f"rates_now {now:#06x} after loading {(hidden, output)}"
+
     async def command(self, cmd, addr=0):
         """Send one event; for STEP/SAMPLE return the clocks from the transfer to ``done``."""
         d = self.dut
@@ -150,7 +162,7 @@ async def start(dut):
     for port, value in (("events__valid", 0), ("events__payload", 0), ("access__en", 0),
                         ("access__we", 0), ("access__mem", 0), ("access__addr", 0),
                         ("access__wdata", 0), ("flags_clear", 0), ("seed", 0), ("seed_load", 0),
-                        ("round_seed", 0), ("round_seed_load", 0)):
+                        ("round_seed", 0), ("round_seed_load", 0), ("rates", 0), ("rates_load", 0)):
         getattr(dut, port).value = value
     Clock(dut.clk, 10, unit="ns").start()
     dut.rst.value = 1
@@ -169,7 +181,8 @@ def first_mismatch(expected, got, where):
 @cocotb.test()
 async def core_learns_digits(dut):
     """Online SFDFA training on real digits: after every sample's LEARN, every weight and
-    feedback word and both LFSR states equal the golden model's (stop at the first mismatch);
+    feedback word and both LFSR states equal the golden model's (stop at the first mismatch),
+    with faster learning rates loaded halfway through the first epoch;
     ghat/ehat of every synapse compared before LEARN every ``PLASTICORE_GRAD_EVERY`` samples;
     every step's and LEARN's clocks equal the cycle model of ``Core``.
     Environment: ``PLASTICORE_TRAIN`` (distinct training samples, default 4),
@@ -197,6 +210,11 @@ async def core_learns_digits(dut):
     for epoch in range(epochs):
         for s in range(n_train):
             where = f"epoch {epoch} sample {s} (label {y[s]})"
+            if epoch == 0 and s == n_train // 2:
+                # faster learning rates for the rest of the run (the host's RATES between samples)
+                faster = (cfg.lr_hidden_shift - 3, cfg.lr_output_shift - 1)
+                await drv.rates(*faster)
+                net.config = net.config.replace(lr_hidden_shift=faster[0], lr_output_shift=faster[1])
             clear = await drv.command(Cmd.SAMPLE)
             dirty = bool(totals["samples"]) and not cfg.learns_hidden   # readout leaves GRAD set
             assert clear == core.sample_cycles(dirty), (where, clear, core.sample_cycles(dirty))

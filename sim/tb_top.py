@@ -108,7 +108,8 @@ def random_frames(bench, rng, count):
     wb = bench.emulator.word_bytes
     core, out = bench.core, []
     for _ in range(count):
-        op = rng.choice([P.Op.READ, P.Op.WRITE, P.Op.STATUS, P.Op.COUNTS, P.Op.CLEAR, P.Op.IDENTIFY])
+        op = rng.choice([P.Op.READ, P.Op.WRITE, P.Op.STATUS, P.Op.COUNTS, P.Op.CLEAR, P.Op.IDENTIFY,
+                         P.Op.RATES])
         if op == P.Op.READ:
             mem = rng.choice(list(Mem))
             depth = bench.emulator.memory.depth(mem)
@@ -122,6 +123,11 @@ def random_frames(bench, rng, count):
             body = P.pack_write(int(mem.value), rng.randint(0, depth - n), words, wb)
         elif op == P.Op.CLEAR:
             body = rng.getrandbits(16).to_bytes(2, "little")
+        elif op == P.Op.RATES:
+            # each rate from one below its range to one above (ARG now and then)
+            (h_lo, h_hi), (o_lo, o_hi) = (CONFIG.lr_shift_range(name)
+                                          for name in ("lr_hidden_shift", "lr_output_shift"))
+            body = P.pack_rates(rng.randint(max(h_lo - 1, 0), h_hi + 1), rng.randint(o_lo - 1, o_hi + 1))
         else:
             body = b""
         out.append(bench.frame(op, body))
@@ -161,6 +167,8 @@ async def link_matches_emulator(dut):
 
     # -- learning samples: EVENTS, LEARN, COUNTS, STATUS
     for k in range(3):
+        if k == 1:                        # other learning rates from the second sample on
+            await bench.request(P.Op.RATES, P.pack_rates(11, 5))
         raster = np_rng.random((CONFIG.n_steps, CONFIG.n_inputs)) < 0.3
         for body in P.event_frames(P.sample_codes(raster, eb), eb):
             await bench.request(P.Op.EVENTS, body, f"sample {k} EVENTS")
@@ -196,6 +204,8 @@ async def link_matches_emulator(dut):
     await bench.exchange(bench.frame(P.Op.WRITE, P.pack_write(int(Mem.PERTURB.value), 0, [1], wb)),
                          "write PERTURB")
     await bench.exchange(bench.frame(P.Op.READ, P.pack_read(7, 0, 1)), "bad memory")
+    await bench.exchange(bench.frame(P.Op.RATES, P.pack_rates(22, 7)), "hidden rate out of range")
+    await bench.exchange(bench.frame(P.Op.RATES, P.pack_rates(15, 1)), "output rate out of range")
     for k in range(FUZZ):                 # random mutations of valid frames
         wire = bytearray(random_frames(bench, rng, 1)[0])
         for _ in range(rng.randint(1, 3)):

@@ -2,7 +2,8 @@
 pseudo-terminal, driven by the same host code as a real board (``LinkBoard`` over pyserial).
 
 * online training on digits over the link ends with weights and feedback read back over the link
-  equal to the in-process golden board's, bit for bit, and the same history as ``golden.train``;
+  equal to the in-process golden board's, bit for bit, and the same history as ``golden.train``,
+  with the learning rates changed by ``RATES`` between the epochs;
 * the board going away mid-run (its process killed) is reported as a disconnect naming the port,
   and the last periodic checkpoint stays valid;
 * a board built for another configuration is refused by its hash before anything is written.
@@ -24,8 +25,9 @@ from plasticore.host.board import BoardDisconnected, BoardMismatch, GoldenBoard,
 from plasticore.host.simboard import SimulatedBoard
 from plasticore.host.training import PixelSamples, train_on_board
 
-# the digits network with a smaller hidden layer: a quicker build, the same circuit otherwise
-CONFIG = Config(layers=(64, 16, 10))
+# the digits network with a smaller hidden layer: a quicker build, the same circuit otherwise;
+# faster learning rates from epoch 2 on, so that the two-epoch run crosses a RATES request
+CONFIG = Config(layers=(64, 16, 10), lr_schedule=[[2, 13, 6]])
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +92,7 @@ def test_board_killed_mid_run_leaves_a_valid_checkpoint(digits, tmp_path):
 
 
 def test_a_board_built_for_another_configuration_is_refused():
-    other = CONFIG.replace(lr_hidden_shift=CONFIG.lr_hidden_shift + 1)   # same circuit sizes
+    other = CONFIG.replace(error_clip=2)                                 # same circuit sizes
     with SimulatedBoard(CONFIG) as sim:
         with pytest.raises(BoardMismatch) as caught:
             LinkBoard(serial.Serial(sim.port, timeout=5), other)

@@ -84,5 +84,47 @@ def test_malformed_format_is_a_config_error():
 def test_board_hash_ignores_what_the_host_sets_at_run_time():
     base = Config()
     assert base.replace(seed_perturb=7, seed_round=9, init_hidden=2.0).board_hash == base.board_hash
-    assert base.replace(lr_hidden_shift=11).board_hash != base.board_hash
+    # the learning rates are written by RATES (protocol version 2), not baked in
+    assert base.replace(lr_hidden_shift=11, lr_output_shift=9,
+                        lr_schedule=[[2, 17, 8]]).board_hash == base.board_hash
+    assert base.replace(lr_hidden_shift=11).hash != base.hash
+    assert base.replace(feedback_shift=6).board_hash != base.board_hash
     assert base.replace(layers=(64, 32, 10)).board_hash != base.board_hash
+
+
+def test_learning_rate_schedule_gives_each_epoch_its_rates():
+    cfg = Config(lr_hidden_shift=15, lr_output_shift=7, lr_schedule=[[3, 17, 8], [5, 19, 9]])
+    assert cfg.lr_schedule == ((3, 17, 8), (5, 19, 9))
+    assert [cfg.rates_at(e) for e in range(1, 7)] == [(15, 7), (15, 7), (17, 8), (17, 8), (19, 9), (19, 9)]
+    assert cfg.at_epoch(1) is cfg
+    later = cfg.at_epoch(5)
+    assert (later.lr_hidden_shift, later.lr_output_shift, later.lr_schedule) == (19, 9, cfg.lr_schedule)
+    assert Config.from_json(cfg.to_json()) == cfg and Config.from_json(cfg.to_json()).hash == cfg.hash
+    assert cfg.hash != cfg.replace(lr_schedule=()).hash
+
+
+def test_learning_rate_range_follows_the_formats():
+    cfg = Config()
+    # hidden: shift = lr + feedback.frac + grad.frac - weight.frac = lr + 10 must stay <= 31
+    assert cfg.lr_shift_range("lr_hidden_shift") == (0, 21)
+    # output: shift = lr + grad.frac - weight.frac = lr - 2 must stay >= 0; 24 caps every shift
+    assert cfg.lr_shift_range("lr_output_shift") == (2, 24)
+    assert Config(lr_hidden_shift=21).hidden_update_shift == 31
+    with pytest.raises(ConfigError, match=r"lr_hidden_shift = 22 .*0\.\.21"):
+        Config(lr_hidden_shift=22)
+    with pytest.raises(ConfigError, match=r"lr_output_shift = 1 .*2\.\.24"):
+        Config(lr_output_shift=1)
+
+
+@pytest.mark.parametrize("schedule, words", [
+    ([[1, 17, 8]], "epoch 1 must be after epoch 1"),
+    ([[3, 17, 8], [3, 18, 8]], "epoch 3 must be after epoch 3"),
+    ([[2, 22, 8]], r"lr_schedule\[0\]: lr_hidden_shift = 22 is outside 0\.\.21"),
+    ([[2, 17, 8], [4, 17, 1]], r"lr_schedule\[1\]: lr_output_shift = 1 is outside 2\.\.24"),
+    ([[2, 17]], r"lr_schedule\[0\] = \(2, 17\) must be three integers"),
+    ([[2, 17.0, 8]], "must be three integers"),
+    ("2:17:8", "lr_schedule must be a list"),
+])
+def test_bad_learning_rate_schedules_are_refused_by_name(schedule, words):
+    with pytest.raises(ConfigError, match=words):
+        Config(lr_schedule=schedule)

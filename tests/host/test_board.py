@@ -131,7 +131,7 @@ def test_error_replies_raise_board_error_and_the_link_recovers(link):
 
 
 def test_board_hash_mismatch_names_both_hashes_and_the_port():
-    other = CONFIG.replace(lr_output_shift=5)                     # same circuit sizes and formats
+    other = CONFIG.replace(error_clip=2)                          # same circuit sizes and formats
     with EmulatorPty(Emulator(CONFIG)) as pty:
         with pytest.raises(BoardMismatch) as caught:
             LinkBoard(serial.Serial(pty.port, timeout=2), other)
@@ -147,7 +147,23 @@ def test_board_hash_mismatch_names_both_hashes_and_the_port():
 
 
 def test_runtime_fields_do_not_change_the_board_hash():
-    assert CONFIG.replace(seed_perturb=3, init_hidden=1.0).board_hash == CONFIG.board_hash
+    assert CONFIG.replace(seed_perturb=3, init_hidden=1.0, lr_hidden_shift=12,
+                          lr_schedule=[[2, 13, 8]]).board_hash == CONFIG.board_hash
+
+
+def test_rates_over_the_link_are_echoed_and_checked_before_sending(link):
+    board = link.board
+    assert board.rates(12, 9) == (12, 9)
+    net_config = link.emulator.net.config
+    assert (net_config.lr_hidden_shift, net_config.lr_output_shift) == (12, 9)
+    with pytest.raises(ValueError, match=r"lr_hidden_shift = 22 is outside 0\.\.21"):
+        board.rates(22, 9)
+    with pytest.raises(ValueError, match=r"lr_output_shift = 1 is outside 2\.\.24"):
+        board.rates(12, 1)
+    assert board.status().errors == 0                             # refused before sending
+    # a board that refuses them anyway (here: sent raw) answers ARG, which raises BoardError
+    with pytest.raises(BoardError, match="ARG"):
+        board._call(P.Op.RATES, P.pack_rates(30, 9))
 
 
 def test_disconnect_mid_run_is_board_disconnected_naming_the_port(link):
@@ -230,7 +246,7 @@ def test_a_frame_torn_by_ctrl_c_is_skipped_by_a_resync():
 
 
 @pytest.mark.parametrize("change, words", [({"magic": b"XXXX"}, "not a Plasticore board"),
-                                           ({"version": 2}, "protocol version 2")])
+                                           ({"version": 1}, "protocol version 1")])
 def test_wrong_magic_or_version_is_refused(change, words):
     import dataclasses
 

@@ -21,6 +21,8 @@ from plasticore.host.training import (LfsrLedger, PixelSamples, TrainingInterrup
                                       train_on_board, write_events)
 
 CONFIG = Config(layers=(64, 12, 10), n_steps=16, input_window=8)
+#: faster rates from epoch 2 on, written to the board with RATES
+SCHEDULED = CONFIG.replace(lr_schedule=[[2, 11, 5]])
 
 
 @pytest.fixture(scope="module")
@@ -105,15 +107,26 @@ def test_ledger_follows_the_network(digits):
 
 
 # --- training over a board ------------------------------------------------------------------------------
-def test_board_training_equals_golden_train(digits):
-    golden = train(CONFIG, digits, epochs=2, seeds=[5], limit=24, test_limit=12, progress=False)
+@pytest.mark.parametrize("config", [CONFIG, SCHEDULED], ids=["constant", "scheduled"])
+def test_board_training_equals_golden_train(digits, config):
+    golden = train(config, digits, epochs=2, seeds=[5], limit=24, test_limit=12, progress=False)
     train_set, test_set = sets(digits)
-    with open_board("emulator", CONFIG) as board:
-        result = train_on_board(board, CONFIG, train_set, test_set, epochs=2, seed=5, progress=False)
+    with open_board("emulator", config) as board:
+        result = train_on_board(board, config, train_set, test_set, epochs=2, seed=5, progress=False)
     assert result.history == golden.history
+    assert [(h["lr_hidden_shift"], h["lr_output_shift"]) for h in result.history] == \
+        [config.rates_at(1), config.rates_at(2)]
     for a, b in zip(result.network.weights() + result.network.feedback,
                     golden.network.weights() + golden.network.feedback):
         assert np.array_equal(a, b)
+
+
+def test_a_schedule_changes_learning_from_its_epoch_on(digits):
+    constant = train(CONFIG, digits, epochs=2, seeds=[5], limit=24, test_limit=12, progress=False)
+    scheduled = train(SCHEDULED, digits, epochs=2, seeds=[5], limit=24, test_limit=12, progress=False)
+    assert constant.history[0] == scheduled.history[0]
+    assert not all(np.array_equal(a, b) for a, b in zip(constant.network.weights(),
+                                                         scheduled.network.weights()))
 
 
 class Interrupting(GoldenBoard):
@@ -131,19 +144,22 @@ class Interrupting(GoldenBoard):
         super().stream_one(sample, on_result, hidden=hidden)
 
 
-def test_resume_after_ctrl_c_ends_with_the_uninterrupted_weights(digits, tmp_path):
+@pytest.mark.parametrize("config", [CONFIG, SCHEDULED], ids=["constant", "scheduled"])
+def test_resume_after_ctrl_c_ends_with_the_uninterrupted_weights(digits, tmp_path, config):
+    """Scheduled: the run stops in epoch 2 and resumes on a board at power-up, whose rates are
+    epoch 1's; the host must write epoch 2's before it learns again."""
     train_set, test_set = sets(digits)
-    reference = train_on_board(GoldenBoard(CONFIG), CONFIG, train_set, test_set, epochs=2, seed=1,
+    reference = train_on_board(GoldenBoard(config), config, train_set, test_set, epochs=2, seed=1,
                                progress=False)
     path = tmp_path / "run.npz"
     with pytest.raises(TrainingInterrupted) as caught:
-        train_on_board(Interrupting(CONFIG, at=24 + 10), CONFIG, train_set, test_set, epochs=2,
+        train_on_board(Interrupting(config, at=24 + 10), config, train_set, test_set, epochs=2,
                        seed=1, checkpoint_path=path, checkpoint_every=7, progress=False)
     assert (caught.value.epoch, caught.value.index, caught.value.checkpoint) == (2, 9, path)
-    point = ckpt.load(path, CONFIG)
+    point = ckpt.load(path, config)
     assert (point.epoch, point.index) == (2, 9) and len(point.meta["history"]) == 1
-    with open_board("emulator", CONFIG) as board:           # resume on another target
-        result = train_on_board(board, CONFIG, train_set, test_set, epochs=2, seed=1,
+    with open_board("emulator", config) as board:           # resume on another target
+        result = train_on_board(board, config, train_set, test_set, epochs=2, seed=1,
                                 checkpoint_path=path, checkpoint_every=7, resume=point,
                                 progress=False)
     assert result.history == reference.history

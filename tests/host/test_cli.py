@@ -120,6 +120,21 @@ def test_summary_is_printed(sfdfa_run, tmp_path, capsys):
     assert "best epoch" in out and "samples/s" in out and first["config_hash"] in out
 
 
+def test_learning_rate_schedule_from_the_command_line(tmp_path, capsys):
+    """``--set lr_schedule=...`` (JSON): each epoch's rates in the history and the summary, and
+    the same run on the emulator (the board path: RATES each epoch) as on the golden model."""
+    argv = ["--epochs", "2", "--limit", "40", "--test-limit", "20", "--set", "lr_schedule=[[2, 12, 9]]"]
+    golden = train_json(tmp_path, *argv, name="golden.json")
+    assert [(h["lr_hidden_shift"], h["lr_output_shift"]) for h in golden["history"]] == [(15, 8), (12, 9)]
+    assert golden["config"]["lr_schedule"] == [[2, 12, 9]]
+    assert "learning rates  hidden / output, epoch 1: 2^-15 / 2^-8; epoch 2: 2^-12 / 2^-9" in \
+        capsys.readouterr().out
+    board = train_json(tmp_path, *argv, "--target", "emulator", name="board.json")
+    assert board["history"] == golden["history"]
+    assert main(["train", *SMALL, "--set", "lr_schedule=[[2, 30, 9]]"]) == 2
+    assert "lr_schedule[0]: lr_hidden_shift = 30 is outside 0..21" in capsys.readouterr().err
+
+
 # --- configuration ---------------------------------------------------------------------------------
 def run_config(capsys, *argv):
     assert main(["config", *argv]) == 0

@@ -155,7 +155,7 @@ def test_bad_crc_garbage_and_recovery(client, emu):
 
 
 def test_unknown_and_reply_ops_are_op_errors_that_advance_the_seq(client):
-    assert client.error(0x0B) == (ErrorCode.OP, 0x0B, 0)
+    assert client.error(0x0C) == (ErrorCode.OP, 0x0C, 0)
     assert client.error(0x81) == (ErrorCode.OP, 0x81, 0)
     assert client.error(0xFF, b"\x01\x02\x03\x04") == (ErrorCode.OP, 0xFF, 0)
     assert client.status().op_errors == 3
@@ -165,6 +165,7 @@ def test_unknown_and_reply_ops_are_op_errors_that_advance_the_seq(client):
     (Op.IDENTIFY, b"x"), (Op.RESET, b"x"), (Op.READ, b"\x00\x00\x00"), (Op.WRITE, b"\x00\x00\x00"),
     (Op.WRITE, bytes(3 + 13)), (Op.EVENTS, b""), (Op.LEARN, b""), (Op.LEARN, b"\x00\x00"),
     (Op.COUNTS, b"\x00"), (Op.STATUS, b"\x00"), (Op.SEEDS, bytes(7)), (Op.CLEAR, b"\x00"),
+    (Op.RATES, b"\x0f"), (Op.RATES, b"\x0f\x07\x00"),
 ])
 def test_body_length_wrong_for_the_op_is_length_and_does_not_advance(client, op, body):
     seq = client.seq
@@ -273,6 +274,39 @@ def test_samples_over_the_protocol_equal_the_golden_network(client, emu):
     status = client.status()
     assert (status.samples, status.learns, status.step) == (6, 4, config.n_steps)
     assert status.events == sum(int(sample_raster(config, k).sum()) for k in range(6))
+
+
+def test_rates_change_the_learning_rates_like_the_golden_networks_config(client, emu):
+    """RATES between samples: the board learns from then on as a golden network whose config has
+    those rates; the reply echoes them; RESET keeps them; out-of-range rates are ARG and change
+    nothing."""
+    config = SMALL
+    weights, feedback = random_params(config, 3)
+    write_params(client, config, weights, feedback)
+    assert client.ok(Op.RATES, P.pack_rates(config.lr_hidden_shift, config.lr_output_shift)) == \
+        P.pack_rates(config.lr_hidden_shift, config.lr_output_shift)   # power-up: the config's
+    net = Network(config, weights, feedback, seed=None)
+    net.lfsr_perturb[0], net.lfsr_round[0] = (int(emu.net.lfsr_perturb[0]), int(emu.net.lfsr_round[0]))
+    rates = [None, (9, 4), None, (21, 24), (0, 2)]
+    for k, change in enumerate(rates):
+        if change:
+            assert client.ok(Op.RATES, P.pack_rates(*change)) == P.pack_rates(*change)
+            net.config = net.config.replace(lr_hidden_shift=change[0], lr_output_shift=change[1])
+        client.ok(Op.EVENTS, P.pack_codes(P.sample_codes(sample_raster(config, k), 1), 1))
+        client.ok(Op.LEARN, bytes([k % 3]))
+        net.run(sample_raster(config, k))
+        net.learn([k % 3])
+        for q in range(2):
+            assert np.array_equal(emu.net.layers[q].w, net.layers[q].w), (k, q)
+    client.ok(Op.RESET)
+    assert (emu.net.config.lr_hidden_shift, emu.net.config.lr_output_shift) == (0, 2)
+    before = snapshot(emu)
+    assert client.error(Op.RATES, P.pack_rates(22, 7)) == (ErrorCode.ARG, Op.RATES, 0)
+    assert client.error(Op.RATES, P.pack_rates(15, 1)) == (ErrorCode.ARG, Op.RATES, 1)
+    assert client.error(Op.RATES, P.pack_rates(15, 25)) == (ErrorCode.ARG, Op.RATES, 1)
+    assert_same(before, snapshot(emu))
+    assert (emu.net.config.lr_hidden_shift, emu.net.config.lr_output_shift) == (0, 2)
+    assert client.status().arg_errors == 3
 
 
 def test_events_step_reply_and_a_step_split_across_frames(client):

@@ -135,7 +135,7 @@ def test_identity_round_trip_and_size():
     ident = P.Identity(config.core_hash, config.board_hash, 12_000_000, 104, 1024, 96, 13, 1,
                        tuple(config.layers))
     body = ident.pack()
-    assert body[:5] == b"PLCO\x01" and body[5:13] == bytes.fromhex(config.core_hash)
+    assert body[:5] == b"PLCO\x02" and body[5:13] == bytes.fromhex(config.core_hash)
     assert len(body) == 33 + 2 * 3
     assert P.Identity.unpack(body) == ident
     assert ident.word_bytes == 12 and ident.n_outputs == 10

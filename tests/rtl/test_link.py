@@ -102,15 +102,25 @@ def test_identify_reset_status_seeds(simulate):
         body = await s.request(Op.IDENTIFY)
         assert body == identity_of(SMALL, link.core, clk_hz=12_000_000, baud_divisor=4,
                                    rx_window=1024).pack()
-        assert body[:5] == b"PLCO\x01" and body[5:13] == bytes.fromhex(SMALL.core_hash)
+        assert body[:5] == b"PLCO\x02" and body[5:13] == bytes.fromhex(SMALL.core_hash)
         await s.request(Op.SEEDS, (5).to_bytes(4, "little") + (9).to_bytes(4, "little"))
         assert ctx.get(link.core.perturb_state) == 5 and ctx.get(link.core.round_state) == 9
         await s.request(Op.SEEDS, bytes(8), expect_error=Error.ARG)
+        # RATES: power-up rates are the configuration's; the reply echoes what is in force
+        assert (ctx.get(link.core.rates_now.hidden), ctx.get(link.core.rates_now.output)) == \
+            (SMALL.lr_hidden_shift, SMALL.lr_output_shift)
+        assert await s.request(Op.RATES, bytes([21, 2])) == bytes([21, 2])
+        assert await s.request(Op.RATES, bytes([22, 7]), expect_error=Error.ARG) == bytes([5, Op.RATES, 0, 0])
+        assert await s.request(Op.RATES, bytes([3, 1]), expect_error=Error.ARG) == bytes([5, Op.RATES, 1, 0])
+        assert await s.request(Op.RATES, bytes([3, 25]), expect_error=Error.ARG) == bytes([5, Op.RATES, 1, 0])
+        await s.request(Op.RATES, bytes([3]), expect_error=Error.LENGTH)
+        s.seq -= 1                                   # a LENGTH error does not advance the seq
+        assert (ctx.get(link.core.rates_now.hidden), ctx.get(link.core.rates_now.output)) == (21, 2)
         status = await s.request(Op.STATUS)
         assert len(status) == 37
         frames, events = int.from_bytes(status[3:7], "little"), int.from_bytes(status[7:11], "little")
-        assert (frames, events) == (2, 0)            # IDENTIFY and SEEDS; the error is not counted
-        assert int.from_bytes(status[19 + 2 * 4:21 + 2 * 4], "little") == 1   # arg_errors
+        assert (frames, events) == (3, 0)            # IDENTIFY, SEEDS, RATES; errors are not counted
+        assert int.from_bytes(status[19 + 2 * 4:21 + 2 * 4], "little") == 4   # arg_errors
         await s.request(Op.RESET)
         status = await s.request(Op.STATUS)
         assert int.from_bytes(status[3:7], "little") == 1   # the RESET itself
@@ -192,8 +202,12 @@ def test_learning_samples_equal_the_golden_model(simulate, rule, compact):
     rng = np.random.default_rng(7)
     weights, feedback = Network.initial_weights(config, 3)
     net = Network(config, weights, feedback, fixed=True, seed=None)
-    rasters = [rng.random((config.n_steps, config.n_inputs)) < 0.3 for _ in range(3)]
-    labels = [0, 2, 1]
+    rasters = [rng.random((config.n_steps, config.n_inputs)) < 0.3 for _ in range(4)]
+    labels = [0, 2, 1, 2]
+    # learning rates written before samples 1 and 3 (RATES), and the golden network's config with
+    # them; sample 3: the hidden rate at the bottom of its range (0: update shift 10), a slow
+    # output rate (22: shift 20)
+    rates = {1: (11, 5), 3: (0, 22)}
 
     async def bench(ctx):
         s = Session(ctx, link)
@@ -205,6 +219,9 @@ def test_learning_samples_equal_the_golden_model(simulate, rule, compact):
             keys = sorted(a for (m, a) in params if m == mem)
             await s.write(mem.value, 0, [core.encode(mem, params[(mem, a)]) for a in keys])
         for k, (raster, label) in enumerate(zip(rasters, labels)):
+            if k in rates:
+                assert await s.request(Op.RATES, bytes(rates[k])) == bytes(rates[k])
+                net.config = net.config.replace(lr_hidden_shift=rates[k][0], lr_output_shift=rates[k][1])
             if k:
                 net.reset()
             else:
@@ -221,7 +238,7 @@ def test_learning_samples_equal_the_golden_model(simulate, rule, compact):
                 got = [core.decode(mem, w) for w in await s.read(mem.value, 0, len(keys))]
                 assert got == [want[(mem, a)] for a in keys], f"{mem.name} after sample {k}"
         status = await s.request(Op.STATUS)
-        assert int.from_bytes(status[11:15], "little") == 3                 # samples
+        assert int.from_bytes(status[11:15], "little") == 4                 # samples
         assert int.from_bytes(status[7:11], "little") == int(sum(r.sum() for r in rasters))
 
     simulate(link, bench)
