@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 
 from plasticore.golden.config import RULES, Config, ConfigError
-from plasticore.golden.presets import DATASET_SHAPES, DEFAULT_HIDDEN, dataset_fields
+from plasticore.golden.presets import DATASET_SHAPES, DEFAULT_HIDDEN, dataset_fields, rule_fields
 
 __all__ = ["main", "build_parser", "resolve_config", "NotAvailable"]
 
@@ -149,13 +149,16 @@ def _read_config_file(path: Path) -> dict:
 def resolve_config(dataset: str | None = None, *, hidden: int | None = None,
                    config_file: Path | None = None, settings=(), rule: str | None = None,
                    shape: tuple[int, int] | None = None) -> Config:
-    """The configuration of a command: defaults, dataset layers, file, ``--set``, ``--rule``.
+    """The configuration of a command: defaults, dataset layers, file, ``--set``, ``--rule``,
+    then the dataset's preset for that rule (``golden.presets.rule_fields``) where neither the
+    file nor ``--set`` named the field.
 
     ``shape`` = (inputs, classes) sets the layers for data that is not a named dataset (an events
     file): ``(inputs, hidden or 64, classes)``.
     Raises :class:`ConfigError` for an invalid configuration, an unknown field or a bad file.
     """
     data = Config().to_dict()
+    explicit = set()                     # fields the file or --set name: presets yield to them
     if dataset is not None:
         data.update(dataset_fields(dataset, hidden))
     elif shape is not None:
@@ -163,9 +166,12 @@ def resolve_config(dataset: str | None = None, *, hidden: int | None = None,
     elif hidden is not None:
         data["layers"] = [data["layers"][0], hidden, data["layers"][-1]]
     if config_file is not None:
-        _merge(data, _read_config_file(config_file))
+        from_file = _read_config_file(config_file)
+        explicit |= set(from_file)
+        _merge(data, from_file)
     for key, value in settings:
         top, dot, member = key.partition(".")
+        explicit.add(top)
         if dot:
             if top in data and not isinstance(data[top], dict):
                 raise ConfigError(f"--set {key}: {top} has no members (it is {data[top]!r})")
@@ -174,6 +180,10 @@ def resolve_config(dataset: str | None = None, *, hidden: int | None = None,
             _merge(data, {key: value})
     if rule is not None:
         data["rule"] = rule
+    if dataset is not None:
+        for key, value in rule_fields(dataset, data["rule"]).items():
+            if key not in explicit:
+                data[key] = value
     for name in _FLOAT_FIELDS & data.keys():
         if isinstance(data[name], int) and not isinstance(data[name], bool):
             data[name] = float(data[name])

@@ -166,6 +166,20 @@ def test_config_layers_file_set_and_rule_apply_in_order(capsys, tmp_path):
         "weight"]["frac"] == 10
 
 
+def test_a_rules_preset_applies_unless_the_file_or_set_names_the_field(capsys, tmp_path):
+    def hidden_shift(*argv):
+        return run_config(capsys, *argv)["config"]["lr_hidden_shift"]
+
+    assert hidden_shift("--dataset", "mnist", "--rule", "dfa") == 19          # golden/presets.py
+    assert hidden_shift("--dataset", "mnist", "--set", "rule=dfa") == 19
+    assert hidden_shift("--dataset", "mnist", "--rule", "sfdfa") == 17
+    assert hidden_shift("--dataset", "digits", "--rule", "dfa") == 15
+    assert hidden_shift("--dataset", "mnist", "--rule", "dfa", "--set", "lr_hidden_shift=17") == 17
+    chosen = tmp_path / "chosen.json"
+    chosen.write_text(json.dumps({"lr_hidden_shift": 16}))
+    assert hidden_shift("--dataset", "mnist", "--rule", "dfa", "--config", str(chosen)) == 16
+
+
 def test_config_output_and_results_file_round_trip(capsys, tmp_path, sfdfa_run):
     printed = run_config(capsys, "--set", "tau=20", "--set", "tau_s=10")
     assert printed["hash"] == run_config(capsys, "--set", "tau=20.0", "--set", "tau_s=10.0")["hash"]
