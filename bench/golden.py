@@ -71,7 +71,8 @@ from plasticore.golden.config import Config, ConfigError  # noqa: E402
 RULES = ("sfdfa", "dfa", "readout")
 ARITHMETICS = ("fixed", "float")
 RULE_LABELS = {"sfdfa": "SFDFA", "dfa": "DFA", "readout": "readout"}
-from plasticore.golden.presets import DATASET_SHAPES, DEFAULT_HIDDEN, dataset_fields, rule_fields  # noqa: E402
+from plasticore.golden.presets import (DATASET_SHAPES, DEFAULT_HIDDEN, dataset_fields,  # noqa: E402
+                                      rule_fields, yield_schedule)
 from plasticore.host.cli import parse_setting, positive_int  # noqa: E402
 
 #: the datasets the benchmark knows (their shapes and presets: golden/presets.py)
@@ -293,7 +294,9 @@ def make_specs(args, settings: dict, overrides: dict) -> list[dict]:
     specs = []
     for name, s in settings.items():
         for rule in RULES:
-            config = row_config(s["layers"], rule, {**s["fields"], **rule_fields(name, rule), **overrides})
+            fields = {**s["fields"], **rule_fields(name, rule), **overrides}
+            yield_schedule(fields, overrides)
+            config = row_config(s["layers"], rule, fields)
             for arithmetic in ARITHMETICS:
                 check_row(config, arithmetic == "fixed")
                 specs.append({"dataset": name, "rule": rule, "arithmetic": arithmetic,

@@ -47,7 +47,8 @@ import time
 from pathlib import Path
 
 from plasticore.golden.config import RULES, Config, ConfigError
-from plasticore.golden.presets import DATASET_SHAPES, DEFAULT_HIDDEN, dataset_fields, rule_fields
+from plasticore.golden.presets import (DATASET_SHAPES, DEFAULT_HIDDEN, dataset_fields, rule_fields,
+                                      yield_schedule)
 
 __all__ = ["main", "build_parser", "resolve_config", "NotAvailable"]
 
@@ -151,7 +152,8 @@ def resolve_config(dataset: str | None = None, *, hidden: int | None = None,
                    shape: tuple[int, int] | None = None) -> Config:
     """The configuration of a command: defaults, dataset layers, file, ``--set``, ``--rule``,
     then the dataset's preset for that rule (``golden.presets.rule_fields``) where neither the
-    file nor ``--set`` named the field.
+    file nor ``--set`` named the field; a preset's rate schedule is dropped when they name a
+    learning rate but no schedule (``golden.presets.yield_schedule``).
 
     ``shape`` = (inputs, classes) sets the layers for data that is not a named dataset (an events
     file): ``(inputs, hidden or 64, classes)``.
@@ -184,6 +186,7 @@ def resolve_config(dataset: str | None = None, *, hidden: int | None = None,
         for key, value in rule_fields(dataset, data["rule"]).items():
             if key not in explicit:
                 data[key] = value
+        yield_schedule(data, explicit)
     for name in _FLOAT_FIELDS & data.keys():
         if isinstance(data[name], int) and not isinstance(data[name], bool):
             data[name] = float(data[name])

@@ -180,6 +180,16 @@ def test_a_rules_preset_applies_unless_the_file_or_set_names_the_field(capsys, t
     assert hidden_shift("--dataset", "mnist", "--rule", "dfa", "--config", str(chosen)) == 16
 
 
+def test_a_presets_schedule_yields_to_a_chosen_rate(capsys):
+    def schedule(*argv):
+        return run_config(capsys, "--dataset", "digits", *argv)["config"]["lr_schedule"]
+
+    assert schedule() == [[11, 15, 9]]                                   # golden/presets.py
+    assert schedule("--set", "lr_hidden_shift=17") == []                 # else epoch 11 undoes it
+    assert schedule("--set", "lr_output_shift=7", "--set", "lr_schedule=[[3, 15, 9]]") == [[3, 15, 9]]
+    assert schedule("--set", "init_hidden=3.0") == [[11, 15, 9]]
+
+
 def test_config_output_and_results_file_round_trip(capsys, tmp_path, sfdfa_run):
     printed = run_config(capsys, "--set", "tau=20", "--set", "tau_s=10")
     assert printed["hash"] == run_config(capsys, "--set", "tau=20.0", "--set", "tau_s=10.0")["hash"]
