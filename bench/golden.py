@@ -36,11 +36,12 @@ fields for every row with ``--set k=v`` (the value is parsed as JSON, else taken
 ``rule``, ``layers`` and the LFSR seeds are set by the benchmark itself and refused there.
 
 Run time, measured (the defaults, ``python bench/golden.py``, 2 jobs, on the project's 2-core AMD
-EPYC machine with numpy 2.4, nothing else running): **51.8 min wall** for both datasets; the six
-MNIST rows (one full epoch, 3 seeds each) took 5,264 s of worker time (about 44 min of the two
-cores), the digits rows 951 s (``bench/results/golden.json`` has the wall time of each row).
-Training ran at 336-355 replica-samples/s fixed point on digits (502-569 float) and 147-212 on
-MNIST (287-307 float), per worker with the other worker beside it. On a shared machine wall time
+EPYC machine with numpy 2.4): **52.6 min wall** for both datasets, with a fresh clone's test
+suite and ``make train`` running beside it for about 25 minutes (51.8 min on idle cores the run
+before); the six MNIST rows (one full epoch, 3 seeds each) took 5,351 s of worker time, the
+digits rows 857 s (``bench/results/golden.json`` has the wall time of each row). Training ran at
+371-408 replica-samples/s fixed point on digits (569-585 float) and 132-220 on MNIST (294-337
+float), per worker with the other worker beside it. On a shared machine wall time
 grows with the load (the samples/s column is wall-clock).
 """
 
