@@ -24,9 +24,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Config", "ConfigError", "Format", "RULES", "PERTURBATIONS"]
+__all__ = ["Config", "ConfigError", "Format", "RULES", "PERTURBATIONS", "RATE_FIELDS"]
 
 RULES = ("sfdfa", "dfa", "readout")
+#: the learning-rate shifts a host may change at run time (RATES), in the order RATES carries them
+RATE_FIELDS = ("lr_hidden_shift", "lr_output_shift")
 PERTURBATIONS = ("rademacher", "gaussian")
 
 #: Fraction bits of the decay constants and of the reciprocal ``r = theta / C'``.
@@ -269,12 +271,13 @@ class Config:
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 < value < (1 << 32):
                 raise ConfigError(f"{name} must be a non-zero 32-bit integer, not {value!r}")
-        for name in ("lr_hidden_shift", "lr_output_shift"):
+        bad = self.first_bad_rate(self.lr_hidden_shift, self.lr_output_shift)
+        if bad is not None:
+            name = RATE_FIELDS[bad]
             lo, hi = self.lr_shift_range(name)
-            if not lo <= getattr(self, name) <= hi:
-                raise ConfigError(f"{name} = {getattr(self, name)} makes the update shift "
-                                  f"{getattr(self, name) + self._update_offset(name)}, outside 0..31 "
-                                  f"(the rounding LFSR supplies 32 bits): {name} must be in {lo}..{hi}")
+            raise ConfigError(f"{name} = {getattr(self, name)} makes the update shift "
+                              f"{getattr(self, name) + self.update_offset(name)}, outside 0..31 "
+                              f"(the rounding LFSR supplies 32 bits): {name} must be in {lo}..{hi}")
         self._validate_schedule()
         # a threshold that does not fit the weight format cannot be compared with the state
         if self.weight.quantize(self.threshold) < 1:
@@ -295,13 +298,14 @@ class Config:
                 raise ConfigError(f"lr_schedule[{k}]: epoch {epoch} must be after epoch {previous} "
                                   f"(entries start at epoch 2 and ascend)")
             previous = epoch
-            for name, value in zip(("lr_hidden_shift", "lr_output_shift"), entry[1:]):
+            bad = self.first_bad_rate(*entry[1:])
+            if bad is not None:
+                name = RATE_FIELDS[bad]
                 lo, hi = self.lr_shift_range(name)
-                if not lo <= value <= hi:
-                    raise ConfigError(f"lr_schedule[{k}]: {name} = {value} is outside {lo}..{hi} "
-                                      f"(the update shift must stay in 0..31)")
+                raise ConfigError(f"lr_schedule[{k}]: {name} = {entry[1 + bad]} is outside {lo}..{hi} "
+                                  f"(the update shift must stay in 0..31)")
 
-    def _update_offset(self, name: str) -> int:
+    def update_offset(self, name: str) -> int:
         """What the fixed-point alignment adds to a learning-rate shift (spec 2)."""
         if name == "lr_hidden_shift":
             return self.feedback.frac + self.grad.frac - self.weight.frac
@@ -314,8 +318,18 @@ class Config:
         formats: its update shift must lie in 0..31, and a board's ``RATES`` request carries it
         as one byte; and it is at most 24, like every shift of this class. The same range holds
         for the schedule and for what a board accepts."""
-        offset = self._update_offset(name)
+        offset = self.update_offset(name)
         return max(0, -offset), min(24, 31 - offset)
+
+    def first_bad_rate(self, lr_hidden_shift, lr_output_shift) -> int | None:
+        """Index in ``RATE_FIELDS`` of the first rate outside :meth:`lr_shift_range` (or not an
+        integer), None when both are good: the one check of the configuration, its schedule,
+        the host's ``Board.rates`` and the board's ``RATES`` (ARG detail)."""
+        for k, (name, value) in enumerate(zip(RATE_FIELDS, (lr_hidden_shift, lr_output_shift))):
+            lo, hi = self.lr_shift_range(name)
+            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+                return k
+        return None
 
     def rates_at(self, epoch: int) -> tuple[int, int]:
         """``(lr_hidden_shift, lr_output_shift)`` in force in ``epoch`` (1-based)."""
@@ -379,12 +393,12 @@ class Config:
     @property
     def hidden_update_shift(self) -> int:
         """Right shift taking delta_i * ghat_ij (feedback.frac + grad.frac) to a weight step."""
-        return self.feedback.frac + self.grad.frac - self.weight.frac + self.lr_hidden_shift
+        return self.update_offset("lr_hidden_shift") + self.lr_hidden_shift
 
     @property
     def output_update_shift(self) -> int:
         """Right shift taking delta_o * ghat_oi (grad.frac) to a weight step."""
-        return self.grad.frac - self.weight.frac + self.lr_output_shift
+        return self.update_offset("lr_output_shift") + self.lr_output_shift
 
     @property
     def learns_hidden(self) -> bool:

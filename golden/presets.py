@@ -7,6 +7,8 @@ inputs as the 8x8 digits, and at the digits value the hidden layer saturates its
 
 from __future__ import annotations
 
+from .config import RATE_FIELDS
+
 #: inputs and classes of each dataset, known without loading it
 DATASET_SHAPES = {"digits": (64, 10), "mnist": (784, 10), "fashion-mnist": (784, 10)}
 DEFAULT_HIDDEN = {"digits": 128, "mnist": 128, "fashion-mnist": 128}
@@ -40,9 +42,6 @@ RULE_OVERRIDES = {
 def rule_fields(dataset: str, rule: str) -> dict:
     """Config fields for ``rule`` on ``dataset`` on top of :func:`dataset_fields`."""
     return dict(RULE_OVERRIDES.get((dataset, rule), {}))
-
-
-RATE_FIELDS = ("lr_hidden_shift", "lr_output_shift")
 
 
 def yield_schedule(fields: dict, explicit) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from plasticore.golden.config import Config
+from plasticore.golden.config import RATE_FIELDS, Config
 from plasticore.golden.network import FLAG_NAMES
 from plasticore.rtl.core import Core, Mem
 from plasticore.rtl.golden_view import golden_flags
@@ -240,10 +240,11 @@ class Board(abc.ABC):
 
 
 def _check_rates(config: Config, *rates) -> None:
-    for name, value in zip(("lr_hidden_shift", "lr_output_shift"), rates):
+    bad = config.first_bad_rate(*(int(r) if isinstance(r, np.integer) else r for r in rates))
+    if bad is not None:
+        name = RATE_FIELDS[bad]
         lo, hi = config.lr_shift_range(name)
-        if not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
-            raise ValueError(f"{name} = {value!r} is outside {lo}..{hi} for this configuration's formats")
+        raise ValueError(f"{name} = {rates[bad]!r} is outside {lo}..{hi} for this configuration's formats")
 
 
 def _signed(words, bits: int) -> np.ndarray:

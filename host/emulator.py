@@ -389,10 +389,9 @@ class Emulator:
 
     def _check_rates(self, body):
         rates = P.unpack_rates(body)
-        for detail, (name, value) in enumerate(zip(("lr_hidden_shift", "lr_output_shift"), rates)):
-            lo, hi = self.config.lr_shift_range(name)
-            if not lo <= value <= hi:
-                raise _Reject(ErrorCode.ARG, detail)
+        bad = self.config.first_bad_rate(*rates)
+        if bad is not None:
+            raise _Reject(ErrorCode.ARG, bad)
 
         def run():
             # the golden model reads its rates from its configuration at every update

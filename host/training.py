@@ -382,6 +382,7 @@ class _Run:
         weights, feedback = self.board.read_params()
         test_acc, hidden_rate = self.evaluate()
         n = len(self.train)
+        lr_hidden, lr_output = self.config.rates_at(self.epoch)
         entry = {
             "epoch": self.epoch,
             "train_accuracy": [self.correct / n],
@@ -389,8 +390,8 @@ class _Run:
             "hidden_spikes_per_neuron": [float(hidden_rate)],
             "feedback_alignment": [alignment(feedback[-1], weights[-1])] if feedback else [],
             "overflow": {name: [True] for k, name in enumerate(FLAG_NAMES) if self.flags >> k & 1},
-            "lr_hidden_shift": self.config.rates_at(self.epoch)[0],
-            "lr_output_shift": self.config.rates_at(self.epoch)[1],
+            "lr_hidden_shift": lr_hidden,
+            "lr_output_shift": lr_output,
         }
         self.history.append(entry)
         if self.progress:

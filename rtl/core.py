@@ -483,8 +483,7 @@ class Core(wiring.Component):
         # learning rates (spec 6.3), written by the host between samples: kept as the update
         # shifts they give and the rounding-noise masks of those shifts, so that phase C's
         # datapath sees registers (timing), not the adder from a rate to its shift
-        off_hid = cfg.hidden_update_shift - cfg.lr_hidden_shift
-        off_out = cfg.output_update_shift - cfg.lr_output_shift
+        off_hid, off_out = cfg.update_offset("lr_hidden_shift"), cfg.update_offset("lr_output_shift")
         lr_hid = Signal(8, init=cfg.lr_hidden_shift)
         lr_out = Signal(8, init=cfg.lr_output_shift)
         k_hid = Signal(5, init=cfg.hidden_update_shift)
