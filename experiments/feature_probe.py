@@ -1,0 +1,148 @@
+"""Does a learning rule improve the hidden layer's features? A linear probe before and after (issue 7).
+
+The chip's readout-only control answers "what does the output layer learn on a frozen random
+layer, the chip's way". This script asks the cleaner question underneath: how good are the hidden
+layer's features for *any* linear readout, before and after training? For each seed it
+
+1. trains the network as ``plasticore train`` does (``golden.train.train``: same configuration,
+   presets, sample order, per-sample learning);
+2. runs the training and test images through the hidden layer twice, with the seed's initial
+   (random) hidden weights and with the trained ones, no learning, and keeps each hidden
+   neuron's spike count per image;
+3. fits a multinomial logistic regression (scikit-learn, standardised counts) on the training
+   images' counts and scores it on the test images' counts.
+
+"random probe" is what the frozen random layer allows, "trained probe" what the learnt layer
+allows, "chip" the accuracy of the network's own spiking output layer after training.
+docs/learning.md section 0 used the same probe on the random layer only.
+
+Usage (from the repository root)::
+
+    .venv/bin/python experiments/feature_probe.py --dataset mnist --rule sfdfa --epochs 1 \
+        --seeds 0,1,2 --json docs/results/learning/probe_mnist_sfdfa.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from plasticore.golden import datasets
+from plasticore.golden import train as golden_train
+from plasticore.golden.network import Network
+from plasticore.host import cli
+
+
+def hidden_counts(network_config, weights, feedback, pixels, *, fixed: bool = True,
+                  chunk: int = 500) -> np.ndarray:
+    """Spike counts of every hidden neuron for every image, (images, hidden neurons), int.
+
+    ``weights``/``feedback``: one replica's arrays (as ``Network.initial_weights`` returns them);
+    inference only, in chunks that share the weights (as ``golden.train.evaluate`` runs)."""
+    parts = []
+    for start in range(0, len(pixels), chunk):
+        x = pixels[start:start + chunk]
+        probe = Network(network_config, weights, feedback, fixed=fixed, batch=len(x), seed=None,
+                        eligibility=False)
+        counts = probe.run(golden_train.encode_images(network_config, x)).counts
+        parts.append(np.concatenate([c for c in counts[:-1]], axis=1))
+    return np.concatenate(parts).astype(np.int64)
+
+
+def probe_accuracy(train_features, y_train, test_features, y_test, *, max_iter: int = 1000) -> float:
+    """Test accuracy of a logistic regression fitted on standardised training features."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
+    model.fit(train_features, y_train)
+    return float(model.score(test_features, y_test))
+
+
+def replica(arrays, r: int):
+    """Replica ``r`` of a network's stacked per-layer arrays."""
+    return [a[r] if a.shape[0] > 1 else a[0] for a in arrays]
+
+
+def run(args, argv) -> dict:
+    config = cli.resolve_config(args.dataset, hidden=args.hidden_size, settings=args.settings,
+                                rule=args.rule)
+    data = datasets.load(args.dataset)
+    x_train, y_train = data.x_train[:args.limit], data.y_train[:args.limit]
+    x_test, y_test = data.x_test[:args.test_limit], data.y_test[:args.test_limit]
+    fixed = not args.float
+    started = time.perf_counter()
+    result = golden_train.train(config, data, epochs=args.epochs, seeds=args.seeds, fixed=fixed,
+                                limit=args.limit, test_limit=args.test_limit,
+                                progress=not args.quiet)
+    net = result.network
+    trained_w, trained_b = net.weights(), net.feedback
+    per_seed = []
+    for r, seed in enumerate(args.seeds):
+        initial_w, initial_b = Network.initial_weights(config, seed, fixed=fixed)
+        row = {"seed": seed, "chip_test_accuracy": result.history[-1]["test_accuracy"][r]}
+        for name, (w, b) in (("random", (initial_w, initial_b)),
+                             ("trained", (replica(trained_w, r), replica(trained_b, r)))):
+            f_train = hidden_counts(config, w, b, x_train, fixed=fixed)
+            f_test = hidden_counts(config, w, b, x_test, fixed=fixed)
+            row[f"{name}_probe_accuracy"] = probe_accuracy(f_train, y_train, f_test, y_test)
+            row[f"{name}_hidden_spikes_per_neuron"] = float(f_test.mean())
+            row[f"{name}_silent_fraction"] = float((f_train.sum(axis=0) == 0).mean())
+        row["probe_gain"] = row["trained_probe_accuracy"] - row["random_probe_accuracy"]
+        per_seed.append(row)
+        if not args.quiet:
+            print(f"seed {seed}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "seed"),
+                  flush=True)
+    elapsed = time.perf_counter() - started
+
+    def stats(key):
+        values = np.array([row[key] for row in per_seed])
+        return {"mean": float(values.mean()), "std": float(values.std()), "per_seed": values.tolist()}
+
+    keys = ("chip_test_accuracy", "random_probe_accuracy", "trained_probe_accuracy", "probe_gain",
+            "random_hidden_spikes_per_neuron", "trained_hidden_spikes_per_neuron",
+            "random_silent_fraction", "trained_silent_fraction")
+    return {
+        "dataset": args.dataset, "rule": config.rule, "fixed_point": fixed, "epochs": args.epochs,
+        "seeds": args.seeds, "n_train": len(y_train), "n_test": len(y_test),
+        "summary": {k: stats(k) for k in keys}, "per_seed": per_seed,
+        "history": result.history, "config": config.to_dict(),
+        "elapsed_seconds": elapsed,
+        "command": ["python", "experiments/feature_probe.py", *argv],
+    }
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", default="digits")
+    p.add_argument("--rule", default=None)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--seeds", type=lambda t: [int(s) for s in t.split(",")], default=[0, 1, 2])
+    p.add_argument("--hidden-size", type=int, default=None, help="hidden neurons (default: the dataset's)")
+    p.add_argument("--set", dest="settings", type=cli.parse_setting, action="append", default=[])
+    p.add_argument("--limit", type=int)
+    p.add_argument("--test-limit", type=int)
+    p.add_argument("--float", action="store_true")
+    p.add_argument("--json", type=Path)
+    p.add_argument("--quiet", action="store_true")
+    return p
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    record = run(args, argv)
+    if args.json:
+        cli._write_json(args.json, record)
+    for key, value in record["summary"].items():
+        print(f"{key:34s} {value['mean']:.4f} +- {value['std']:.4f}  {np.round(value['per_seed'], 4).tolist()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
