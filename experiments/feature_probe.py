@@ -24,10 +24,8 @@ Usage (from the repository root)::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -118,19 +116,7 @@ def run(args, argv) -> dict:
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", default="digits")
-    p.add_argument("--rule", default=None)
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--seeds", type=lambda t: [int(s) for s in t.split(",")], default=[0, 1, 2])
-    p.add_argument("--hidden-size", type=int, default=None, help="hidden neurons (default: the dataset's)")
-    p.add_argument("--set", dest="settings", type=cli.parse_setting, action="append", default=[])
-    p.add_argument("--limit", type=int)
-    p.add_argument("--test-limit", type=int)
-    p.add_argument("--float", action="store_true")
-    p.add_argument("--json", type=Path)
-    p.add_argument("--quiet", action="store_true")
-    return p
+    return cli.experiment_parser(__doc__.split("\n\n")[0], epochs=1)
 
 
 def main(argv=None) -> int:

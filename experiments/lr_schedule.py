@@ -135,20 +135,9 @@ def check(args) -> int:
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", default="digits")
-    p.add_argument("--rule", default=None)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--seeds", type=lambda t: [int(s) for s in t.split(",")], default=[0, 1, 2])
+    p = cli.experiment_parser(__doc__.split("\n\n")[0], epochs=10)
     p.add_argument("--hidden", help="schedule of lr_hidden_shift, EPOCH:SHIFT,... (default: constant)")
     p.add_argument("--output", help="schedule of lr_output_shift, EPOCH:SHIFT,... (default: constant)")
-    p.add_argument("--hidden-size", type=int, default=None, help="hidden neurons (default: the dataset's)")
-    p.add_argument("--set", dest="settings", type=cli.parse_setting, action="append", default=[])
-    p.add_argument("--limit", type=int)
-    p.add_argument("--test-limit", type=int)
-    p.add_argument("--float", action="store_true")
-    p.add_argument("--json", type=Path)
-    p.add_argument("--quiet", action="store_true")
     p.add_argument("--check", action="store_true", help="run the reproduction check and exit")
     return p
 

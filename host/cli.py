@@ -50,7 +50,7 @@ from plasticore.golden.config import RULES, Config, ConfigError
 from plasticore.golden.presets import (DATASET_SHAPES, DEFAULT_HIDDEN, dataset_fields, rule_fields,
                                       yield_schedule)
 
-__all__ = ["main", "build_parser", "resolve_config", "NotAvailable"]
+__all__ = ["main", "build_parser", "experiment_parser", "resolve_config", "NotAvailable"]
 
 PROG = "plasticore"
 
@@ -197,6 +197,26 @@ def resolve_config(dataset: str | None = None, *, hidden: int | None = None,
 
 
 # --- parser ---------------------------------------------------------------------------------------------
+def experiment_parser(description: str, *, epochs: int) -> argparse.ArgumentParser:
+    """The options of a golden-model training run in the scripts of ``experiments/``: a dataset
+    by name, ``--rule``, ``--epochs``, ``--seeds``, ``--hidden-size``, ``--set``, the limits,
+    ``--float``, ``--json`` and ``--quiet``, with this command line's argument types."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--dataset", choices=sorted(DATASET_SHAPES), default="digits")
+    parser.add_argument("--rule", choices=RULES, default=None)
+    parser.add_argument("--epochs", type=positive_int, default=epochs)
+    parser.add_argument("--seeds", type=_seed_list, default=[0, 1, 2])
+    parser.add_argument("--hidden-size", type=positive_int, default=None,
+                        help="hidden neurons (default: the dataset's)")
+    parser.add_argument("--set", dest="settings", type=parse_setting, action="append", default=[])
+    parser.add_argument("--limit", type=positive_int)
+    parser.add_argument("--test-limit", type=positive_int)
+    parser.add_argument("--float", action="store_true")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--quiet", action="store_true")
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
