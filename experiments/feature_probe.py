@@ -19,13 +19,16 @@ docs/learning.md section 0 used the same probe on the random layer only.
 Usage (from the repository root)::
 
     .venv/bin/python experiments/feature_probe.py --dataset mnist --rule sfdfa --epochs 1 \
-        --seeds 0,1,2 --json docs/results/learning/probe_mnist_sfdfa.json
+        --seeds 0,1,2 --json docs/results/learning/probe_mnist_sfdfa.json --plot probe.png
+    .venv/bin/python experiments/feature_probe.py --from-json RESULTS.json --plot probe.png
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -115,16 +118,54 @@ def run(args, argv) -> dict:
     }
 
 
+def probe_plot(record: dict, path) -> Path:
+    """Per seed: the chip's test accuracy and the two probes' (a results record of :func:`run`)."""
+    from plasticore.host import plots   # sets the Agg backend before pyplot
+
+    plt = plots.plt
+    rows = record["per_seed"]
+    bars = (("chip_test_accuracy", "chip (spiking output layer)", "tab:gray"),
+            ("random_probe_accuracy", "probe, random layer", "tab:blue"),
+            ("trained_probe_accuracy", f"probe, {record['rule']}-trained layer", "tab:orange"))
+    x = np.arange(len(rows))
+    width = 0.8 / len(bars)
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    for k, (key, label, color) in enumerate(bars):
+        values = [100 * row[key] for row in rows]
+        ax.bar(x + (k - 1) * width, values, width, label=label, color=color)
+    every = [100 * row[key] for row in rows for key, _, _ in bars]
+    ax.set_ylim(max(0.0, min(every) - 5), min(100.0, max(every) + 2))
+    ax.set_xticks(x, [f"seed {row['seed']}" for row in rows])
+    ax.set_ylabel("test accuracy %")
+    hidden = "-".join(str(n) for n in record["config"]["layers"])
+    ax.set_title(f"{record['dataset']} {hidden}, {record['epochs']} epoch(s): linear probe of the "
+                 "hidden spike counts", fontsize="medium")
+    plots._legend(ax)
+    fig.tight_layout()
+    return plots._finish(fig, ax, path, xlabel="", integer_x=False)
+
+
 def build_parser():
-    return cli.experiment_parser(__doc__.split("\n\n")[0], epochs=1)
+    p = cli.experiment_parser(__doc__.split("\n\n")[0], epochs=1)
+    p.add_argument("--plot", type=Path, metavar="PNG", help="write the per-seed bar chart here")
+    p.add_argument("--from-json", type=Path, metavar="FILE",
+                   help="redraw --plot from a results file of this script instead of training")
+    return p
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    if args.from_json:
+        if not args.plot:
+            raise SystemExit("--from-json needs --plot PNG")
+        print(f"wrote {probe_plot(json.loads(args.from_json.read_text()), args.plot)}")
+        return 0
     record = run(args, argv)
     if args.json:
         cli._write_json(args.json, record)
+    if args.plot:
+        print(f"wrote {probe_plot(record, args.plot)}")
     for key, value in record["summary"].items():
         print(f"{key:34s} {value['mean']:.4f} +- {value['std']:.4f}  {np.round(value['per_seed'], 4).tolist()}")
     return 0

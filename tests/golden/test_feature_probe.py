@@ -58,3 +58,14 @@ def test_hidden_counts_match_one_network_run():
     expected = whole.run(golden_train.encode_images(config, pixels)).counts[0]
     np.testing.assert_array_equal(counts, expected)
     assert counts.shape == (7, config.layers[1])
+
+
+def test_plot_from_a_results_file(tmp_path):
+    record = _run("--rule", "readout")
+    results = tmp_path / "probe.json"
+    cli._write_json(results, record)
+    png = tmp_path / "plots" / "probe.png"
+    assert fp.main(["--from-json", str(results), "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit, match="needs --plot"):
+        fp.main(["--from-json", str(results)])
