@@ -40,18 +40,11 @@ from plasticore.host import cli
 
 def hidden_counts(network_config, weights, feedback, pixels, *, fixed: bool = True,
                   chunk: int = 500) -> np.ndarray:
-    """Spike counts of every hidden neuron for every image, (images, hidden neurons), int.
-
-    ``weights``/``feedback``: one replica's arrays (as ``Network.initial_weights`` returns them);
-    inference only, in chunks that share the weights (as ``golden.train.evaluate`` runs)."""
-    parts = []
-    for start in range(0, len(pixels), chunk):
-        x = pixels[start:start + chunk]
-        probe = Network(network_config, weights, feedback, fixed=fixed, batch=len(x), seed=None,
-                        eligibility=False)
-        counts = probe.run(golden_train.encode_images(network_config, x)).counts
-        parts.append(np.concatenate([c for c in counts[:-1]], axis=1))
-    return np.concatenate(parts).astype(np.int64)
+    """Spike counts of every hidden neuron for every image, (images, hidden neurons), int:
+    ``golden.train.layer_counts`` without the output layer, hidden layers side by side."""
+    counts = golden_train.layer_counts(network_config, weights, feedback, pixels, fixed=fixed,
+                                       chunk=chunk)
+    return np.concatenate(counts[:-1], axis=1).astype(np.int64)
 
 
 def probe_accuracy(train_features, y_train, test_features, y_test, *, max_iter: int = 1000) -> float:
@@ -63,11 +56,6 @@ def probe_accuracy(train_features, y_train, test_features, y_test, *, max_iter: 
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
     model.fit(train_features, y_train)
     return float(model.score(test_features, y_test))
-
-
-def replica(arrays, r: int):
-    """Replica ``r`` of a network's stacked per-layer arrays."""
-    return [a[r] if a.shape[0] > 1 else a[0] for a in arrays]
 
 
 def run(args, argv) -> dict:
@@ -87,8 +75,8 @@ def run(args, argv) -> dict:
     for r, seed in enumerate(args.seeds):
         initial_w, initial_b = Network.initial_weights(config, seed, fixed=fixed)
         row = {"seed": seed, "chip_test_accuracy": result.history[-1]["test_accuracy"][r]}
-        for name, (w, b) in (("random", (initial_w, initial_b)),
-                             ("trained", (replica(trained_w, r), replica(trained_b, r)))):
+        trained = golden_train.replica(trained_w, r), golden_train.replica(trained_b, r)
+        for name, (w, b) in (("random", (initial_w, initial_b)), ("trained", trained)):
             f_train = hidden_counts(config, w, b, x_train, fixed=fixed)
             f_test = hidden_counts(config, w, b, x_test, fixed=fixed)
             row[f"{name}_probe_accuracy"] = probe_accuracy(f_train, y_train, f_test, y_test)
@@ -137,8 +125,8 @@ def probe_plot(record: dict, path) -> Path:
     ax.set_ylim(max(0.0, min(every) - 5), min(100.0, max(every) + 2))
     ax.set_xticks(x, [f"seed {row['seed']}" for row in rows])
     ax.set_ylabel("test accuracy %")
-    hidden = "-".join(str(n) for n in record["config"]["layers"])
-    ax.set_title(f"{record['dataset']} {hidden}, {record['epochs']} epoch(s): linear probe of the "
+    layers = "-".join(str(n) for n in record["config"]["layers"])
+    ax.set_title(f"{record['dataset']} {layers}, {record['epochs']} epoch(s): linear probe of the "
                  "hidden spike counts", fontsize="medium")
     plots._legend(ax)
     fig.tight_layout()

@@ -63,26 +63,43 @@ class TrainResult:
         }
 
 
+def replica(arrays, r: int) -> list[np.ndarray]:
+    """Replica ``r`` of a network's per-layer arrays (an array shared by all replicas, leading
+    dimension 1, serves every ``r``)."""
+    return [a[r] if a.shape[0] > 1 else a[0] for a in arrays]
+
+
+def layer_counts(config: Config, weights, feedback, pixels: np.ndarray, *, fixed: bool = True,
+                 chunk: int = 500) -> list[np.ndarray]:
+    """Spike counts of every layer for every image, one (images, neurons) array per layer.
+
+    Inference only, one replica's ``weights``/``feedback``; the images run in chunks that share
+    the weights, as a batch of replicas of one network."""
+    parts = []
+    for start in range(0, len(pixels), chunk):
+        x = pixels[start:start + chunk]
+        probe = Network(config, weights, feedback, fixed=fixed, batch=len(x), seed=None,
+                        eligibility=False)
+        parts.append(probe.run(encode_images(config, x)).counts)
+    return [np.concatenate([part[k] for part in parts]) for k in range(len(config.layers) - 1)]
+
+
 def evaluate(network: Network, pixels: np.ndarray, labels: np.ndarray, *, chunk: int = 500):
     """Test accuracy and mean hidden spikes per neuron of every replica of ``network``.
 
-    Runs each replica's weights over all samples in chunks (weights shared across the chunk);
-    no learning, no change to ``network``. Returns (accuracy (R,), hidden_rate (R,)).
+    Runs each replica's weights over all samples in chunks (:func:`layer_counts`); no learning,
+    no change to ``network``. Returns (accuracy (R,), hidden_rate (R,)).
     """
     config = network.config
     replicas = network.batch
     correct = np.zeros(replicas)
     hidden_spikes = np.zeros(replicas)
+    weights = network.weights()
     for r in range(replicas):
-        weights = [w[r] if w.shape[0] > 1 else w[0] for w in network.weights()]
-        for start in range(0, len(labels), chunk):
-            x = pixels[start:start + chunk]
-            probe = Network(config, weights, [b[r] for b in network.feedback], fixed=network.fixed,
-                            batch=len(x), seed=None, eligibility=False)
-            record = probe.run(encode_images(config, x))
-            counts = record.counts
-            correct[r] += (np.argmax(counts[-1], axis=1) == labels[start:start + chunk]).sum()
-            hidden_spikes[r] += sum(c.sum() for c in counts[:-1])
+        counts = layer_counts(config, replica(weights, r), [b[r] for b in network.feedback], pixels,
+                              fixed=network.fixed, chunk=chunk)
+        correct[r] = (np.argmax(counts[-1], axis=1) == labels).sum()
+        hidden_spikes[r] = sum(c.sum() for c in counts[:-1])
     n_hidden = max(sum(config.hidden_sizes), 1)
     return correct / len(labels), hidden_spikes / (len(labels) * n_hidden)
 
