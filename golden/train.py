@@ -96,7 +96,7 @@ def evaluate(network: Network, pixels: np.ndarray, labels: np.ndarray, *, chunk:
     hidden_spikes = np.zeros(replicas)
     weights = network.weights()
     for r in range(replicas):
-        counts = layer_counts(config, replica(weights, r), [b[r] for b in network.feedback], pixels,
+        counts = layer_counts(config, replica(weights, r), replica(network.feedback, r), pixels,
                               fixed=network.fixed, chunk=chunk)
         correct[r] = (np.argmax(counts[-1], axis=1) == labels).sum()
         hidden_spikes[r] = sum(c.sum() for c in counts[:-1])

@@ -147,12 +147,11 @@ def sample_raster(network, config, pixels: np.ndarray, *, replica: int = 0):
     """Run one sample (uint8 pixel row) through replica ``replica`` of ``network`` without
     learning; returns the rasters [input, hidden..., output], each (n_steps, N) bool."""
     from plasticore.golden.network import Network
-    from plasticore.golden.train import encode_images
+    from plasticore.golden import train
 
-    weights = [w[replica] if w.shape[0] > 1 else w[0] for w in network.weights()]
-    feedback = [b[replica] for b in network.feedback]
-    probe = Network(config, weights, feedback, fixed=network.fixed, batch=1, seed=None)
-    encoded = encode_images(config, np.asarray(pixels, dtype=np.uint8).reshape(1, -1))
+    probe = Network(config, train.replica(network.weights(), replica),
+                    train.replica(network.feedback, replica), fixed=network.fixed, batch=1, seed=None)
+    encoded = train.encode_images(config, np.asarray(pixels, dtype=np.uint8).reshape(1, -1))
     record = probe.run(encoded)
     return [encoded[0]] + [s[0] for s in record.spikes]
 
