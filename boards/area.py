@@ -71,8 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     top = BoardTop(board, config, clk_hz=int(board.exact_hz(board.target_hz)), baud=DEFAULT_BAUD,
                    rx_window=RX_WINDOW)
     platform = board.platform()
-    plan = platform.build(top, name="top", build_dir=str(out), do_build=False,
-                          synth_opts="-dsp" if board.name == "icebreaker" else "")
+    plan = platform.build(top, name="top", build_dir=str(out), do_build=False, **board.yosys)
     plan.extract(str(out))
     env = tool_env(board)
     subprocess.run([env["YOSYS"], "-q", "-l", "top.rpt", "top.ys"], cwd=out, env=env, check=True)

@@ -101,15 +101,15 @@ def _utilisation(board, report: dict, cells: dict) -> dict:
 
 def build(board, config, out: Path, *, clock_hz: float, baud: int, seed: int) -> dict:
     """Run the build; returns the report (without throughput). Raises on tool failures."""
-    from plasticore.rtl.core import Core
+    from plasticore.rtl.kinds import core_model
 
     out = Path(out)
     exact_hz = board.exact_hz(clock_hz)
     top = BoardTop(board, config, clk_hz=int(round(exact_hz)), baud=baud, rx_window=RX_WINDOW)
     platform = board.platform()
-    synth_opts = "-dsp" if board.name == "icebreaker" else ""
+    yosys = dict(board.yosys)
     plan = platform.build(top, name="top", build_dir=str(out), do_build=False,
-                          synth_opts=synth_opts,
+                          **yosys,
                           nextpnr_opts=f"--report top.report.json --seed {seed}")
     report_path, log_path = out / "top.report.json", out / "top.tim"
     for stale in (report_path, log_path):
@@ -125,7 +125,7 @@ def build(board, config, out: Path, *, clock_hz: float, baud: int, seed: int) ->
     fmax = nextpnr.get("fmax") or (parse_timing_log(log_path.read_text()) if log_path.exists() else {})
     achieved, _ = sync_fmax({"fmax": fmax})
     bit = out / ("top.bin" if board.name == "icebreaker" else "top.bit")
-    core = Core.model(config, compact=board.compact)
+    core = core_model(config, board.core)
     result = {
         "board": board.name, "title": board.title,
         "device": f"{platform.device}-{platform.package}",
@@ -138,7 +138,7 @@ def build(board, config, out: Path, *, clock_hz: float, baud: int, seed: int) ->
                                     and exact_hz >= board.min_hz and achieved >= exact_hz / 1e6),
         "utilisation": _utilisation(board, nextpnr, _cell_counts(out / "top.rpt")),
         "core": {"n_weights": core.n_weights, "grad_memory": core.grad_memory(platform.device),
-                 "read_latency": core.READ_LATENCY, "compact": core.compact},
+                 "read_latency": core.READ_LATENCY, "kind": board.core},
         "baud": baud, "rx_window": RX_WINDOW,
         "bitstream": str(bit) if bit.exists() and error is None else None,
         "build_seconds": round(seconds, 1),
@@ -165,10 +165,10 @@ def run(args) -> int:
         return 2
     if result["error"] is None:
         result["throughput"] = throughput(config, result["clock_mhz"] * 1e6, samples=args.samples,
-                                          compact=board.compact)
+                                          core=board.core)
         if result["fmax_mhz"]:
             tp = throughput(config, result["fmax_mhz"] * 1e6, samples=args.samples,
-                            compact=board.compact)
+                            core=board.core)
             result["throughput_at_fmax"] = {k: tp[k] for k in ("training_samples_per_s",
                                                                 "synaptic_ops_per_s")}
     # what was typed: "plasticore build BOARD ..." or "build.py BOARD ..." (python -m)

@@ -50,10 +50,11 @@ class Board:
     tools: dict                   #: environment variables naming the YoWASP tools
     totals: dict                  #: device resources: {"LUT": ..., "FF": ..., "BRAM": ..., ...}
     extra_resources: Callable | None = None    #: ``f(platform)`` adds resources before the build
-    #: the core without read registers (``rtl.core.Core(compact=True)``): for a slow clock and a
-    #: small device
-    compact: bool = False
+    #: the kind of core (``rtl/kinds.py``): ``"sequenced"`` (one datapath) for a small device
+    core: str = "pipelined"
     program: str = ""             #: how to program it (for the report)
+    #: overrides of Amaranth's yosys script for this board (``synth_opts``, ``script_after_read``)
+    yosys: dict = dataclasses.field(default_factory=dict)
 
     def default_config(self) -> Config:
         return Config(layers=self.layers)
@@ -69,7 +70,7 @@ class BoardTop(Elaboratable):
         from plasticore.rtl.top import Top
         self.board, self.config, self.clk_hz, self.baud = board, config, clk_hz, baud
         self.top = Top(config, clk_hz=clk_hz, baud=baud, rx_window=rx_window,
-                       compact=board.compact)
+                       core=board.core)
 
     def elaborate(self, platform):
         m = Module()
@@ -175,21 +176,21 @@ def parse_timing_log(text: str) -> dict:
 
 
 # --- throughput from the core's cycle model ---------------------------------------------------------
-def throughput(config: Config, clk_hz: float, samples: int = 20, *, compact: bool = False) -> dict:
+def throughput(config: Config, clk_hz: float, samples: int = 20, *, core: str = "pipelined") -> dict:
     """Clocks per training sample from ``Core.step_cycles`` / ``Core.learn_cycles`` driven by the
     golden model's activity (``Network(config, fixed=True, seed=0)``, online learning, like
     ``bench/rtl.py``) on the first ``samples`` training digits (64 inputs) or, for other input
     sizes, on random 8-bit images of that size with the digits' share of dark pixels (stated
     in ``activity``); turned into synaptic operations and samples per second at ``clk_hz``.
-    ``compact``: the cycle model of ``Core(compact=True)``."""
+    ``core``: the kind of core whose cycle model counts (``rtl/kinds.py``)."""
     import numpy as np
 
     from plasticore.golden import datasets
     from plasticore.golden.network import Network
     from plasticore.golden.train import encode_images
-    from plasticore.rtl.core import Core
+    from plasticore.rtl.kinds import core_model
 
-    core = Core.model(config, compact=compact)
+    kind, core = core, core_model(config, core)
     net = Network(config, fixed=True, seed=0)
     sizes = config.layers
     digits = datasets.load("digits")
@@ -229,7 +230,8 @@ def throughput(config: Config, clk_hz: float, samples: int = 20, *, compact: boo
         "training_samples_per_s": clk_hz / per_sample,
         "synaptic_ops_per_s": clk_hz * sops / clocks,
         "n_steps": config.n_steps,
-        "note": "core only (Core.step_cycles/learn_cycles); the UART link adds its own limit",
+        "core": kind,
+        "note": "core only (the core's step_cycles/learn_cycles); the UART link adds its own limit",
     }
 
 

@@ -34,6 +34,15 @@ def clocking(m, platform, hz: float) -> float:
     return pll["f_out"]
 
 
+#: yosys: every block RAM read port returns don't-care when it reads the address being written in
+#: the same clock. Amaranth's read ports promise the old word, which the iCE40's block RAM does not
+#: give, so yosys emulates it (a register per data bit and a multiplexer: about 100 flip-flops and
+#: 100 LUTs for the 96-bit STATE memory alone). No memory of this design reads a word in the
+#: clock it writes it (docs/boards.md, "The sequenced core on the UP5K"), so the promise costs
+#: cells and buys nothing.
+NO_COLLISIONS = "setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:CLK_ENABLE=1 %i"
+
+
 def _extra(platform):
     if not any(res.name == "led_g" and res.number == 1 for res in platform.resources.values()):
         platform.add_resources(platform.break_off_pmod)
@@ -49,5 +58,6 @@ ICEBREAKER = Board(
     totals={"LC": 5280, "EBR": 30, "SPRAM": 4, "DSP": 8},
     extra_resources=_extra,
     program="iceprog {out}/top.bin",
-    compact=True,
+    core="sequenced",
+    yosys={"synth_opts": "-dsp", "script_after_read": NO_COLLISIONS},
 )

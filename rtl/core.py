@@ -173,6 +173,9 @@ class Core(wiring.Component):
     #: (1 and 0 for a ``compact`` core)
     READ_LATENCY = LATENCY
     READ_DELAY = LATENCY - 1
+    #: whether ``access.rdata`` keeps a read's word until the next read (it does not here: the
+    #: read registers move on every clock)
+    READ_HOLDS = False
     #: clocks from a read of STATE, TRACE/errors or PERTURB to its data: their block RAMs' output
     #: registered once (timing: a small block RAM far from the multiplier it feeds)
     SMALL_READ_LATENCY = 2
@@ -370,8 +373,9 @@ class Core(wiring.Component):
         of rule ``sfdfa``/``dfa``) plus the transfer clock."""
         return max(self.clear_words, self.n_weights if grad_dirty else 0) + 2
 
-    def learn_cycles(self) -> int:
-        """Clocks from the transfer of ``LEARN`` to ``done`` (independent of the data)."""
+    def learn_cycles(self, lr_hidden_shift: int | None = None, lr_output_shift: int | None = None) -> int:
+        """Clocks from the transfer of ``LEARN`` to ``done`` (independent of the data and of the
+        learning rates, which the signature takes for the other kinds of core, ``rtl/kinds.py``)."""
         cfg, X = self._config, self.READ_DELAY
         clocks = cfg.n_outputs + self.SMALL_READ_LATENCY + 1             # phase A + switch
         if cfg.learns_hidden:

@@ -32,6 +32,7 @@ from plasticore.host.protocol import MAX_BODY, MAX_FRAME, REPLY, STATUS_BYTES, E
     Identity, Op, event_bytes
 
 from .core import Cmd, Core, Mem
+from .kinds import make_core
 
 __all__ = ["Link", "RX_BEAT", "TX_BEAT"]
 
@@ -83,12 +84,12 @@ class Link(wiring.Component):
         Clocks per UART bit, reported by ``IDENTIFY``.
     rx_window : int
         Bytes of the receive FIFO in front of the decoder, reported by ``IDENTIFY``.
-    compact : bool
-        The core without read registers (:class:`~.core.Core`).
+    core : str
+        The kind of core (``rtl/kinds.py``): ``"pipelined"``, ``"compact"`` or ``"sequenced"``.
     """
 
     def __init__(self, config: Config, *, clk_hz: int, baud_divisor: int, rx_window: int,
-                 compact: bool = False):
+                 core: str = "pipelined"):
         for name, value, limit in (("clk_hz", clk_hz, (1 << 32) - 1),
                                    ("baud_divisor", baud_divisor, (1 << 16) - 1),
                                    ("rx_window", rx_window, (1 << 16) - 1)):
@@ -100,7 +101,7 @@ class Link(wiring.Component):
         if config.count_bits > 8:
             raise ValueError(f"count_bits = {config.count_bits}: replies carry counts as one byte")
         self._config = config
-        self.core = Core(config, compact=compact)
+        self.core = make_core(config, core)
         self.identity = Identity(
             core_hash=config.core_hash, board_hash=config.board_hash, clk_hz=clk_hz,
             baud_divisor=baud_divisor, rx_window=rx_window, data_width=self.core.data_width,
@@ -183,8 +184,10 @@ class Link(wiring.Component):
         rd_left = Signal(8)
         rd_counts = Signal()              # emit the count field (1 byte) instead of whole words
         rd_wait = Signal(range(max(core.READ_LATENCY, 2)))
-        word = Signal(8 * wb)
+        word = Signal(8 * wb)             # a WRITE word, assembled byte by byte
         byte_left = Signal(range(wb + 1))
+        byte_i = Signal(range(wb))        # the READ word's byte on the wire
+
         wbyte = Signal(range(wb + 1))     # bytes of a WRITE word assembled
         after_body = Signal()             # a memory body follows the snapshot
 
@@ -199,6 +202,7 @@ class Link(wiring.Component):
         wr_addr = Signal(core.addr_width)
 
         acc = core.access
+        read_bytes = Array(acc.rdata[8 * k:8 * k + 8] for k in range(wb))
         ev = core.events
         step8 = Signal(8)
         m.d.comb += step8.eq(core.step)
@@ -587,17 +591,22 @@ class Link(wiring.Component):
                 m.d.sync += rd_wait.eq(rd_wait + 1)
                 with m.If(rd_wait == core.READ_LATENCY - 2):
                     m.next = "R_LATCH"
+            count_byte = acc.rdata[count_field.offset:][:cfg.count_bits]
             with m.State("R_LATCH"):
-                with m.If(rd_counts):
-                    m.d.sync += [word.eq(acc.rdata[count_field.offset:][:cfg.count_bits]),
-                                 byte_left.eq(1)]
-                with m.Else():
-                    m.d.sync += [word.eq(acc.rdata), byte_left.eq(wb)]
+                m.d.sync += [byte_i.eq(0), byte_left.eq(Mux(rd_counts, 1, wb))]
+                if not core.READ_HOLDS:   # copy the word: the port's rdata is gone next clock
+                    m.d.sync += word.eq(Mux(rd_counts, count_byte, acc.rdata))
                 m.next = "R_WORD"
             with m.State("R_WORD"):
-                m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(word[:8]), *tx_crc_feed]
+                if core.READ_HOLDS:
+                    # the word's bytes straight from the access port, which holds them until the
+                    # next read (iCE40 area: no 96-bit copy and its multiplexers)
+                    byte = Mux(rd_counts, count_byte, read_bytes[byte_i])
+                else:
+                    byte = word.word_select(byte_i, 8)
+                m.d.comb += [tx.valid.eq(1), *tx_crc_feed, tx.payload.data.eq(byte)]
                 with m.If(tx.ready):
-                    m.d.sync += [word.eq(word >> 8), byte_left.eq(byte_left - 1)]
+                    m.d.sync += [byte_i.eq(byte_i + 1), byte_left.eq(byte_left - 1)]
                     with m.If(byte_left == 1):
                         with m.If(rd_left != 0):
                             m.next = "R_READ"

@@ -51,18 +51,18 @@ class Top(wiring.Component):
         UART bit rate; ``uart.divisor`` refuses rates the clock cannot make within 2 %.
     rx_window : int
         Receive FIFO bytes.
-    compact : bool
-        The core without read registers (:class:`~.core.Core`).
+    core : str
+        The kind of core (``rtl/kinds.py``).
     """
 
     def __init__(self, config: Config, *, clk_hz: int, baud: int, rx_window: int = 1024,
-                 compact: bool = False):
+                 core: str = "pipelined"):
         if not isinstance(config, Config):
             raise TypeError(f"config must be a Config, not {config!r}")
         self.divisor = uart.divisor(clk_hz, baud)
         self.clk_hz, self.baud, self.rx_window = clk_hz, baud, rx_window
         self.link = Link(config, clk_hz=clk_hz, baud_divisor=self.divisor, rx_window=rx_window,
-                         compact=compact)
+                         core=core)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "leds": Out(3), "idle": Out(1)})
 
     @property

@@ -21,15 +21,18 @@ from plasticore.golden import datasets
 from plasticore.golden.config import Config
 from plasticore.golden.network import Network
 from plasticore.golden.train import encode_images
-from plasticore.rtl.core import Cmd, Core, Mem
+from plasticore.rtl.core import Cmd, Mem
+from plasticore.rtl.kinds import make_core
 from plasticore.rtl.golden_view import golden_flags, golden_grads, golden_params, golden_words
 
 CONFIG = Config.from_json(os.environ["PLASTICORE_CONFIG"]) if "PLASTICORE_CONFIG" in os.environ \
     else Config()
 SAMPLES = int(os.environ.get("PLASTICORE_SAMPLES", "3"))
-#: the core under test is ``Core(CONFIG, compact=True)`` (no read registers: the iCE40's)
-COMPACT = os.environ.get("PLASTICORE_COMPACT") == "1"
-TIMEOUT = 10_000   # clocks
+#: the kind of core under test (``rtl/kinds.py``), ``PLASTICORE_CORE_KIND``
+KIND = os.environ.get("PLASTICORE_CORE_KIND", "pipelined")
+#: clocks a command may take: the slowest LEARN of the kinds (the sequenced core's, at its slowest
+#: rates: 31-bit shifts) with room to spare
+TIMEOUT = 200_000
 
 
 class Driver:
@@ -108,7 +111,7 @@ def check(expected, got, flags_expected, flags_got, where):
 @cocotb.test()
 async def core_matches_golden_on_digits(dut):
     cfg = CONFIG
-    core = Core(cfg, compact=COMPACT)
+    core = make_core(cfg, KIND)
     drv = Driver(dut, core)
     await start(dut)
 
@@ -191,7 +194,7 @@ async def core_learns_digits(dut):
     n_train = int(os.environ.get("PLASTICORE_TRAIN", "4"))
     epochs = int(os.environ.get("PLASTICORE_EPOCHS", "1"))
     grad_every = int(os.environ.get("PLASTICORE_GRAD_EVERY", "4"))
-    core = Core(cfg, compact=COMPACT)
+    core = make_core(cfg, KIND)
     drv = Driver(dut, core)
     await start(dut)
     weights, feedback = Network.initial_weights(cfg, seed=0)
@@ -206,7 +209,7 @@ async def core_learns_digits(dut):
     param_keys = list(golden_params(core, net))
     grad_keys = list(golden_grads(core, net))
     totals = {"samples": 0, "clear": 0, "steps": 0, "learn": 0, "sops": 0, "updates": 0,
-              "infer_only": 0, "elig_span": 0, "correct": 0}
+              "infer_only": 0, "elig_span": 0, "correct": 0, "learn_model": 0}
     for epoch in range(epochs):
         for s in range(n_train):
             where = f"epoch {epoch} sample {s} (label {y[s]})"
@@ -235,18 +238,21 @@ async def core_learns_digits(dut):
                 assert cycles == expected, f"{where} step {n}: {cycles} clocks, model {expected}"
                 steps += cycles
                 totals["sops"] += sum(sizes[k + 1] * K for k, K in enumerate(listed))
-                for t in core.step_timing(listed, spikers)["layers"]:
-                    totals["updates"] += t["updates"]
-                    totals["infer_only"] += max(t["loop"], t["trace"])
-                    if t["elig_start"] is not None:
-                        totals["elig_span"] += t["elig_end"] - core.ELIG_DRAIN - t["elig_start"]
-                totals["infer_only"] += 1
+                totals["updates"] += sum(len(spikers[k]) * sizes[k] for k in range(len(listed)))
+                if KIND != "sequenced":     # the pipelined cores' eligibility engine overlaps
+                    for t in core.step_timing(listed, spikers)["layers"]:
+                        totals["infer_only"] += max(t["loop"], t["trace"])
+                        if t["elig_start"] is not None:
+                            totals["elig_span"] += t["elig_end"] - core.ELIG_DRAIN - t["elig_start"]
+                    totals["infer_only"] += 1
             totals["correct"] += int(net.predict()[0] == y[s])
             if grad_every and totals["samples"] % grad_every == 0:
                 first_mismatch(golden_grads(core, net), await drv.read_all(grad_keys),
                                f"{where} before LEARN")
             learn = await drv.command(Cmd.LEARN, int(y[s]))
-            assert learn == core.learn_cycles(), (learn, core.learn_cycles())
+            rates = (net.config.lr_hidden_shift, net.config.lr_output_shift)
+            assert learn == core.learn_cycles(*rates), (learn, core.learn_cycles(*rates))
+            totals["learn_model"] += core.learn_cycles(*rates)
             net.learn([int(y[s])])
             first_mismatch(golden_params(core, net), await drv.read_all(param_keys), f"{where} after LEARN")
             want = (int(net.lfsr_perturb[0]), int(net.lfsr_round[0]))
@@ -269,9 +275,10 @@ async def core_learns_digits(dut):
     dut._log.info("per sample: %.0f synaptic ops (inference), %.0f eligibility synapse updates, "
                   "%d learning words; ideal (one clock each) %.0f clocks: %.3f ops/clock",
                   t["sops"] / n, t["updates"] / n, words, ideal / n, ideal / total)
-    dut._log.info("eligibility engine: %.3f synapse updates/clock over its spans (first update to "
-                  "last), adds %.0f clocks/sample to the steps (%.0f without eligibility)",
-                  t["updates"] / max(1, t["elig_span"]), (t["steps"] - t["infer_only"]) / n,
-                  t["infer_only"] / n)
-    dut._log.info("learning engine: %d clocks for %d words: %.3f words/clock", core.learn_cycles(),
-                  words, words / core.learn_cycles())
+    if KIND != "sequenced":
+        dut._log.info("eligibility engine: %.3f synapse updates/clock over its spans (first update "
+                      "to last), adds %.0f clocks/sample to the steps (%.0f without eligibility)",
+                      t["updates"] / max(1, t["elig_span"]), (t["steps"] - t["infer_only"]) / n,
+                      t["infer_only"] / n)
+    dut._log.info("learning engine: %.0f clocks per LEARN for %d words: %.3f words/clock",
+                  t["learn_model"] / n, words, words * n / t["learn_model"])

@@ -15,6 +15,7 @@ import pytest
 
 from plasticore.golden.config import Config
 from plasticore.rtl.core import Core
+from plasticore.rtl.kinds import make_core
 
 CONFIG = Config()   # digits size: (64, 64, 10), 50 steps
 LEARN_CONFIG = Config(layers=(64, 32, 10))   # the training run: other fields at their defaults
@@ -44,16 +45,18 @@ def test_core_learning(simulator):
                      "PLASTICORE_EPOCHS": str(epochs), "PLASTICORE_GRAD_EVERY": "5"})
 
 
+@pytest.mark.parametrize("kind", ["compact", "sequenced"])
 @pytest.mark.parametrize("simulator", harness.SIMULATORS)
-def test_compact_core_learning(simulator):
-    """The iCEBreaker's core (``compact``: no read registers, its own cycle model): a shorter
-    training run, every word and every clock count checked like the registered core's."""
+def test_other_core_kinds_learning(simulator, kind):
+    """The other kinds of core (``rtl/kinds.py``: ``compact``, no read registers; ``sequenced``,
+    one datapath, the iCEBreaker's), each with its own cycle model: a shorter training run, every
+    word and every clock count checked like the registered core's."""
     reason = harness.missing(simulator)
     if reason:
         pytest.skip(reason)
     train = 10 if simulator == "verilator" else 3
-    harness.run(Core(LEARN_CONFIG, compact=True), "core_learn_compact", "tb_core", simulator,
+    harness.run(make_core(LEARN_CONFIG, kind), f"core_learn_{kind}", "tb_core", simulator,
                 testcase="core_learns_digits", netlist=True,
                 env={"PLASTICORE_CONFIG": LEARN_CONFIG.to_json(), "PLASTICORE_TRAIN": str(train),
                      "PLASTICORE_EPOCHS": "1", "PLASTICORE_GRAD_EVERY": "3",
-                     "PLASTICORE_COMPACT": "1"})
+                     "PLASTICORE_CORE_KIND": kind})

@@ -23,7 +23,7 @@ PINS = {
 
 def plan_of(board):
     top = BoardTop(board, board.default_config(), clk_hz=int(board.exact_hz(board.target_hz)))
-    return board.platform().build(top, name="top", do_build=False, synth_opts="-dsp")
+    return board.platform().build(top, name="top", do_build=False, **board.yosys)
 
 
 def constraints(name, plan):
@@ -50,9 +50,12 @@ def test_board_top_requests(name):
     rtlil = plan.files["top.il"]
     assert ("SB_PLL40_PAD" if name == "icebreaker" else "EHXPLLL") in rtlil
     if name == "icebreaker":
-        # GRAD and FEEDBACK in the four SPRAMs (the EBRs could not hold them)
-        assert rtlil.count("SB_SPRAM256KA") >= 4
+        # the sequenced core: WEIGHT with FEEDBACK in one SPRAM, GRAD in two
+        assert board.core == "sequenced"
+        assert rtlil.count("SB_SPRAM256KA") == 3
         assert "-dsp" in plan.files["top.ys"]
+        # the block RAMs' read/write collisions are don't-care (boards/icebreaker.py)
+        assert "setparam -set COLLISION_X_MASK 1" in plan.files["top.ys"]
     assert tuple(board.default_config().layers) == board.layers
 
 

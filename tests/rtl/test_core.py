@@ -1,6 +1,8 @@
 # amaranth: UnusedElaboratable=no
-"""rtl.core (the inference engine) in lock step with golden.network (fixed=True): every state
-word, the perturbations and the flags compared after the reset and after every step."""
+"""rtl.core (the pipelined core, with and without read registers) and rtl.seqcore (the sequenced
+core) in lock step with golden.network (fixed=True): every state word, the perturbations and the
+flags compared after the reset and after every step; weights, feedback and LFSRs after every
+LEARN; each kind's cycle model."""
 
 import random
 
@@ -9,6 +11,9 @@ import pytest
 
 from plasticore.golden.config import Config, Format
 from plasticore.rtl.core import Cmd, Core
+from plasticore.rtl.kinds import CORE_KINDS as KINDS
+from plasticore.rtl.kinds import make_core
+from plasticore.rtl.seqcore import SequencedCore
 
 from .coredrv import command, lockstep
 
@@ -30,38 +35,53 @@ def random_rasters(config, rng, samples, rate=0.4):
     return [rng.random((config.n_steps, config.n_inputs)) < rate for _ in range(samples)]
 
 
-def run(simulate, config, weights, rasters, seed=0, stats=None, compact=False):
-    core = Core(config, compact=compact)
+def check_sequenced_cycles(config, stats, learn_stats):
+    """The sequenced core's cycle model against the clocks it took (the pipelined cores'
+    models have tests of their own below)."""
+    model = SequencedCore.model(config)
+    for listed, cycles, spikers in stats:
+        assert cycles == model.step_cycles(listed, spikers), (listed, spikers, cycles)
+    assert learn_stats == [model.learn_cycles()] * len(learn_stats), learn_stats
+
+
+def run(simulate, config, weights, rasters, seed=0, stats=None, compact=False, kind=None):
+    kind = kind or ("compact" if compact else "pipelined")
+    core = make_core(config, kind)
+    if stats is None and kind == "sequenced":
+        stats = []
 
     async def bench(ctx):
         await lockstep(ctx, core, weights, rasters, rng=random.Random(seed), stats=stats)
 
     simulate(core, bench)
+    if kind == "sequenced":
+        check_sequenced_cycles(config, stats, [])
     return stats
 
 
-def test_random_small(simulate):
+@pytest.mark.parametrize("kind", ["pipelined", "sequenced"])
+def test_random_small(simulate, kind):
     rng = np.random.default_rng(1)
-    run(simulate, SMALL, random_weights(SMALL, rng), random_rasters(SMALL, rng, 2))
+    run(simulate, SMALL, random_weights(SMALL, rng), random_rasters(SMALL, rng, 2), kind=kind)
 
 
-@pytest.mark.parametrize("compact", [False, True])
-def test_random_deep(simulate, compact):
-    """Two hidden layers: the spike lists ping-pong between both banks; with and without the
-    read registers (``compact``: the iCE40 core)."""
+@pytest.mark.parametrize("kind", KINDS)
+def test_random_deep(simulate, kind):
+    """Two hidden layers: the spike lists ping-pong between both banks; every kind of core."""
     config = Config(layers=(8, 6, 5, 3), n_steps=10, input_window=6)
     rng = np.random.default_rng(2)
-    run(simulate, config, random_weights(config, rng), random_rasters(config, rng, 2), compact=compact)
+    run(simulate, config, random_weights(config, rng), random_rasters(config, rng, 2), kind=kind)
 
 
-def test_readout_only_and_tiny_layers(simulate):
+@pytest.mark.parametrize("kind", ["pipelined", "sequenced"])
+def test_readout_only_and_tiny_layers(simulate, kind):
     """One weight layer (no hidden neurons, no perturbations), and a one-neuron hidden layer."""
     rng = np.random.default_rng(3)
     config = Config(layers=(5, 3), n_steps=8, input_window=4, rule="readout")
-    run(simulate, config, random_weights(config, rng), random_rasters(config, rng, 2))
+    run(simulate, config, random_weights(config, rng), random_rasters(config, rng, 2), kind=kind)
     config = Config(layers=(3, 1, 2), n_steps=8, input_window=4)
     run(simulate, config, [np.full((1, 3), 4000), np.array([[2000], [-3000]])],
-        random_rasters(config, rng, 2, rate=0.6))
+        random_rasters(config, rng, 2, rate=0.6), kind=kind)
 
 
 NARROW = Config(layers=(8, 6, 3), n_steps=12, input_window=8, state=Format(18, 11),
@@ -69,7 +89,8 @@ NARROW = Config(layers=(8, 6, 3), n_steps=12, input_window=8, state=Format(18, 1
                 target_true=7, target_false=1)
 
 
-def test_saturation_flags(simulate):
+@pytest.mark.parametrize("kind", ["pipelined", "sequenced"])
+def test_saturation_flags(simulate, kind):
     """Narrow formats: state, trace, grade and count all clip; values and flags match."""
     rng = np.random.default_rng(4)
     weights = random_weights(NARROW, rng, full_scale=0.5)
@@ -81,13 +102,14 @@ def test_saturation_flags(simulate):
     async def bench(ctx):
         net["golden"] = await lockstep(ctx, core, weights, rasters, rng=random.Random(4))
 
-    core = Core(NARROW)
+    core = make_core(NARROW, kind)
     simulate(core, bench)
     flags = net["golden"].flags
     assert all(flags[name][0] for name in ("state", "trace", "grade", "count")), flags
 
 
-def test_directed(simulate):
+@pytest.mark.parametrize("kind", ["pipelined", "sequenced"])
+def test_directed(simulate, kind):
     """A silent neuron (negative weights), a neuron firing every step, every input spiking in
     every step (the largest list), several layers firing in one step, back-to-back samples."""
     config = SMALL
@@ -100,7 +122,7 @@ def test_directed(simulate):
     full = np.ones((config.n_steps, config.n_inputs), bool)
     quiet = np.zeros_like(full)
     quiet[0] = True
-    stats = run(simulate, config, [w1, w2], [full, quiet, full], stats=[])
+    stats = run(simulate, config, [w1, w2], [full, quiet, full], stats=[], kind=kind)
     assert len(stats) == 3 * config.n_steps
 
 
@@ -143,21 +165,27 @@ def random_feedback(config, rng, scale=4096):
 
 
 def learn(simulate, config, weights, rasters, labels, feedback=None, seed=0, learn_stats=None,
-          compact=False):
-    core = Core(config, compact=compact)
-    out = {}
+          compact=False, kind=None):
+    kind = kind or ("compact" if compact else "pipelined")
+    core = make_core(config, kind)
+    out, stats = {}, []
+    if learn_stats is None and kind == "sequenced":
+        learn_stats = []
 
     async def bench(ctx):
-        out["net"] = await lockstep(ctx, core, weights, rasters, rng=random.Random(seed),
+        out["net"] = await lockstep(ctx, core, weights, rasters, rng=random.Random(seed), stats=stats,
                                     feedback=feedback, labels=labels, learn_stats=learn_stats)
 
     simulate(core, bench)
+    if kind == "sequenced":
+        check_sequenced_cycles(config, stats, learn_stats)
     return out["net"]
 
 
 @pytest.mark.parametrize("layers", [(8, 6, 3), (8, 6, 5, 3)])
 @pytest.mark.parametrize("rule", ["sfdfa", "dfa", "readout"])
-def test_learn_rules(simulate, layers, rule):
+@pytest.mark.parametrize("kind", ["pipelined", "sequenced"])
+def test_learn_rules(simulate, layers, rule, kind):
     """Every rule on one and two hidden layers: three back-to-back samples, each followed by LEARN;
     ghat/ehat after every step, weights/feedback/LFSRs after every LEARN."""
     config = Config(layers=layers, n_steps=12, input_window=8, rule=rule)
@@ -165,9 +193,9 @@ def test_learn_rules(simulate, layers, rule):
     stats = []
     net = learn(simulate, config, random_weights(config, rng, full_scale=0.02), random_rasters(config, rng, 3),
                 rng.integers(0, config.n_outputs, size=3).tolist(), random_feedback(config, rng),
-                learn_stats=stats)
+                learn_stats=stats, kind=kind)
     assert any((layer.ghat != 0).any() for layer in net.layers)
-    assert stats == [Core(config).learn_cycles()] * 3, stats
+    assert stats == [make_core(config, kind).learn_cycles()] * 3, stats
 
 
 def test_learn_compact(simulate):
@@ -184,23 +212,26 @@ def test_learn_compact(simulate):
     assert compact < Core.model(config).learn_cycles()
 
 
-def test_learn_readout_only_layer(simulate):
+@pytest.mark.parametrize("kind", ["pipelined", "sequenced"])
+def test_learn_readout_only_layer(simulate, kind):
     """No hidden layer at all (readout on (5, 3)): output weights only, no feedback."""
     config = Config(layers=(5, 3), n_steps=8, input_window=4, rule="readout", lr_output_shift=2)
     rng = np.random.default_rng(12)
     learn(simulate, config, [rng.integers(-3000, 6000, size=(3, 5))],
-          random_rasters(config, rng, 3, rate=0.5), [0, 2, 1])
+          random_rasters(config, rng, 3, rate=0.5), [0, 2, 1], kind=kind)
 
 
-def test_learn_reset_path_off_no_regulariser_no_clip(simulate):
+@pytest.mark.parametrize("kind", ["pipelined", "sequenced"])
+def test_learn_reset_path_off_no_regulariser_no_clip(simulate, kind):
     config = Config(layers=(8, 6, 3), n_steps=12, input_window=8, reset_path=False, rate_reg_shift=None,
                     error_clip=None)
     rng = np.random.default_rng(13)
     learn(simulate, config, random_weights(config, rng, full_scale=0.02), random_rasters(config, rng, 2),
-          [1, 0], random_feedback(config, rng))
+          [1, 0], random_feedback(config, rng), kind=kind)
 
 
-def test_learn_zero_error(simulate):
+@pytest.mark.parametrize("kind", ["pipelined", "sequenced"])
+def test_learn_zero_error(simulate, kind):
     """Targets equal to the counts (silent outputs, targets 0) and no rate regulariser: every
     delta is 0, so no weight moves, yet the rounding LFSR advances once per word; the feedback
     still decays towards D_o p_i = 0 where hidden neurons fired (the golden model does that)."""
@@ -210,7 +241,7 @@ def test_learn_zero_error(simulate):
     w1 = rng.integers(500, 4000, size=(6, 8))
     w2 = np.full((3, 6), -4000)
     fb = random_feedback(config, rng)
-    net = learn(simulate, config, [w1, w2], random_rasters(config, rng, 2), [1, 2], fb)
+    net = learn(simulate, config, [w1, w2], random_rasters(config, rng, 2), [1, 2], fb, kind=kind)
     assert (net.layers[0].w[0] == w1).all() and (net.layers[1].w[0] == w2).all()
     assert (net.layers[0].count > 0).any() and (net.feedback[0][0] != fb[0]).any()
 
@@ -220,7 +251,8 @@ LEARN_NARROW = Config(layers=(8, 6, 3), n_steps=12, input_window=8, grad=Format(
                       init_feedback=1.0)
 
 
-def test_learn_saturation_flags(simulate):
+@pytest.mark.parametrize("kind", ["pipelined", "sequenced"])
+def test_learn_saturation_flags(simulate, kind):
     """Narrow grad and feedback formats, zero learning-rate shifts: ghat/ehat, weights and
     feedback all clip; values and flags match after every step and every LEARN."""
     config = LEARN_NARROW
@@ -229,12 +261,13 @@ def test_learn_saturation_flags(simulate):
     weights[0][1] = config.weight.hi
     weights[1][:, 1] = config.weight.hi
     net = learn(simulate, config, weights, random_rasters(config, rng, 3, rate=0.6), [0, 1, 2],
-                random_feedback(config, rng, scale=200))
+                random_feedback(config, rng, scale=200), kind=kind)
     flags = net.flags
     assert all(flags[name][0] for name in ("grad", "weight", "feedback")), flags
 
 
-def test_current_clamp_and_inference_samples(simulate):
+@pytest.mark.parametrize("kind", ["pipelined", "sequenced"])
+def test_current_clamp_and_inference_samples(simulate, kind):
     """A spike whose current c' is below theta (negative: an inhibitory input after an
     excitatory one), so the reciprocal clamps to r = 0xFFFF; samples without LEARN in between
     (the SAMPLE reset clears ghat/ehat left by the eligibility engine)."""
@@ -258,7 +291,7 @@ def test_current_clamp_and_inference_samples(simulate):
     assert clamped
     rng = np.random.default_rng(16)
     learn(simulate, config, [w1, w2], [raster, random_rasters(config, rng, 1)[0], raster, raster],
-          [None, 1, None, 0], random_feedback(config, rng))
+          [None, 1, None, 0], random_feedback(config, rng), kind=kind)
 
 
 def test_grad_memory_choice_and_refusals():

@@ -129,10 +129,11 @@ def test_identify_reset_status_seeds(simulate):
     simulate(link, bench)
 
 
-@pytest.mark.parametrize("compact", [False, True])
-def test_write_read_round_trip_and_address_checks(simulate, compact):
-    """Also with the compact core (the iCE40's), whose access port answers a clock after a read."""
-    link = Link(SMALL, clk_hz=12_000_000, baud_divisor=4, rx_window=1024, compact=compact)
+@pytest.mark.parametrize("kind", ["pipelined", "compact", "sequenced"])
+def test_write_read_round_trip_and_address_checks(simulate, kind):
+    """Every kind of core (``rtl/kinds.py``); the compact and sequenced cores' access port answers
+    a clock after a read."""
+    link = Link(SMALL, clk_hz=12_000_000, baud_divisor=4, rx_window=1024, core=kind)
     core = link.core
     rng = np.random.default_rng(1)
 
@@ -194,10 +195,11 @@ def test_frame_errors_change_nothing_and_the_link_recovers(simulate):
     simulate(link, bench)
 
 
-@pytest.mark.parametrize("rule, compact", [("sfdfa", False), ("dfa", False), ("sfdfa", True)])
-def test_learning_samples_equal_the_golden_model(simulate, rule, compact):
+@pytest.mark.parametrize("rule, kind", [("sfdfa", "pipelined"), ("dfa", "pipelined"),
+                                        ("sfdfa", "compact"), ("sfdfa", "sequenced")])
+def test_learning_samples_equal_the_golden_model(simulate, rule, kind):
     config = seed_config(SMALL.replace(rule=rule), 3)
-    link = Link(config, clk_hz=12_000_000, baud_divisor=4, rx_window=1024, compact=compact)
+    link = Link(config, clk_hz=12_000_000, baud_divisor=4, rx_window=1024, core=kind)
     core = link.core
     rng = np.random.default_rng(7)
     weights, feedback = Network.initial_weights(config, 3)

@@ -1,0 +1,640 @@
+"""The sequenced core: the spec's operations one after another on one datapath, for FPGAs whose
+logic is the limit (the iCE40 UP5K: 5,280 cells). Design note: ``docs/rtl.md``, "The sequenced
+core".
+
+The pipelined :class:`~.core.Core` runs three engines side by side (neuron loop, trace pass,
+eligibility) and four learning datapaths, with eleven multipliers; its logic alone is about the
+size of a UP5K (``docs/boards.md``). This core does the same work with one multiplier, one
+reciprocal unit and a state machine that visits, in the spec's order:
+
+* a step, layer by layer: the **trace pass** (every input of the layer: decay, ``eps_j``,
+  ``+1.0`` for the spiking ones; 2 clocks per input), then the **neuron loop** (per neuron: decay
+  ``a`` and ``c``, threshold, bookkeeping; for a spiking neuron the reciprocal and the
+  eligibility of all its synapses, 3 clocks each; the integration of the layer's spiking inputs,
+  2 clocks each; one state write);
+* ``SAMPLE``: the clear, as the pipelined core does it;
+* ``LEARN``: phases A-D of spec 6 (output errors, hidden errors through the feedback, the
+  weight updates, the feedback updates), one word at a time.
+
+Ports, memory map, access port, flags and host-side helpers are :class:`~.core.Core`'s
+(inherited), so the link and every bit-exact test drive it unchanged; the cycle model
+(:meth:`step_cycles`, :meth:`sample_cycles`, :meth:`learn_cycles`) is its own. WEIGHT with
+FEEDBACK above it, and GRAD, are single-port memories (``rtl/spram.py``): SPRAM on an iCE40
+UltraPlus, where 64-128-10 (9,472 synapses) fits in three of the four.
+
+Why it may be slow: at the iCEBreaker's 115,200 baud a digits sample takes about 205,000 clocks
+of a 24 MHz core on the wire; this core's work is a few tens of thousands (``docs/boards.md``).
+"""
+
+from amaranth import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.lib import data, memory
+
+from plasticore.golden.config import DECAY_FRAC, Config
+from plasticore.golden.network import FLAG_NAMES
+
+from .core import Cmd, Core, Mem, _bits
+from .lfsr import LFSR
+from .reciprocal import Reciprocal
+from .spram import SinglePortRAM
+
+__all__ = ["SequencedCore"]
+
+#: clocks from a reciprocal's start to its result being taken (rtl/reciprocal.py: 1 + 16, and
+#: the clock that starts it)
+RECIPROCAL_CLOCKS = DECAY_FRAC + 2
+
+
+def _sat(x, fmt):
+    """(x clipped to fmt, clipped?): spec 1's ``sat``, decided from the bits of ``x`` above the
+    format's instead of comparisons with ``fmt.lo``/``fmt.hi`` (the same result for every
+    two's-complement ``x``, without two carry chains per store: iCE40 area)."""
+    x = Value.cast(x)
+    signed_x, n = x.shape().signed, fmt.bits - (1 if fmt.signed else 0)
+    if len(x) <= n or (len(x) == fmt.bits and signed_x == fmt.signed):
+        return x, Const(0)
+    top = x[n:]                         # a signed x: its sign bit is the top bit of ``top``
+    if fmt.signed and signed_x:
+        fits = ~top.any() | top.all()
+    else:
+        fits = ~top.any()
+    low = x[:fmt.bits].as_signed() if fmt.signed else x[:fmt.bits]
+    clipped = Mux(x[-1], fmt.lo, fmt.hi) if signed_x else fmt.hi
+    return Mux(fits, low, clipped), ~fits
+
+
+class SequencedCore(Core):
+    """A Plasticore core with one datapath (:mod:`module docs <plasticore.rtl.seqcore>`).
+
+    Every memory answers the clock after a read (``READ_LATENCY`` 1). The interface is
+    :class:`~.core.Core`'s; ``compact`` is true (no read registers).
+    """
+
+    READ_LATENCY = 1
+    #: ``access.rdata`` keeps a read's word until the next read (the link sends it from there)
+    READ_HOLDS = True
+    READ_DELAY = 0
+    SMALL_READ_LATENCY = 1
+    LIST_READ_LATENCY = 1
+
+    def __init__(self, config: Config):
+        super().__init__(config, compact=True)
+        #: marks words cleared by ``SAMPLE`` (bank 0: the input events of a step not yet run)
+        self.paired_memory = None
+
+    @classmethod
+    def model(cls, config: Config, **_) -> "SequencedCore":
+        """A core used only for its pure-Python side, never elaborated."""
+        core = cls(config)
+        core._MustUse__silence = True
+        return core
+
+    # --- cycle model (pure Python; asserted by tests/rtl/test_seqcore.py) -------------------------
+    def step_timing(self, listed, spikers) -> dict:
+        """Clocks of one step, ``listed[k]`` spiking inputs and spiking neurons ``spikers[k]`` of
+        layer ``k``: ``{"clocks", "layers"}`` with per layer ``{"start", "trace", "loop"}``
+        (clocks from the transfer + 1)."""
+        cfg = self._config
+        t, layers = 0, []
+        for k, K in enumerate(listed):
+            n, j = cfg.layers[k + 1], cfg.layers[k]
+            trace = 1 + 2 * j
+            loop = 1 + n * (5 + 2 * K)
+            loop += len(spikers[k]) * (RECIPROCAL_CLOCKS + 3 * j)
+            layers.append({"start": t, "trace": trace, "loop": loop})
+            t += trace + loop
+        return {"clocks": t + 1, "layers": layers}
+
+    def step_cycles(self, listed, spikers) -> int:
+        return self.step_timing(listed, spikers)["clocks"]
+
+    @property
+    def clear_words(self) -> int:
+        """Addresses ``SAMPLE`` visits with a clean ``GRAD``."""
+        return max(self.n_neurons, self.n_traces, self.max_inputs, self.n_hidden)
+
+    def learn_cycles(self, lr_hidden_shift: int | None = None, lr_output_shift: int | None = None) -> int:
+        """Clocks from the transfer of ``LEARN`` to ``done``, at the learning rates given (the
+        configuration's by default): phase C shifts each update by its layer's ``k``, 4 bits per
+        clock and then 1."""
+        cfg, O = self._config, self._config.n_outputs
+        rates = {"lr_hidden_shift": lr_hidden_shift, "lr_output_shift": lr_output_shift}
+        k = {name: cfg.update_offset(name) + (getattr(cfg, name) if v is None else v)
+             for name, v in rates.items()}
+        per_word = {name: 4 + v // 4 + v % 4 for name, v in k.items()}
+        clocks = 1 + O                                             # phase A
+        if cfg.learns_hidden:
+            clocks += self.n_hidden * (2 * O + 1)                  # phase B
+            clocks += self.weight_base[-1] * per_word["lr_hidden_shift"]      # phase C
+        clocks += (self.n_weights - self.weight_base[-1]) * per_word["lr_output_shift"]
+        if cfg.learns_feedback:
+            clocks += 2 * self.n_feedback                          # phase D
+        return clocks + 1
+
+    # --- circuit -------------------------------------------------------------------------------
+    def elaborate(self, platform):
+        m = Module()
+        cfg, L, O = self._config, self.n_layers, self._config.n_outputs
+        flag = {name: Signal(name=f"raise_{name}") for name in FLAG_NAMES}
+        flags = Signal(len(FLAG_NAMES))
+        m.d.comb += self.flags.eq(flags)
+        m.d.sync += flags.eq((flags & ~self.flags_clear) | Cat(flag[n] for n in FLAG_NAMES))
+
+        # ---- memories --------------------------------------------------------------------------------
+        spram = str(getattr(platform, "device", "")).startswith("iCE40UP")
+        wf_width = max(cfg.weight.bits, cfg.feedback.bits)
+        # WEIGHT at 0, FEEDBACK at n_weights: one single-port memory (one SPRAM on the UP5K)
+        m.submodules.weights_feedback = wf = SinglePortRAM(
+            width=wf_width, depth=self.n_weights + self.n_feedback, spram=spram)
+        m.submodules.grads = gr = SinglePortRAM(width=self.grad_layout.size, depth=self.n_weights,
+                                                spram=spram)
+        gr_rdata = data.View(self.grad_layout, gr.rdata)
+        gr_wdata = data.View(self.grad_layout, gr.wdata)
+        w_of = wf.rdata[:cfg.weight.bits].as_signed()
+        b_of = wf.rdata[:cfg.feedback.bits].as_signed()
+
+        lbits = _bits(self.max_inputs)
+        entry = data.StructLayout({"j": unsigned(lbits), "d": signed(cfg.grade.bits)})
+        eps_shape = signed(max(2, cfg.trace.bits + 1 - (cfg.trace.frac - cfg.grad.frac)))
+        dw = max(cfg.feedback.bits + cfg.count_bits + 2 + _bits(O + 1),
+                 cfg.count_bits + 2 + cfg.feedback.frac) + 1
+        err_layout = data.StructLayout({"delta": signed(dw), "fired": 1})
+        mems = {
+            "state": memory.Memory(shape=self.state_layout, depth=self.n_neurons, init=[]),
+            "traces": memory.Memory(shape=self.trace_layout, depth=self.n_traces, init=[]),
+            "eps": memory.Memory(shape=eps_shape, depth=self.max_inputs, init=[]),
+            "errors": memory.Memory(shape=err_layout, depth=self.n_neurons, init=[]),
+            "perturb": memory.Memory(shape=1, depth=max(1, self.n_hidden), init=[]),
+            # two banks (the high address bit): layer k reads bank k % 2 and lists its spikes
+            # in the other one for layer k + 1
+            "lists": memory.Memory(shape=entry, depth=2 << lbits, init=[]),
+            "marks": memory.Memory(shape=1, depth=2 << lbits, init=[]),
+            # a block RAM, not 125 LUTs of ROM (yosys's choice for 51 words on its own)
+            "rho_pow": memory.Memory(shape=unsigned(DECAY_FRAC), depth=cfg.n_steps + 1,
+                                     init=list(cfg.rho_pow_q), attrs={"rom_style": "block"}),
+        }
+        for name, mem in mems.items():
+            m.submodules[name] = mem
+        st_rd, st_wr = mems["state"].read_port(), mems["state"].write_port()
+        tr_rd, tr_wr = mems["traces"].read_port(), mems["traces"].write_port()
+        ep_rd, ep_wr = mems["eps"].read_port(), mems["eps"].write_port()
+        er_rd, er_wr = mems["errors"].read_port(), mems["errors"].write_port()
+        pt_rd, pt_wr = mems["perturb"].read_port(), mems["perturb"].write_port()
+        ls_rd, ls_wr = mems["lists"].read_port(), mems["lists"].write_port()
+        mk_rd, mk_wr = mems["marks"].read_port(), mems["marks"].write_port()
+        rp_rd = mems["rho_pow"].read_port()
+        cur = st_rd.data                   # the neuron's word, from N_ISSUE to N_WRITE
+        def banked(index, b):
+            """The list/marks address of entry or input ``index`` in bank ``b``."""
+            index = index.as_unsigned()
+            return Cat(index[:lbits], Const(0, max(0, lbits - len(index))), b)
+
+        for port in (st_rd, tr_rd, ep_rd, er_rd, pt_rd, ls_rd, mk_rd, rp_rd):
+            m.d.comb += port.en.eq(0)        # a read port holds its word until the next read
+
+        m.submodules.lfsr = lfsr = LFSR(init=cfg.seed_perturb)
+        m.d.comb += [lfsr.seed.eq(self.seed), lfsr.load.eq(self.seed_load),
+                     self.perturb_state.eq(lfsr.value)]
+        m.submodules.lfsr_round = rlfsr = LFSR(init=cfg.seed_round)
+        m.d.comb += [rlfsr.seed.eq(self.round_seed), rlfsr.load.eq(self.round_seed_load),
+                     self.round_state.eq(rlfsr.value)]
+        m.submodules.recip = rcp = Reciprocal(cfg)
+        r = rcp.r.payload                  # held until the next division
+        theta = cfg.threshold_q
+        m.d.comb += rcp.theta_q.eq(theta)
+
+        # learning rates (spec 6.3): the update shifts; the noise mask 2**k - 1 is formed from the
+        # shift where it is used (area: no mask registers and no shifter at the load)
+        off_hid, off_out = cfg.update_offset("lr_hidden_shift"), cfg.update_offset("lr_output_shift")
+        lr_hid = Signal(8, init=cfg.lr_hidden_shift)
+        lr_out = Signal(8, init=cfg.lr_output_shift)
+        k_hid = Signal(5, init=cfg.hidden_update_shift)
+        k_out = Signal(5, init=cfg.output_update_shift)
+        m.d.comb += [self.rates_now.hidden.eq(lr_hid), self.rates_now.output.eq(lr_out)]
+        with m.If(self.rates_load):
+            new_hid = (self.rates.hidden + off_hid)[:5]
+            new_out = (self.rates.output + off_out)[:5]
+            m.d.sync += [lr_hid.eq(self.rates.hidden), lr_out.eq(self.rates.output),
+                         k_hid.eq(new_hid), k_out.eq(new_out)]
+
+        # ---- per-layer constants, indexed by the layer register ------------------------------------
+        layer = Signal(range(max(2, L)))
+        table = lambda values: Array(Const(v, range(max(values) + 1)) for v in values)  # noqa: E731
+        n_of = table([cfg.layers[k + 1] for k in range(L)])[layer]
+        j_of = table([cfg.layers[k] for k in range(L)])[layer]
+        nbase = table(self.neuron_base)[layer]
+        tbase = table(self.trace_base)[layer]
+        wbase = table(self.weight_base)[layer]
+        fbase_next = table(self.feedback_base[1:] + [0, 0])[layer]
+        is_last = layer == L - 1
+        bank = layer[0]
+        out_base = self.neuron_base[-1]
+        out_weights = self.weight_base[-1]
+
+        # ---- the one multiplier ----------------------------------------------------------------
+        # ---- two multipliers, each a pair of the iCE40's 16 x 16 DSPs: the decays (a signed word
+        # times an unsigned 0.16 constant, rho, rho^k or r) and the signed products (w d, B delta,
+        # delta ghat). One 32 x 17 multiplier for both would put its 17th row in LUTs
+        ua_w = max(cfg.state.bits, cfg.trace.bits + 1, cfg.grad.bits, eps_shape.width + 1,
+                   max(cfg.grad.bits if cfg.reset_path else 2, eps_shape.width) + 1)
+        ma_u, mb_u = Signal(signed(ua_w)), Signal(unsigned(DECAY_FRAC))
+        decayed = (ma_u * mb_u) >> DECAY_FRAC
+        sa_w = max(dw, cfg.weight.bits, cfg.feedback.bits)
+        sb_w = max(cfg.grade.bits, cfg.grad.bits, cfg.count_bits + 2)
+        ma, mb = Signal(signed(sa_w)), Signal(signed(sb_w))
+        prod = ma * mb
+        m.d.comb += [ma.eq(0), mb.eq(0), ma_u.eq(0), mb_u.eq(0)]
+
+        # ---- registers of the sequencer -----------------------------------------------------------
+        step = Signal(cfg.step_bits)
+        m.d.comb += self.step.eq(step)
+        n_in = Signal(range(self.max_inputs + 1))     # events listed for the coming step
+        n_out = Signal(range(self.max_inputs + 1))    # spikes listed by the running layer
+        K = Signal(range(self.max_inputs + 1))        # spiking inputs of the running layer
+        j = Signal(range(self.max_inputs + 1))        # input (trace pass, eligibility)
+        kk = Signal(range(self.max_inputs + 1))       # list entry (integration)
+        i = Signal(range(max(self.max_neurons, 2)))   # neuron within the layer
+        o = Signal(range(max(O, 2)))                  # output (learning)
+        row = Signal(range(max(self.n_weights, 2)))   # weight address of (i, input 0)
+        addr = Signal(range(max(self.n_weights, self.n_feedback, 2)))  # LEARN word
+        h = Signal(range(max(self.n_neurons, 2)))     # neuron address (learning)
+        fa = Signal(range(max(self.n_feedback, 2)))   # feedback address (phase B)
+        grad_dirty = Signal()
+        label = Signal(self.event_layout["addr"].shape)
+
+        # trace pass
+        x_dec = Signal(unsigned(cfg.trace.bits))
+        mark = Signal()
+        # neuron loop. A read port keeps its word until the next read (an SPRAM until the next
+        # access): the neuron's state word, its perturbation, the list entry, ghat, rho^k and r
+        # are used from the memories' and the reciprocal's outputs, not copied (area)
+        a_dec = Signal(signed(cfg.state.bits))
+        c_dec = Signal(signed(cfg.state.bits))
+        spike = Signal()
+        acc = Signal(signed(cfg.weight.bits + _bits(self.max_inputs + 1) + 1))
+        gacc = Signal(signed(cfg.grade.bits + _bits(self.max_inputs + 1) + 1))
+        # eligibility
+        e_bits = cfg.grad.bits if cfg.reset_path else 2
+        e_reg = Signal(signed(e_bits))
+        diff = Signal(signed(max(e_bits, eps_shape.width) + 1))
+        # learning
+        hacc = Signal(signed(dw))
+        update = Signal(signed(max(sa_w + sb_w, 33) + 1))       # phase C: (noise - delta ghat) >> k
+        shift = Signal(5)
+        draw = Signal(data.StructLayout({"valid": 1, "addr": range(max(2, self.n_hidden))}))
+        clr = Signal(range(max(self.clear_words, self.n_weights) + 1))
+        clr_end = Mux(grad_dirty, max(self.clear_words, self.n_weights), self.clear_words)
+
+        m.d.sync += [draw.valid.eq(0), self.done.eq(0)]
+        ev = self.events.payload
+        acc_ = self.access
+        count_max = (1 << cfg.count_bits) - 1
+        one = cfg.trace.one
+
+        with m.FSM() as fsm:
+            with m.State("IDLE"):
+                with m.If(self.events.valid):
+                    with m.Switch(ev.cmd):
+                        with m.Case(Cmd.SPIKE):
+                            with m.If(n_in < cfg.n_inputs):
+                                m.d.comb += [ls_wr.en.eq(1), ls_wr.addr.eq(n_in),
+                                             ls_wr.data.j.eq(ev.addr), ls_wr.data.d.eq(0),
+                                             mk_wr.en.eq(1), mk_wr.addr.eq(ev.addr), mk_wr.data.eq(1)]
+                                m.d.sync += n_in.eq(n_in + 1)
+                        with m.Case(Cmd.STEP):
+                            m.d.sync += [layer.eq(0), K.eq(n_in), n_in.eq(0), n_out.eq(0), j.eq(0)]
+                            m.next = "T_ISSUE"
+                        with m.Case(Cmd.SAMPLE):
+                            m.d.sync += [clr.eq(0), n_in.eq(0), step.eq(0)]
+                            m.next = "CLEAR"
+                        with m.Case(Cmd.LEARN):
+                            m.d.sync += [label.eq(ev.addr), o.eq(0)]
+                            m.next = "A_ISSUE"
+                # host access
+                rd_en, wr_en = acc_.en & ~acc_.we, acc_.en & acc_.we
+                m.d.comb += [wf.addr.eq(acc_.addr), wf.wdata.eq(acc_.wdata),
+                             gr.addr.eq(acc_.addr), gr.wdata.eq(acc_.wdata),
+                             st_rd.addr.eq(acc_.addr), st_wr.addr.eq(acc_.addr), st_wr.data.eq(acc_.wdata),
+                             tr_rd.addr.eq(acc_.addr), tr_wr.addr.eq(acc_.addr), tr_wr.data.eq(acc_.wdata),
+                             pt_rd.addr.eq(acc_.addr)]
+                with m.Switch(acc_.mem):
+                    with m.Case(Mem.WEIGHT):
+                        m.d.comb += [wf.en.eq(acc_.en), wf.we.eq(acc_.we)]
+                    with m.Case(Mem.FEEDBACK):
+                        m.d.comb += [wf.en.eq(acc_.en), wf.we.eq(acc_.we),
+                                     wf.addr.eq(self.n_weights + acc_.addr)]
+                    with m.Case(Mem.GRAD):
+                        m.d.comb += [gr.en.eq(acc_.en), gr.we.eq(acc_.we)]
+                        with m.If(wr_en):
+                            m.d.sync += grad_dirty.eq(1)
+                    with m.Case(Mem.STATE):
+                        m.d.comb += [st_rd.en.eq(rd_en), st_wr.en.eq(wr_en)]
+                    with m.Case(Mem.TRACE):
+                        m.d.comb += [tr_rd.en.eq(rd_en), tr_wr.en.eq(wr_en)]
+                    with m.Case(Mem.PERTURB):
+                        m.d.comb += pt_rd.en.eq(rd_en)
+
+            with m.State("CLEAR"):
+                m.d.comb += [st_wr.en.eq(clr < self.n_neurons), st_wr.addr.eq(clr), st_wr.data.eq(0),
+                             tr_wr.en.eq(clr < self.n_traces), tr_wr.addr.eq(clr), tr_wr.data.eq(0),
+                             mk_wr.en.eq(clr < self.max_inputs), mk_wr.addr.eq(clr), mk_wr.data.eq(0),
+                             gr.en.eq(grad_dirty & (clr < self.n_weights)), gr.we.eq(1),
+                             gr.addr.eq(clr), gr.wdata.eq(0)]
+                with m.If(clr < self.n_hidden):        # one perturbation draw per hidden neuron
+                    m.d.comb += lfsr.advance.eq(1)
+                    m.d.sync += [draw.valid.eq(1), draw.addr.eq(clr)]
+                m.d.sync += clr.eq(clr + 1)
+                with m.If(clr == clr_end):
+                    m.d.sync += [self.done.eq(1), grad_dirty.eq(0)]
+                    m.next = "IDLE"
+
+            # ---- a step: trace pass ------------------------------------------------------------------
+            with m.State("T_ISSUE"):
+                m.d.comb += [tr_rd.en.eq(1), tr_rd.addr.eq(tbase + j),
+                             mk_rd.en.eq(1), mk_rd.addr.eq(banked(j, bank))]
+                m.next = "T_X"
+            with m.State("T_X"):               # x decays (spec 5.1)
+                m.d.comb += [ma_u.eq(tr_rd.data.x), mb_u.eq(cfg.rho_q)]
+                m.d.sync += [x_dec.eq(decayed), mark.eq(mk_rd.data)]
+                m.next = "T_Y"
+            with m.State("T_Y"):               # y decays; eps_j; +1.0 (spec 5.1, 5.3, 5.4)
+                m.d.comb += [ma_u.eq(tr_rd.data.y), mb_u.eq(cfg.rho_s_q)]
+                y_dec = decayed[:cfg.trace.bits]          # y rho_s < 2**trace.bits
+                x_new, x_clip = _sat(x_dec + Mux(mark, one, 0), cfg.trace)
+                y_new, y_clip = _sat(y_dec + Mux(mark, one, 0), cfg.trace)
+                m.d.comb += [tr_wr.en.eq(1), tr_wr.addr.eq(tbase + j),
+                             tr_wr.data.x.eq(x_new), tr_wr.data.y.eq(y_new),
+                             ep_wr.en.eq(1), ep_wr.addr.eq(j),
+                             ep_wr.data.eq((x_dec - y_dec) >> (cfg.trace.frac - cfg.grad.frac)),
+                             mk_wr.en.eq(1), mk_wr.addr.eq(banked(j, bank)), mk_wr.data.eq(0),
+                             flag["trace"].eq(x_clip | y_clip)]
+                m.d.sync += j.eq(j + 1)
+                with m.If(j == j_of - 1):
+                    m.d.sync += [i.eq(0), row.eq(wbase)]
+                    m.next = "N_ISSUE"
+                with m.Else():
+                    m.d.comb += [tr_rd.en.eq(1), tr_rd.addr.eq(tbase + j + 1),
+                                 mk_rd.en.eq(1), mk_rd.addr.eq(banked(j + 1, bank))]
+                    m.next = "T_X"
+
+            # ---- a step: neuron loop -------------------------------------------------------------------
+            with m.State("N_ISSUE"):
+                m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(nbase + i),
+                             pt_rd.en.eq(~is_last), pt_rd.addr.eq(nbase + i)]
+                m.next = "N_A"
+            with m.State("N_A"):               # a decays
+                m.d.comb += [ma_u.eq(st_rd.data.a), mb_u.eq(cfg.rho_q)]
+                m.d.sync += a_dec.eq(decayed)
+                m.next = "N_C"
+            with m.State("N_C"):               # c decays
+                m.d.comb += [ma_u.eq(cur.c), mb_u.eq(cfg.rho_s_q)]
+                m.d.sync += c_dec.eq(decayed)
+                m.next = "N_TH"
+            with m.State("N_TH"):              # threshold (5.2); rho^k for the eligibility
+                fire = (a_dec - c_dec) >= theta
+                m.d.sync += [spike.eq(fire), acc.eq(0), gacc.eq(0), kk.eq(0), j.eq(0)]
+                m.d.comb += [rp_rd.en.eq(1), rp_rd.addr.eq(step - cur.last_step)]
+                with m.If(fire):
+                    m.next = "E_START"
+                with m.Else():
+                    m.next = "I_ISSUE"
+            # eligibility of a spiking neuron's synapses (5.3)
+            with m.State("E_START"):
+                m.d.comb += [rcp.c.valid.eq(1), rcp.c.payload.eq(c_dec)]
+                m.next = "E_WAIT"
+            with m.State("E_WAIT"):
+                m.d.comb += rcp.r.ready.eq(1)
+                with m.If(rcp.r.valid):
+                    m.next = "E_ISSUE"
+            with m.State("E_ISSUE"):
+                m.d.comb += [gr.en.eq(1), gr.addr.eq(row + j), ep_rd.en.eq(1), ep_rd.addr.eq(j)]
+                m.next = "E_DECAY"
+            with m.State("E_DECAY"):          # e = ehat rho^k, diff = e - eps_j
+                if cfg.reset_path:
+                    m.d.comb += [ma_u.eq(gr_rdata.ehat), mb_u.eq(rp_rd.data)]
+                    e_val = decayed[:cfg.grad.bits].as_signed()   # |ehat rho^k| <= |ehat|
+                else:
+                    e_val = Const(0, signed(2))
+                m.d.sync += [e_reg.eq(e_val), diff.eq(e_val - ep_rd.data)]
+                m.next = "E_UPDATE"
+            with m.State("E_UPDATE"):         # g = r diff; ghat += g; ehat = e + g
+                m.d.comb += [ma_u.eq(diff), mb_u.eq(r)]
+                g = decayed[:len(diff) + 1].as_signed()    # r < 1
+                ghat_new, ghat_clip = _sat(gr_rdata.ghat + g, cfg.grad)
+                ehat_new, ehat_clip = _sat(e_reg + g, cfg.grad)
+                m.d.comb += [gr.en.eq(1), gr.we.eq(1), gr.addr.eq(row + j), gr_wdata.ghat.eq(ghat_new)]
+                if cfg.reset_path:
+                    m.d.comb += [gr_wdata.ehat.eq(ehat_new), flag["grad"].eq(ghat_clip | ehat_clip)]
+                else:
+                    m.d.comb += flag["grad"].eq(ghat_clip)
+                m.d.sync += [j.eq(j + 1), grad_dirty.eq(1)]
+                with m.If(j == j_of - 1):
+                    m.next = "I_ISSUE"
+                with m.Else():
+                    m.next = "E_ISSUE"
+            # integration of the layer's spiking inputs (5.4)
+            with m.State("I_ISSUE"):
+                m.d.comb += [ls_rd.en.eq(1), ls_rd.addr.eq(banked(kk, bank))]
+                with m.If(K == 0):
+                    m.next = "N_WRITE"
+                with m.Else():
+                    m.next = "I_READ"
+            with m.State("I_READ"):
+                m.d.comb += [wf.en.eq(1), wf.addr.eq(row + ls_rd.data.j)]
+                m.next = "I_ADD"
+            with m.State("I_ADD"):
+                m.d.comb += [ma.eq(w_of), mb.eq(ls_rd.data.d)]
+                m.d.sync += [acc.eq(acc + w_of), gacc.eq(gacc + (prod >> cfg.weight.frac)),
+                             kk.eq(kk + 1)]
+                with m.If(kk == K - 1):
+                    m.next = "N_WRITE"
+                with m.Else():
+                    m.d.comb += [ls_rd.en.eq(1), ls_rd.addr.eq(banked(kk + 1, bank))]
+                    m.next = "I_READ"
+            with m.State("N_WRITE"):           # the spike's bookkeeping (5.3); store once, saturated
+                p_val = Mux(pt_rd.data, cfg.grade.one, -cfg.grade.one)
+                grade_raw = cur.grade_sum + Mux(~is_last & (cur.count == 0), p_val, 0)
+                grade_d, d_clip = _sat(grade_raw, cfg.grade)
+                total, total_clip = _sat(cur.grade_total + grade_d, cfg.grade)
+                gs = Mux(spike, 0, cur.grade_sum)
+                gt = Mux(spike, total, cur.grade_total)
+                count = Mux(spike & (cur.count != count_max), cur.count + 1, cur.count)
+                last_step = Mux(spike, step, cur.last_step)
+                m.d.comb += flag["count"].eq(spike & (cur.count == count_max))
+                a_new, a_clip = _sat(a_dec - Mux(spike, theta, 0) + acc, cfg.state)
+                c_new, c_clip = _sat(c_dec + acc, cfg.state)
+                gs_new, gs_clip = _sat(gs + gacc, cfg.grade)
+                m.d.comb += [st_wr.en.eq(1), st_wr.addr.eq(nbase + i),
+                             st_wr.data.a.eq(a_new), st_wr.data.c.eq(c_new),
+                             st_wr.data.grade_sum.eq(gs_new), st_wr.data.grade_total.eq(gt),
+                             st_wr.data.count.eq(count), st_wr.data.last_step.eq(last_step),
+                             flag["state"].eq(a_clip | c_clip),
+                             flag["grade"].eq(gs_clip | (spike & (d_clip | total_clip))),
+                             self.monitor.valid.eq(spike), self.monitor.neuron.eq(i)]
+                listing = spike & ~is_last
+                with m.If(listing):
+                    m.d.comb += [ls_wr.en.eq(1), ls_wr.addr.eq(banked(n_out, ~bank)),
+                                 ls_wr.data.j.eq(i), ls_wr.data.d.eq(grade_d),
+                                 mk_wr.en.eq(1), mk_wr.addr.eq(banked(i, ~bank)), mk_wr.data.eq(1)]
+                n_listed = n_out + listing
+                m.d.sync += [n_out.eq(n_listed), i.eq(i + 1), row.eq(row + j_of)]
+                with m.If(i == n_of - 1):
+                    with m.If(is_last):
+                        m.d.sync += [step.eq(step + 1), self.done.eq(1)]
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.d.sync += [layer.eq(layer + 1), K.eq(n_listed), n_out.eq(0), j.eq(0)]
+                        m.next = "T_ISSUE"
+                with m.Else():
+                    m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(nbase + i + 1),
+                                 pt_rd.en.eq(~is_last), pt_rd.addr.eq(nbase + i + 1)]
+                    m.next = "N_A"
+
+            # ---- LEARN, phase A: delta_o = clip(target - count_o) (6.1) ---------------------------------
+            with m.State("A_ISSUE"):
+                m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base)]
+                m.next = "A_WRITE"
+            with m.State("A_WRITE"):
+                raw = Mux(o == label, cfg.target_true, cfg.target_false) - st_rd.data.count
+                if cfg.error_clip is not None:
+                    clip = cfg.error_clip
+                    delta_o = Mux(raw > clip, clip, Mux(raw < -clip, -clip, raw))
+                else:
+                    delta_o = raw
+                m.d.comb += [er_wr.en.eq(1), er_wr.addr.eq(out_base + o), er_wr.data.delta.eq(delta_o)]
+                m.d.sync += o.eq(o + 1)
+                with m.If(o == O - 1):
+                    if cfg.learns_hidden:
+                        m.d.sync += [layer.eq(0), i.eq(0), o.eq(0), h.eq(0), addr.eq(0), fa.eq(0),
+                                     hacc.eq(0)]
+                        m.next = "B_ISSUE"
+                    else:
+                        m.d.sync += [layer.eq(L - 1), addr.eq(out_weights), h.eq(out_base), i.eq(0),
+                                     j.eq(0)]
+                        m.next = "C_ISSUE"
+                with m.Else():
+                    m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base + o + 1)]
+
+            # ---- phase B: delta_i = sum_o B_oi delta_o (+ the rate term) (6.2) -------------------------
+            with m.State("B_ISSUE"):       # B_oi at fa (row-major (o, i)), delta_o, count_i
+                m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(h),
+                             wf.en.eq(1), wf.addr.eq(self.n_weights + fa),
+                             er_rd.en.eq(1), er_rd.addr.eq(out_base + o)]
+                m.next = "B_MAC"
+            with m.State("B_MAC"):
+                m.d.comb += [ma.eq(b_of), mb.eq(er_rd.data.delta)]
+                m.d.sync += [hacc.eq(hacc + prod), o.eq(o + 1), fa.eq(fa + n_of)]
+                with m.If(o == O - 1):
+                    m.next = "B_WRITE"
+                with m.Else():
+                    m.next = "B_ISSUE"
+            with m.State("B_WRITE"):
+                h_count = st_rd.data.count
+                if cfg.rate_reg_shift is not None:
+                    h_delta = hacc + ((cfg.rate_target - h_count) << (cfg.feedback.frac - cfg.rate_reg_shift))
+                else:
+                    h_delta = hacc
+                m.d.comb += [er_wr.en.eq(1), er_wr.addr.eq(h), er_wr.data.delta.eq(h_delta),
+                             er_wr.data.fired.eq(h_count != 0)]
+                # the next neuron's column: one word on, or the next layer's matrix
+                nxt = Mux(i == n_of - 1, fbase_next, addr + 1)
+                m.d.sync += [hacc.eq(0), o.eq(0), h.eq(h + 1), i.eq(i + 1), addr.eq(nxt), fa.eq(nxt)]
+                with m.If(i == n_of - 1):
+                    m.d.sync += [i.eq(0), layer.eq(layer + 1)]
+                with m.If(h == self.n_hidden - 1):
+                    m.d.sync += [layer.eq(0), addr.eq(0), h.eq(0), i.eq(0), j.eq(0)]
+                    m.next = "C_ISSUE"
+                with m.Else():
+                    m.next = "B_ISSUE"
+
+            # ---- phase C: w += (noise - delta ghat) >> k; ghat = ehat = 0 (6.3) ---------------------------
+            with m.State("C_ISSUE"):
+                m.d.comb += [wf.en.eq(1), wf.addr.eq(addr), gr.en.eq(1), gr.addr.eq(addr),
+                             er_rd.en.eq(1), er_rd.addr.eq(h), rlfsr.advance.eq(1)]
+                m.d.sync += shift.eq(Mux(addr >= out_weights, k_out, k_hid))
+                m.next = "C_PRODUCT"
+            with m.State("C_PRODUCT"):        # noise - delta ghat, noise the low k bits of a draw
+                m.d.comb += [ma.eq(er_rd.data.delta), mb.eq(gr_rdata.ghat)]
+                mask = Cat(shift > b for b in range(32))
+                m.d.sync += update.eq((rlfsr.value & mask) - prod)
+                m.next = "C_SHIFT"
+            with m.State("C_SHIFT"):          # >> k: 4 bits per clock, then 1 (area: no barrel)
+                with m.If(shift >= 4):
+                    m.d.sync += [update.eq(update >> 4), shift.eq(shift - 4)]
+                with m.Elif(shift != 0):
+                    m.d.sync += [update.eq(update >> 1), shift.eq(shift - 1)]
+                with m.Else():
+                    m.next = "C_WRITE"
+            with m.State("C_WRITE"):
+                # an update beyond the weight format's span saturates whatever w is: only the low
+                # bits go through the adder (area: not a 49-bit sum)
+                low = cfg.weight.bits + 1
+                high = update[low:]
+                huge = ~((high == 0) | (high == (1 << len(high)) - 1))
+                w_sum, w_clip = _sat(w_of + update[:low + 1].as_signed(), cfg.weight)
+                w_upd = Mux(huge, Mux(update[-1], cfg.weight.lo, cfg.weight.hi), w_sum)
+                w_clip = w_clip | huge
+                m.d.comb += [wf.en.eq(1), wf.we.eq(1), wf.addr.eq(addr), wf.wdata.eq(w_upd),
+                             gr.en.eq(1), gr.we.eq(1), gr.addr.eq(addr), gr.wdata.eq(0),
+                             flag["weight"].eq(w_clip)]
+                m.d.sync += [addr.eq(addr + 1), j.eq(j + 1)]
+                with m.If(j == j_of - 1):
+                    m.d.sync += [j.eq(0), h.eq(h + 1)]
+                    with m.If(i == n_of - 1):
+                        m.d.sync += [i.eq(0), layer.eq(layer + 1)]
+                    with m.Else():
+                        m.d.sync += i.eq(i + 1)
+                with m.If(addr == self.n_weights - 1):
+                    if cfg.learns_hidden:
+                        m.d.sync += grad_dirty.eq(0)      # every ghat/ehat was visited and cleared
+                    if cfg.learns_feedback:
+                        m.d.sync += [layer.eq(0), addr.eq(0), o.eq(0), i.eq(0)]
+                        m.next = "D_ISSUE"
+                    else:
+                        m.d.sync += self.done.eq(1)
+                        m.next = "IDLE"
+                with m.Else():
+                    m.next = "C_ISSUE"
+
+            # ---- phase D: B += (T - B + noise) >> s where i fired (6.4) ----------------------------------
+            with m.State("D_ISSUE"):
+                m.d.comb += [wf.en.eq(1), wf.addr.eq(self.n_weights + addr),
+                             pt_rd.en.eq(1), pt_rd.addr.eq(nbase + i),
+                             er_rd.en.eq(1), er_rd.addr.eq(nbase + i),
+                             st_rd.en.eq(1), st_rd.addr.eq(out_base + o), rlfsr.advance.eq(1)]
+                m.next = "D_WRITE"
+            with m.State("D_WRITE"):
+                fshift = cfg.feedback_shift
+                d_tot = st_rd.data.grade_total
+                target = Mux(pt_rd.data, d_tot, -d_tot) << (cfg.feedback.frac - cfg.grade.frac)
+                f_noise = rlfsr.value & ((1 << fshift) - 1)
+                f_new, f_clip = _sat(b_of + ((target - b_of + f_noise) >> fshift), cfg.feedback)
+                fired = er_rd.data.fired
+                m.d.comb += [wf.en.eq(fired), wf.we.eq(1), wf.addr.eq(self.n_weights + addr),
+                             wf.wdata.eq(f_new), flag["feedback"].eq(fired & f_clip)]
+                m.d.sync += [addr.eq(addr + 1), i.eq(i + 1)]
+                with m.If(i == n_of - 1):
+                    m.d.sync += [i.eq(0), o.eq(o + 1)]
+                    with m.If(o == O - 1):
+                        m.d.sync += [o.eq(0), layer.eq(layer + 1)]
+                with m.If(addr == self.n_feedback - 1):
+                    m.d.sync += self.done.eq(1)
+                    m.next = "IDLE"
+                with m.Else():
+                    m.next = "D_ISSUE"
+
+        m.d.comb += [self.events.ready.eq(fsm.ongoing("IDLE")), self.busy.eq(~fsm.ongoing("IDLE")),
+                     self.monitor.layer.eq(layer), self.monitor.step.eq(step)]
+        m.d.comb += [pt_wr.en.eq(draw.valid), pt_wr.addr.eq(draw.addr), pt_wr.data.eq(lfsr.value[0])]
+
+        # access read data, the clock after the read
+        rsel = Signal(Mem)
+        with m.If(acc_.en & ~acc_.we & ~self.busy):
+            m.d.sync += rsel.eq(acc_.mem)
+        with m.Switch(rsel):
+            for mem, value in ((Mem.WEIGHT, wf.rdata[:cfg.weight.bits]),
+                               (Mem.FEEDBACK, wf.rdata[:cfg.feedback.bits]),
+                               (Mem.GRAD, gr.rdata), (Mem.STATE, st_rd.data.as_value()),
+                               (Mem.TRACE, tr_rd.data.as_value()), (Mem.PERTURB, pt_rd.data)):
+                with m.Case(mem):
+                    m.d.comb += acc_.rdata.eq(value)
+        return m
