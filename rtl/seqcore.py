@@ -91,16 +91,18 @@ class SequencedCore(Core):
     # --- cycle model (pure Python; asserted by tests/rtl/test_seqcore.py) -------------------------
     def step_timing(self, listed, spikers) -> dict:
         """Clocks of one step, ``listed[k]`` spiking inputs and spiking neurons ``spikers[k]`` of
-        layer ``k``: ``{"clocks", "layers"}`` with per layer ``{"start", "trace", "loop"}``
-        (clocks from the transfer + 1)."""
+        layer ``k``: ``{"clocks", "layers"}`` with per layer ``{"start", "trace", "loop",
+        "elig", "updates"}`` (clocks from the transfer + 1; ``elig``: the loop's clocks spent on
+        reciprocals and eligibility updates, of which there are ``updates``)."""
         cfg = self._config
         t, layers = 0, []
         for k, K in enumerate(listed):
             n, j = cfg.layers[k + 1], cfg.layers[k]
             trace = 1 + 2 * j
-            loop = 1 + n * (5 + 2 * K)
-            loop += len(spikers[k]) * (RECIPROCAL_CLOCKS + 3 * j)
-            layers.append({"start": t, "trace": trace, "loop": loop})
+            elig = len(spikers[k]) * (RECIPROCAL_CLOCKS + 3 * j)
+            loop = 1 + n * (5 + 2 * K) + elig
+            layers.append({"start": t, "trace": trace, "loop": loop, "elig": elig,
+                           "updates": len(spikers[k]) * j})
             t += trace + loop
         return {"clocks": t + 1, "layers": layers}
 

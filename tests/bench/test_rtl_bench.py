@@ -11,6 +11,7 @@ import pytest
 
 from plasticore.golden.config import Config
 from plasticore.rtl.core import Core
+from plasticore.rtl.kinds import core_model
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bench" / "rtl.py"
@@ -38,10 +39,11 @@ def test_tiny_run_succeeds_quickly(tiny_run):
 def test_report_is_consistent_with_the_cycle_model(tiny_run):
     _, out, _ = tiny_run
     report = json.loads((out / "rtl.json").read_text())
-    assert [(r["layers"], r["compact"]) for r in report["rows"]] == \
-        [([64, 32, 10], False), ([64, 64, 10], False), ([64, 32, 10], True)]
+    assert [(r["layers"], r["kind"]) for r in report["rows"]] == \
+        [([64, 32, 10], "pipelined"), ([64, 64, 10], "pipelined"), ([64, 32, 10], "compact"),
+         ([64, 32, 10], "sequenced")]
     for row in report["rows"]:
-        core = Core.model(Config(layers=tuple(row["layers"])), compact=row["compact"])
+        core = core_model(Config(layers=tuple(row["layers"])), row["kind"])
         m = row["per_sample_mean"]
         assert row["samples"] == 2
         assert m["learn"] == core.learn_cycles()
