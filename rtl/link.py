@@ -32,6 +32,7 @@ from plasticore.host.protocol import MAX_BODY, MAX_FRAME, REPLY, STATUS_BYTES, E
     Identity, Op, event_bytes
 
 from .core import Cmd, Core, Mem
+from .counters import Counters
 from .kinds import make_core
 
 __all__ = ["Link", "RX_BEAT", "TX_BEAT"]
@@ -40,6 +41,11 @@ __all__ = ["Link", "RX_BEAT", "TX_BEAT"]
 RX_BEAT = data.StructLayout({"data": 8, "end": 1, "error": 1})
 #: a byte of a reply frame for the COBS encoder; ``last`` on its final byte
 TX_BEAT = data.StructLayout({"data": 8, "last": 1})
+
+
+#: the passes over the spike bitmaps (Link, "seen"): copy committed to scratch, commit scratch,
+#: clear scratch, clear committed
+_SCRATCH_FROM_COMMITTED, _COMMIT, _CLEAR_SCRATCH, _CLEAR_COMMITTED = range(4)
 
 
 class Snap(enum.Enum, shape=3):
@@ -146,23 +152,77 @@ class Link(wiring.Component):
         hdr_i = Signal(range(9))
 
         # ---- counters (STATUS) -----------------------------------------------------------------
-        count32 = {name: Signal(32, name=f"n_{name}") for name in ("frames", "events", "samples", "learns")}
-        err_names = ("crc", "cobs", "length", "op", "arg", "seq", "state", "overrun", "framing")
-        count16 = {name: Signal(16, name=f"n_{name}") for name in err_names}
+        # the engine's counters in a block RAM (rtl/counters.py), bytes 3 .. 32 of the reply in its
+        # order; the UART's two, which count on their own clock of events, in registers
+        engine_counters = (("frames", 4), ("events", 4), ("samples", 4), ("learns", 4),
+                           ("crc", 2), ("cobs", 2), ("length", 2), ("op", 2), ("arg", 2),
+                           ("seq", 2), ("state", 2))
+        m.submodules.counters = counters = Counters([w for _, w in engine_counters])
+        bump = {name: counters.bump[k] for k, (name, _) in enumerate(engine_counters)}
+        counters_at = 3                    # STATUS byte of the first counter byte
         clear_counters = Signal()
+        m.d.comb += counters.clear.eq(clear_counters)
+        uart_count = {name: Signal(16, name=f"n_{name}") for name in ("overrun", "framing")}
         with m.If(clear_counters):
-            m.d.sync += [c.eq(0) for c in (*count32.values(), *count16.values())]
+            m.d.sync += [c.eq(0) for c in uart_count.values()]
         with m.Else():
             with m.If(self.rx_overrun):
-                m.d.sync += count16["overrun"].eq(count16["overrun"] + 1)
+                m.d.sync += uart_count["overrun"].eq(uart_count["overrun"] + 1)
             with m.If(self.rx_framing):
-                m.d.sync += count16["framing"].eq(count16["framing"] + 1)
+                m.d.sync += uart_count["framing"].eq(uart_count["framing"] + 1)
 
         # ---- sample bookkeeping: committed and scratch (EVENTS pre-pass) -----------------------
         steps = Signal(range(cfg.n_steps + 1))
         steps_s = Signal(range(cfg.n_steps + 1))
-        spiked = Signal(n_in)             # inputs spiked in the open step
-        spiked_s = Signal(n_in)
+        # inputs spiked in the open step, committed and scratch: two one-bit block RAMs (as
+        # flip-flops, n_inputs each, with their decoders: about 300 of the UP5K's logic cells),
+        # copied, cleared and committed by whole passes of one entry per clock (`bitmap_pass`)
+        jbits = max(1, (n_in - 1).bit_length())
+        # (yosys would build 64 bits from flip-flops unless told: "block")
+        seen = {name: memory.Memory(shape=1, depth=max(2, n_in), init=[], attrs={"ram_style": "block"})
+                for name in ("c", "s")}
+        m.submodules.seen_committed, m.submodules.seen_scratch = seen["c"], seen["s"]
+        seen_rd = {k: mem.read_port() for k, mem in seen.items()}
+        seen_wr = {k: mem.write_port() for k, mem in seen.items()}
+        for port in (*seen_rd.values(), *seen_wr.values()):
+            m.d.comb += port.en.eq(0)
+        pass_op = Signal(2)               # what the running pass does (BitmapPass)
+        pass_j = Signal(range(max(2, n_in + 1)))
+        pass_busy = Signal()
+        pass_start = Signal()
+        pass_kind = Signal(2)
+        copy_lag = Signal()               # a copy's read of the entry before is under way
+        with m.If(pass_start):
+            m.d.sync += [pass_op.eq(pass_kind), pass_j.eq(0), pass_busy.eq(1), copy_lag.eq(0)]
+        with m.Elif(pass_busy):
+            is_copy = (pass_op == _SCRATCH_FROM_COMMITTED) | (pass_op == _COMMIT)
+            with m.If(is_copy):
+                # read entry j, write entry j - 1 with the word read the clock before
+                with m.If(pass_j < n_in):
+                    m.d.comb += [seen_rd["c"].en.eq(pass_op == _SCRATCH_FROM_COMMITTED),
+                                 seen_rd["s"].en.eq(pass_op == _COMMIT),
+                                 seen_rd["c"].addr.eq(pass_j), seen_rd["s"].addr.eq(pass_j)]
+                with m.If(copy_lag):
+                    with m.If(pass_op == _COMMIT):
+                        m.d.comb += [seen_wr["c"].en.eq(1), seen_wr["c"].addr.eq(pass_j - 1),
+                                     seen_wr["c"].data.eq(seen_rd["s"].data)]
+                    with m.Else():
+                        m.d.comb += [seen_wr["s"].en.eq(1), seen_wr["s"].addr.eq(pass_j - 1),
+                                     seen_wr["s"].data.eq(seen_rd["c"].data)]
+                m.d.sync += [copy_lag.eq(1), pass_j.eq(pass_j + 1)]
+                with m.If(pass_j == n_in):
+                    m.d.sync += pass_busy.eq(0)
+            with m.Else():                 # clear one bitmap
+                m.d.comb += [seen_wr["c"].en.eq(pass_op == _CLEAR_COMMITTED),
+                             seen_wr["s"].en.eq(pass_op == _CLEAR_SCRATCH),
+                             seen_wr["c"].addr.eq(pass_j), seen_wr["s"].addr.eq(pass_j),
+                             seen_wr["c"].data.eq(0), seen_wr["s"].data.eq(0)]
+                m.d.sync += pass_j.eq(pass_j + 1)
+                with m.If(pass_j == n_in - 1):
+                    m.d.sync += pass_busy.eq(0)
+
+        def bitmap_pass(kind):
+            return [pass_start.eq(1), pass_kind.eq(kind)]
         learned, learned_s = Signal(name="learned"), Signal(name="learned_s")
         error_seen = Signal()
 
@@ -219,16 +279,25 @@ class Link(wiring.Component):
         def reply_snapshot(source, n: int):
             return [snap_src.eq(source), snap_i.eq(0), snap_left.eq(n)]
 
-        status_fields = Cat(core.flags, Const(0, 16 - len(FLAG_NAMES)), step8,
-                            *count32.values(), *(count16[name] for name in err_names[:-2]),
-                            uart_errors)
-        assert len(status_fields) == 8 * STATUS_BYTES
+        # STATUS: bytes 0-2 and the UART's counters from registers, the rest from the counters'
+        # block RAM, whose byte arrives the clock after its address (snap_ok: the one asked for)
+        status_head = Cat(core.flags, Const(0, 16 - len(FLAG_NAMES)), step8)
+        assert len(status_head) + 8 * counters.n_bytes + len(uart_errors) == 8 * STATUS_BYTES
+        in_counters = (snap_i >= counters_at) & (snap_i < counters_at + counters.n_bytes)
+        m.d.comb += counters.addr.eq(snap_i - counters_at)
+        snap_ok = Signal()
+        m.d.comb += snap_ok.eq(1)
         snap_byte = Signal(8)
         with m.Switch(snap_src):
             with m.Case(Snap.IDENTITY):
                 m.d.comb += snap_byte.eq(Array(Const(b, 8) for b in self.identity)[snap_i])
             with m.Case(Snap.STATUS):
-                m.d.comb += snap_byte.eq(status_fields.word_select(snap_i, 8))
+                tail = snap_i - (counters_at + counters.n_bytes)
+                m.d.comb += snap_byte.eq(Mux(snap_i < counters_at, status_head.word_select(snap_i[:2], 8),
+                                             Mux(in_counters, counters.data,
+                                                 uart_errors.word_select(tail[:2], 8))))
+                m.d.comb += snap_ok.eq(~in_counters | (counters.data_valid
+                                                        & (counters.data_addr == snap_i - counters_at)))
             with m.Case(Snap.ERROR):
                 m.d.comb += snap_byte.eq(Cat(err_code, op, err_detail).word_select(snap_i[:2], 8))
             with m.Case(Snap.STEP):
@@ -280,6 +349,12 @@ class Link(wiring.Component):
                     m.d.comb += mem_depth.eq(depth)
         mem_valid = Signal()
         m.d.comb += mem_valid.eq(mem_f <= max(mem.value for mem in depths))
+        # READ/WRITE words past the memory's end: from the header, in RANGE and RANGE2 (timing:
+        # on the UP5K at 98 % the sum and compare into VALIDATE's decisions missed 24 MHz)
+        out_of_range = Signal()
+        end_f, depth_f = Signal(len(addr_f) + 1), Signal.like(mem_depth)
+        m.d.sync += [end_f.eq(addr_f + Mux(op == Op.WRITE, write_words, count_f)),
+                     depth_f.eq(mem_depth), out_of_range.eq(end_f > depth_f)]
         read_count_ok = Signal()
         m.d.comb += read_count_ok.eq((count_f >= 1) & (count_f <= MAX_BODY // wb))
 
@@ -329,7 +404,11 @@ class Link(wiring.Component):
                 with m.If(hdr_i != 0):
                     m.d.sync += hdr.eq(Cat(hdr[8:], buf_rd.data))
                 with m.If(hdr_i == 8):
-                    m.next = "VALIDATE"
+                    m.next = "RANGE"
+            with m.State("RANGE"):       # the header's range check, registered twice (timing)
+                m.next = "RANGE2"
+            with m.State("RANGE2"):
+                m.next = "VALIDATE"
 
             with m.State("VALIDATE"):
                 sync_op = (op == Op.IDENTIFY) | (op == Op.RESET)
@@ -351,8 +430,8 @@ class Link(wiring.Component):
                             m.next = "DONE"
                         with m.Case(Op.RESET):
                             m.d.comb += [clear_counters.eq(1), core.flags_clear.eq(flags_all)]
-                            m.d.sync += [steps.eq(0), spiked.eq(0), learned.eq(0),
-                                         error_seen.eq(0), snap_left.eq(0)]
+                            m.d.sync += [steps.eq(0), learned.eq(0), error_seen.eq(0),
+                                         snap_left.eq(0)]
                             m.next = "RESET"
                         with m.Case(Op.READ, Op.WRITE):
                             is_write = op == Op.WRITE
@@ -363,7 +442,7 @@ class Link(wiring.Component):
                             with m.Elif(~is_write & ~read_count_ok):
                                 m.d.sync += fail(Error.ARG, 3, advance=True)
                                 m.next = "ERROR"
-                            with m.Elif(addr_f + n > mem_depth):
+                            with m.Elif(out_of_range):
                                 m.d.sync += fail(Error.ARG, 1, advance=True)
                                 m.next = "ERROR"
                             with m.Elif(is_write & (mem_f == Mem.PERTURB.value)):
@@ -380,8 +459,8 @@ class Link(wiring.Component):
                                 m.next = "DONE"
                         with m.Case(Op.EVENTS):
                             m.d.sync += [n_codes.eq(codes_of), steps_s.eq(steps),
-                                         spiked_s.eq(spiked), learned_s.eq(learned)]
-                            m.next = "PRE_FETCH"
+                                         learned_s.eq(learned)]
+                            m.next = "PRE_START"
                         with m.Case(Op.LEARN):
                             with m.If(hdr[0:8] >= n_out):
                                 m.d.sync += fail(Error.ARG, 0, advance=True)
@@ -390,8 +469,8 @@ class Link(wiring.Component):
                                 m.d.sync += fail(Error.STATE, 0, advance=True)
                                 m.next = "ERROR"
                             with m.Else():
-                                m.d.sync += [learned.eq(1),
-                                             count32["learns"].eq(count32["learns"] + 1)]
+                                m.d.comb += bump["learns"].eq(1)
+                                m.d.sync += learned.eq(1)
                                 m.next = "LEARN"
                         with m.Case(Op.COUNTS):
                             m.d.sync += self._counts_reply(rd_mem, rd_addr, rd_left, rd_counts,
@@ -399,7 +478,7 @@ class Link(wiring.Component):
                             m.next = "DONE"
                         with m.Case(Op.STATUS):
                             m.d.sync += [*reply_snapshot(Snap.STATUS, STATUS_BYTES),
-                                         uart_errors.eq(Cat(count16["overrun"], count16["framing"]))]
+                                         uart_errors.eq(Cat(uart_count["overrun"], uart_count["framing"]))]
                             m.next = "DONE"
                         with m.Case(Op.SEEDS):
                             with m.If(hdr[0:32] == 0):
@@ -432,9 +511,10 @@ class Link(wiring.Component):
                                 m.next = "DONE"
 
             # -- RESET: a fresh sample on the core
-            with m.State("RESET"):
-                m.d.comb += [ev.valid.eq(1), ev.payload.cmd.eq(Cmd.SAMPLE)]
-                with m.If(ev.ready):
+            with m.State("RESET"):           # the core's SAMPLE, and no input spiked
+                m.d.comb += [ev.valid.eq(~pass_busy), ev.payload.cmd.eq(Cmd.SAMPLE)]
+                with m.If(ev.valid & ev.ready):
+                    m.d.comb += bitmap_pass(_CLEAR_COMMITTED)
                     m.next = "WAIT"
 
             # -- WRITE: assemble each word from the buffer, then one access write
@@ -473,20 +553,28 @@ class Link(wiring.Component):
                     with m.Else():
                         m.next = fetch
 
-            fetch_code("PRE_FETCH", "PRE_BYTE", "PRE_CHECK")
+            with m.State("PRE_START"):       # scratch bitmap = committed (after any pass)
+                with m.If(~pass_busy):
+                    m.d.comb += bitmap_pass(_SCRATCH_FROM_COMMITTED)
+                    m.next = "PRE_FETCH"
+            fetch_code("PRE_FETCH", "PRE_BYTE", "PRE_LOOK")
+            with m.State("PRE_LOOK"):        # the code's scratch bit, once a pass has ended
+                with m.If(~pass_busy):
+                    m.d.comb += [seen_rd["s"].en.eq(1), seen_rd["s"].addr.eq(code[:jbits])]
+                    m.next = "PRE_CHECK"
             with m.State("PRE_CHECK"):
                 m.d.sync += [code_b.eq(0), code_i.eq(code_i + 1)]
-                bit = Signal(n_in)
-                m.d.comb += bit.eq(Const(1, n_in) << code[:max(1, (n_in - 1).bit_length())])
                 bad_state, bad_arg = Signal(name="bad_state"), Signal(name="bad_arg")
                 with m.If(is_spike):
-                    m.d.comb += bad_state.eq((steps_s == cfg.n_steps) | (spiked_s & bit).any())
-                    m.d.sync += spiked_s.eq(spiked_s | bit)
+                    m.d.comb += [bad_state.eq((steps_s == cfg.n_steps) | seen_rd["s"].data),
+                                 seen_wr["s"].en.eq(1), seen_wr["s"].addr.eq(code[:jbits]),
+                                 seen_wr["s"].data.eq(1)]
                 with m.Elif(code == sample_code):
-                    m.d.sync += [steps_s.eq(0), spiked_s.eq(0), learned_s.eq(0)]
+                    m.d.comb += bitmap_pass(_CLEAR_SCRATCH)
+                    m.d.sync += [steps_s.eq(0), learned_s.eq(0)]
                 with m.Elif(code == step_code):
-                    m.d.comb += bad_state.eq(steps_s == cfg.n_steps)
-                    m.d.sync += [steps_s.eq(steps_s + 1), spiked_s.eq(0)]
+                    m.d.comb += [bad_state.eq(steps_s == cfg.n_steps), bitmap_pass(_CLEAR_SCRATCH)]
+                    m.d.sync += steps_s.eq(steps_s + 1)
                 with m.Else():
                     m.d.comb += bad_arg.eq(1)
                 # scratch state is thrown away on an error: the committed copies are untouched
@@ -500,22 +588,26 @@ class Link(wiring.Component):
                     m.next = "EXEC_START"
                 with m.Else():
                     m.next = "PRE_FETCH"
-            with m.State("EXEC_START"):
-                m.d.sync += [steps.eq(steps_s), spiked.eq(spiked_s), learned.eq(learned_s),
-                             ptr.eq(2), code_i.eq(0), code_b.eq(0)]
-                m.next = "EXEC_FETCH"
+            with m.State("EXEC_START"):      # commit: the scratch state is the open step's
+                with m.If(~pass_busy):
+                    m.d.comb += bitmap_pass(_COMMIT)
+                    m.d.sync += [steps.eq(steps_s), learned.eq(learned_s),
+                                 ptr.eq(2), code_i.eq(0), code_b.eq(0)]
+                    m.next = "EXEC_FETCH"
             fetch_code("EXEC_FETCH", "EXEC_BYTE", "EXEC_ISSUE")
             with m.State("EXEC_ISSUE"):
-                m.d.comb += [ev.valid.eq(1),
+                # one code per counter update (rtl/counters.py: a count bumped twice before it is
+                # served would count once)
+                m.d.comb += [ev.valid.eq(~counters.busy),
                              ev.payload.cmd.eq(Mux(is_spike, Cmd.SPIKE,
                                                    Mux(code == sample_code, Cmd.SAMPLE, Cmd.STEP))),
                              ev.payload.addr.eq(code)]
-                with m.If(ev.ready):
+                with m.If(ev.valid & ev.ready):
                     m.d.sync += [code_b.eq(0), code_i.eq(code_i + 1)]
                     with m.If(is_spike):
-                        m.d.sync += count32["events"].eq(count32["events"] + 1)
+                        m.d.comb += bump["events"].eq(1)
                     with m.If(code == sample_code):
-                        m.d.sync += count32["samples"].eq(count32["samples"] + 1)
+                        m.d.comb += bump["samples"].eq(1)
                     with m.If(code_i + 1 == n_codes):
                         m.d.sync += snap_left.eq(1)
                         m.next = "EVENTS_WAIT"
@@ -546,7 +638,7 @@ class Link(wiring.Component):
             with m.State("WAIT"):
                 m.next = "WAIT_IDLE"
             with m.State("WAIT_IDLE"):
-                with m.If(~core.busy):
+                with m.If(~core.busy & ~counters.busy & ~pass_busy):
                     m.d.sync += snap_left.eq(0)
                     m.next = "DONE"
 
@@ -557,7 +649,7 @@ class Link(wiring.Component):
                 with m.Switch(err_code):
                     for k, name in enumerate(("crc", "cobs", "length", "op", "arg", "seq", "state"), 1):
                         with m.Case(k):
-                            m.d.sync += count16[name].eq(count16[name] + 1)
+                            m.d.comb += bump[name].eq(1)
                 m.next = "R_SEQ"
             with m.State("DONE"):
                 m.d.sync += reply_op.eq(op | REPLY)
@@ -576,8 +668,8 @@ class Link(wiring.Component):
                     m.next = "R_SNAP"
             with m.State("R_SNAP"):
                 with m.If(snap_left != 0):
-                    m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(snap_byte), *tx_crc_feed]
-                    with m.If(tx.ready):
+                    m.d.comb += [tx.valid.eq(snap_ok), tx.payload.data.eq(snap_byte), *tx_crc_feed]
+                    with m.If(tx.valid & tx.ready):
                         m.d.sync += [snap_i.eq(snap_i + 1), snap_left.eq(snap_left - 1)]
                 with m.Elif(after_body & (rd_left != 0)):
                     m.next = "R_READ"
@@ -622,7 +714,7 @@ class Link(wiring.Component):
                 with m.If(tx.ready):
                     m.d.sync += [length.eq(0), seq.eq(0), op.eq(0), after_body.eq(0)]
                     with m.If(reply_op != Op.ERROR):     # a request executed (protocol 3)
-                        m.d.sync += count32["frames"].eq(count32["frames"] + 1)
+                        m.d.comb += bump["frames"].eq(1)
                     m.next = "RECV"
         return m
 

@@ -10,7 +10,7 @@ reciprocal unit and a state machine that visits, in the spec's order:
 * a step, layer by layer: the **trace pass** (every input of the layer: decay, ``eps_j``,
   ``+1.0`` for the spiking ones; 2 clocks per input), then the **neuron loop** (per neuron: decay
   ``a`` and ``c``, threshold, bookkeeping; for a spiking neuron the reciprocal and the
-  eligibility of all its synapses, 3 clocks each; the integration of the layer's spiking inputs,
+  eligibility of all its synapses, 4 clocks each; the integration of the layer's spiking inputs,
   2 clocks each; one state write);
 * ``SAMPLE``: the clear, as the pipelined core does it;
 * ``LEARN``: phases A-D of spec 6 (output errors, hidden errors through the feedback, the
@@ -99,7 +99,7 @@ class SequencedCore(Core):
         for k, K in enumerate(listed):
             n, j = cfg.layers[k + 1], cfg.layers[k]
             trace = 1 + 2 * j
-            elig = len(spikers[k]) * (RECIPROCAL_CLOCKS + 3 * j)
+            elig = len(spikers[k]) * (RECIPROCAL_CLOCKS + 4 * j)
             loop = 1 + n * (5 + 2 * K) + elig
             layers.append({"start": t, "trace": trace, "loop": loop, "elig": elig,
                            "updates": len(spikers[k]) * j})
@@ -122,14 +122,14 @@ class SequencedCore(Core):
         rates = {"lr_hidden_shift": lr_hidden_shift, "lr_output_shift": lr_output_shift}
         k = {name: cfg.update_offset(name) + (getattr(cfg, name) if v is None else v)
              for name, v in rates.items()}
-        per_word = {name: 4 + v // 4 + v % 4 for name, v in k.items()}
+        per_word = {name: 5 + v // 4 + v % 4 for name, v in k.items()}
         clocks = 1 + O                                             # phase A
         if cfg.learns_hidden:
             clocks += self.n_hidden * (2 * O + 1)                  # phase B
             clocks += self.weight_base[-1] * per_word["lr_hidden_shift"]      # phase C
         clocks += (self.n_weights - self.weight_base[-1]) * per_word["lr_output_shift"]
         if cfg.learns_feedback:
-            clocks += 2 * self.n_feedback                          # phase D
+            clocks += 4 * self.n_feedback                          # phase D
         return clocks + 1
 
     # --- circuit -------------------------------------------------------------------------------
@@ -282,6 +282,17 @@ class SequencedCore(Core):
         hacc = Signal(signed(dw))
         update = Signal(signed(max(sa_w + sb_w, 33) + 1))       # phase C: (noise - delta ghat) >> k
         shift = Signal(5)
+        # a word for WEIGHT/FEEDBACK or GRAD, computed one clock and written the next (timing: a
+        # single-port memory's output through the arithmetic into its input does not fit 24 MHz)
+        result = Signal(max(wf_width, self.grad_layout.size,
+                            cfg.grade.bits + cfg.feedback.frac - cfg.grade.frac + 2))
+        result_en = Signal()
+        # in a step, `update` (phase C's) holds the grade a spike would emit, the total it would
+        # make and whether either clipped, from N_TH to N_WRITE
+        g_bits = cfg.grade.bits
+        grade_d = update[:g_bits].as_signed()
+        total = update[g_bits:2 * g_bits].as_signed()
+        grade_clip = update[2 * g_bits]
         draw = Signal(data.StructLayout({"valid": 1, "addr": range(max(2, self.n_hidden))}))
         clr = Signal(range(max(self.clear_words, self.n_weights) + 1))
         clr_end = Mux(grad_dirty, max(self.clear_words, self.n_weights), self.clear_words)
@@ -392,6 +403,13 @@ class SequencedCore(Core):
                 m.d.sync += c_dec.eq(decayed)
                 m.next = "N_TH"
             with m.State("N_TH"):              # threshold (5.2); rho^k for the eligibility
+                # the grade a spike would emit, and the total it would make (5.3), registered for
+                # N_WRITE (timing: two saturating sums in a row from STATE back into it)
+                p_val = Mux(pt_rd.data, cfg.grade.one, -cfg.grade.one)
+                grade_raw = cur.grade_sum + Mux(~is_last & (cur.count == 0), p_val, 0)
+                d_sat, d_clip = _sat(grade_raw, cfg.grade)
+                total_sat, total_clip = _sat(cur.grade_total + d_sat, cfg.grade)
+                m.d.sync += update.eq(Cat(d_sat[:g_bits], total_sat[:g_bits], d_clip | total_clip))
                 fire = (a_dec - c_dec) >= theta
                 m.d.sync += [spike.eq(fire), acc.eq(0), gacc.eq(0), kk.eq(0), j.eq(0)]
                 m.d.comb += [rp_rd.en.eq(1), rp_rd.addr.eq(step - cur.last_step)]
@@ -423,12 +441,17 @@ class SequencedCore(Core):
                 g = decayed[:len(diff) + 1].as_signed()    # r < 1
                 ghat_new, ghat_clip = _sat(gr_rdata.ghat + g, cfg.grad)
                 ehat_new, ehat_clip = _sat(e_reg + g, cfg.grad)
-                m.d.comb += [gr.en.eq(1), gr.we.eq(1), gr.addr.eq(row + j), gr_wdata.ghat.eq(ghat_new)]
+                word = Signal(self.grad_layout)
+                m.d.comb += word.ghat.eq(ghat_new)
                 if cfg.reset_path:
-                    m.d.comb += [gr_wdata.ehat.eq(ehat_new), flag["grad"].eq(ghat_clip | ehat_clip)]
+                    m.d.comb += [word.ehat.eq(ehat_new), flag["grad"].eq(ghat_clip | ehat_clip)]
                 else:
                     m.d.comb += flag["grad"].eq(ghat_clip)
-                m.d.sync += [j.eq(j + 1), grad_dirty.eq(1)]
+                m.d.sync += [result.eq(word), grad_dirty.eq(1)]
+                m.next = "E_STORE"
+            with m.State("E_STORE"):
+                m.d.comb += [gr.en.eq(1), gr.we.eq(1), gr.addr.eq(row + j), gr.wdata.eq(result)]
+                m.d.sync += j.eq(j + 1)
                 with m.If(j == j_of - 1):
                     m.next = "I_ISSUE"
                 with m.Else():
@@ -453,10 +476,6 @@ class SequencedCore(Core):
                     m.d.comb += [ls_rd.en.eq(1), ls_rd.addr.eq(banked(kk + 1, bank))]
                     m.next = "I_READ"
             with m.State("N_WRITE"):           # the spike's bookkeeping (5.3); store once, saturated
-                p_val = Mux(pt_rd.data, cfg.grade.one, -cfg.grade.one)
-                grade_raw = cur.grade_sum + Mux(~is_last & (cur.count == 0), p_val, 0)
-                grade_d, d_clip = _sat(grade_raw, cfg.grade)
-                total, total_clip = _sat(cur.grade_total + grade_d, cfg.grade)
                 gs = Mux(spike, 0, cur.grade_sum)
                 gt = Mux(spike, total, cur.grade_total)
                 count = Mux(spike & (cur.count != count_max), cur.count + 1, cur.count)
@@ -470,7 +489,7 @@ class SequencedCore(Core):
                              st_wr.data.grade_sum.eq(gs_new), st_wr.data.grade_total.eq(gt),
                              st_wr.data.count.eq(count), st_wr.data.last_step.eq(last_step),
                              flag["state"].eq(a_clip | c_clip),
-                             flag["grade"].eq(gs_clip | (spike & (d_clip | total_clip))),
+                             flag["grade"].eq(gs_clip | (spike & grade_clip)),
                              self.monitor.valid.eq(spike), self.monitor.neuron.eq(i)]
                 listing = spike & ~is_last
                 with m.If(listing):
@@ -574,10 +593,12 @@ class SequencedCore(Core):
                 huge = ~((high == 0) | (high == (1 << len(high)) - 1))
                 w_sum, w_clip = _sat(w_of + update[:low + 1].as_signed(), cfg.weight)
                 w_upd = Mux(huge, Mux(update[-1], cfg.weight.lo, cfg.weight.hi), w_sum)
-                w_clip = w_clip | huge
-                m.d.comb += [wf.en.eq(1), wf.we.eq(1), wf.addr.eq(addr), wf.wdata.eq(w_upd),
-                             gr.en.eq(1), gr.we.eq(1), gr.addr.eq(addr), gr.wdata.eq(0),
-                             flag["weight"].eq(w_clip)]
+                m.d.comb += flag["weight"].eq(w_clip | huge)
+                m.d.sync += result.eq(w_upd)
+                m.next = "C_STORE"
+            with m.State("C_STORE"):
+                m.d.comb += [wf.en.eq(1), wf.we.eq(1), wf.addr.eq(addr), wf.wdata.eq(result),
+                             gr.en.eq(1), gr.we.eq(1), gr.addr.eq(addr), gr.wdata.eq(0)]
                 m.d.sync += [addr.eq(addr + 1), j.eq(j + 1)]
                 with m.If(j == j_of - 1):
                     m.d.sync += [j.eq(0), h.eq(h + 1)]
@@ -603,16 +624,24 @@ class SequencedCore(Core):
                              pt_rd.en.eq(1), pt_rd.addr.eq(nbase + i),
                              er_rd.en.eq(1), er_rd.addr.eq(nbase + i),
                              st_rd.en.eq(1), st_rd.addr.eq(out_base + o), rlfsr.advance.eq(1)]
-                m.next = "D_WRITE"
-            with m.State("D_WRITE"):
+                m.next = "D_STEP"
+            with m.State("D_STEP"):           # (T - B + noise) >> s, T = D_o p_i
                 fshift = cfg.feedback_shift
                 d_tot = st_rd.data.grade_total
                 target = Mux(pt_rd.data, d_tot, -d_tot) << (cfg.feedback.frac - cfg.grade.frac)
                 f_noise = rlfsr.value & ((1 << fshift) - 1)
-                f_new, f_clip = _sat(b_of + ((target - b_of + f_noise) >> fshift), cfg.feedback)
+                m.d.sync += result.eq((target - b_of + f_noise) >> fshift)
+                m.next = "D_UPDATE"
+            with m.State("D_UPDATE"):         # registered in two halves (timing)
+                step_bits = max(cfg.grade.bits + cfg.feedback.frac - cfg.grade.frac, cfg.feedback.bits) + 2
+                f_new, f_clip = _sat(b_of + result[:step_bits].as_signed(), cfg.feedback)
                 fired = er_rd.data.fired
-                m.d.comb += [wf.en.eq(fired), wf.we.eq(1), wf.addr.eq(self.n_weights + addr),
-                             wf.wdata.eq(f_new), flag["feedback"].eq(fired & f_clip)]
+                m.d.comb += flag["feedback"].eq(fired & f_clip)
+                m.d.sync += [result.eq(f_new), result_en.eq(fired)]
+                m.next = "D_STORE"
+            with m.State("D_STORE"):
+                m.d.comb += [wf.en.eq(result_en), wf.we.eq(1), wf.addr.eq(self.n_weights + addr),
+                             wf.wdata.eq(result)]
                 m.d.sync += [addr.eq(addr + 1), i.eq(i + 1)]
                 with m.If(i == n_of - 1):
                     m.d.sync += [i.eq(0), o.eq(o + 1)]

@@ -82,7 +82,16 @@ class Top(wiring.Component):
         wiring.connect(m, rx.data, rx_fifo.w_stream)
         wiring.connect(m, rx_fifo.r_stream, decoder.i)
         wiring.connect(m, decoder.o, link.rx)
-        wiring.connect(m, link.tx, encoder.i)
+        # the link's reply bytes through a register on their way to the encoder (timing: the
+        # byte multiplexers of the link and the encoder's block logic do not fit one 24 MHz clock
+        # on a full UP5K); one byte per two clocks, far above any UART's rate
+        held = Signal(link.tx.payload.shape())
+        full = Signal()
+        m.d.comb += [link.tx.ready.eq(~full), encoder.i.valid.eq(full), encoder.i.payload.eq(held)]
+        with m.If(link.tx.valid & ~full):
+            m.d.sync += [held.eq(link.tx.payload), full.eq(1)]
+        with m.Elif(encoder.i.ready):
+            m.d.sync += full.eq(0)
         wiring.connect(m, encoder.o, tx.data)
         m.d.comb += [self.tx.eq(tx.tx),
                      link.rx_overrun.eq(rx.overrun), link.rx_framing.eq(rx.framing_error)]

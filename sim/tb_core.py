@@ -22,7 +22,7 @@ from plasticore.golden.config import Config
 from plasticore.golden.network import Network
 from plasticore.golden.train import encode_images
 from plasticore.rtl.core import Cmd, Mem
-from plasticore.rtl.kinds import make_core
+from plasticore.rtl.kinds import core_model
 from plasticore.rtl.golden_view import golden_flags, golden_grads, golden_params, golden_words
 
 CONFIG = Config.from_json(os.environ["PLASTICORE_CONFIG"]) if "PLASTICORE_CONFIG" in os.environ \
@@ -111,7 +111,7 @@ def check(expected, got, flags_expected, flags_got, where):
 @cocotb.test()
 async def core_matches_golden_on_digits(dut):
     cfg = CONFIG
-    core = make_core(cfg, KIND)
+    core = core_model(cfg, KIND)
     drv = Driver(dut, core)
     await start(dut)
 
@@ -194,7 +194,7 @@ async def core_learns_digits(dut):
     n_train = int(os.environ.get("PLASTICORE_TRAIN", "4"))
     epochs = int(os.environ.get("PLASTICORE_EPOCHS", "1"))
     grad_every = int(os.environ.get("PLASTICORE_GRAD_EVERY", "4"))
-    core = make_core(cfg, KIND)
+    core = core_model(cfg, KIND)
     drv = Driver(dut, core)
     await start(dut)
     weights, feedback = Network.initial_weights(cfg, seed=0)

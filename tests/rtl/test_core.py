@@ -12,7 +12,7 @@ import pytest
 from plasticore.golden.config import Config, Format
 from plasticore.rtl.core import Cmd, Core
 from plasticore.rtl.kinds import CORE_KINDS as KINDS
-from plasticore.rtl.kinds import make_core
+from plasticore.rtl.kinds import core_model, make_core
 from plasticore.rtl.seqcore import SequencedCore
 
 from .coredrv import command, lockstep
@@ -195,7 +195,7 @@ def test_learn_rules(simulate, layers, rule, kind):
                 rng.integers(0, config.n_outputs, size=3).tolist(), random_feedback(config, rng),
                 learn_stats=stats, kind=kind)
     assert any((layer.ghat != 0).any() for layer in net.layers)
-    assert stats == [make_core(config, kind).learn_cycles()] * 3, stats
+    assert stats == [core_model(config, kind).learn_cycles()] * 3, stats
 
 
 def test_learn_compact(simulate):

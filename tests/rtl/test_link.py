@@ -181,6 +181,11 @@ def test_frame_errors_change_nothing_and_the_link_recovers(simulate):
         # events: a code out of range, a duplicate spike, one STEP too many, LEARN too early
         await s.request(Op.EVENTS, bytes([0, 1, 255, 200]), expect_error=Error.ARG)
         await s.request(Op.EVENTS, bytes([3, 3, 255]), expect_error=Error.STATE)
+        # a step split over frames: a repeat in the next frame is refused, the refused frame
+        # changes nothing (its 6 is new again), a STEP ends the step
+        assert (await s.request(Op.EVENTS, bytes([254, 5])))[0] == 0
+        await s.request(Op.EVENTS, bytes([6, 5, 255]), expect_error=Error.STATE)
+        assert (await s.request(Op.EVENTS, bytes([6, 255, 5])))[0] == 1
         assert (await s.request(Op.EVENTS, bytes([254, 3, 255])))[0] == 1
         await s.request(Op.LEARN, b"\x01", expect_error=Error.STATE)
         await s.request(Op.EVENTS, bytes([255] * (SMALL.n_steps)), expect_error=Error.STATE)
@@ -190,7 +195,7 @@ def test_frame_errors_change_nothing_and_the_link_recovers(simulate):
         await s.request(Op.LEARN, b"\x01", expect_error=Error.STATE)
         status = await s.request(Op.STATUS)
         errors = [int.from_bytes(status[k:k + 2], "little") for k in range(19, 37, 2)]
-        assert errors == [1, 1, 2, 1, 2, 1, 4, 0, 0]
+        assert errors == [1, 1, 2, 1, 2, 1, 5, 0, 0]
 
     simulate(link, bench)
 
