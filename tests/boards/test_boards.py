@@ -115,7 +115,9 @@ def test_icebreaker_build(tmp_path):
     assert r["timing_met"] and r["fmax_mhz"] >= r["clock_mhz"] >= 24.0
     placed = {k: v for k, v in r["utilisation"].items() if "percent" in v}
     assert placed["ICESTORM_LC"]["used"] > 1000
-    assert all(v["percent"] < 100 for v in placed.values()), placed
+    # every resource within the device; the logic below 100 % (the UP5K's one PLL is used)
+    assert all(v["used"] <= v["available"] for v in placed.values()), placed
+    assert placed["ICESTORM_LC"]["percent"] < 100, placed
     assert r["throughput"]["training_samples_per_s"] > 0
     for key in ("board", "clock_mhz", "fmax_mhz", "timing_met", "utilisation"):
         assert key in r
