@@ -71,6 +71,11 @@ def _sat(x, fmt):
     return Mux(over, fmt.hi, Mux(under, fmt.lo, x)), over | under
 
 
+def _table(values):
+    """A ROM of integers, indexed by a signal (``_table(values)[index]``): per-layer constants."""
+    return Array(Const(v, range(max(values) + 1)) for v in values)
+
+
 def _bits(n):
     return max(1, (n - 1).bit_length())
 
@@ -387,13 +392,60 @@ class Core(wiring.Component):
         return clocks
 
     # --- circuit -------------------------------------------------------------------------------
-    def elaborate(self, platform):
-        m = Module()
-        cfg, L = self._config, self.n_layers
+    def _sticky_flags(self, m):
+        """The overflow flags of spec 8: ``{name: raise}``, each raise a one-clock strobe that
+        sets its sticky bit of ``flags`` until the host clears it."""
         flag = {name: Signal(name=f"raise_{name}") for name in FLAG_NAMES}
         flags = Signal(len(FLAG_NAMES))
         m.d.comb += self.flags.eq(flags)
         m.d.sync += flags.eq((flags & ~self.flags_clear) | Cat(flag[n] for n in FLAG_NAMES))
+        return flag
+
+    def _clear_step(self, m, lfsr, draw, clr, clr_end, grad_dirty):
+        """One clock of ``SAMPLE``'s clear (the caller zeroes the memories at ``clr``): a
+        perturbation draw per hidden neuron (spec 7, written the next clock through ``draw``),
+        then ``done`` and a clean GRAD at ``clr_end``."""
+        with m.If(clr < self.n_hidden):
+            m.d.comb += lfsr.advance.eq(1)
+            m.d.sync += [draw.valid.eq(1), draw.addr.eq(clr)]
+        m.d.sync += clr.eq(clr + 1)
+        with m.If(clr == clr_end):
+            m.d.sync += [self.done.eq(1), grad_dirty.eq(0)]
+            m.next = "IDLE"
+
+    def _random_bits(self, m):
+        """The two LFSRs of spec 7 (``lfsr_perturb``, ``lfsr_round``) on the seed ports."""
+        cfg = self._config
+        m.submodules.lfsr = lfsr = LFSR(init=cfg.seed_perturb)
+        m.d.comb += [lfsr.seed.eq(self.seed), lfsr.load.eq(self.seed_load),
+                     self.perturb_state.eq(lfsr.value)]
+        m.submodules.lfsr_round = rlfsr = LFSR(init=cfg.seed_round)
+        m.d.comb += [rlfsr.seed.eq(self.round_seed), rlfsr.load.eq(self.round_seed_load),
+                     self.round_state.eq(rlfsr.value)]
+        return lfsr, rlfsr
+
+    def _update_shifts(self, m):
+        """The learning rates (spec 6.3), written by the host between samples, kept as the
+        update shifts they give: ``(k_hid, k_out, new_hid, new_out)``, the last two the shifts
+        being loaded (valid while ``rates_load``)."""
+        cfg = self._config
+        off_hid, off_out = cfg.update_offset("lr_hidden_shift"), cfg.update_offset("lr_output_shift")
+        lr_hid = Signal(8, init=cfg.lr_hidden_shift)
+        lr_out = Signal(8, init=cfg.lr_output_shift)
+        k_hid = Signal(5, init=cfg.hidden_update_shift)
+        k_out = Signal(5, init=cfg.output_update_shift)
+        new_hid = (self.rates.hidden + off_hid)[:5]
+        new_out = (self.rates.output + off_out)[:5]
+        m.d.comb += [self.rates_now.hidden.eq(lr_hid), self.rates_now.output.eq(lr_out)]
+        with m.If(self.rates_load):
+            m.d.sync += [lr_hid.eq(self.rates.hidden), lr_out.eq(self.rates.output),
+                         k_hid.eq(new_hid), k_out.eq(new_out)]
+        return k_hid, k_out, new_hid, new_out
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, L = self._config, self.n_layers
+        flag = self._sticky_flags(m)
 
         # memories: one read + one write port each. Memories used in disjoint phases share one
         # block RAM (iCE40 UP5K: 30 EBRs): GRAD and FEEDBACK (FEEDBACK above the synapses),
@@ -477,40 +529,24 @@ class Core(wiring.Component):
         k_rd = [mem.read_port() for mem in marks]
         k_wr = [mem.write_port(granularity=1) for mem in marks]
 
-        m.submodules.lfsr = lfsr = LFSR(init=cfg.seed_perturb)
-        m.d.comb += [lfsr.seed.eq(self.seed), lfsr.load.eq(self.seed_load),
-                     self.perturb_state.eq(lfsr.value)]
-        m.submodules.lfsr_round = rlfsr = LFSR(init=cfg.seed_round)
-        m.d.comb += [rlfsr.seed.eq(self.round_seed), rlfsr.load.eq(self.round_seed_load),
-                     self.round_state.eq(rlfsr.value)]
+        lfsr, rlfsr = self._random_bits(m)
 
-        # learning rates (spec 6.3), written by the host between samples: kept as the update
-        # shifts they give and the rounding-noise masks of those shifts, so that phase C's
+        # the rounding-noise masks of the update shifts, loaded with them, so that phase C's
         # datapath sees registers (timing), not the adder from a rate to its shift
-        off_hid, off_out = cfg.update_offset("lr_hidden_shift"), cfg.update_offset("lr_output_shift")
-        lr_hid = Signal(8, init=cfg.lr_hidden_shift)
-        lr_out = Signal(8, init=cfg.lr_output_shift)
-        k_hid = Signal(5, init=cfg.hidden_update_shift)
-        k_out = Signal(5, init=cfg.output_update_shift)
+        k_hid, k_out, new_hid, new_out = self._update_shifts(m)
         mask_hid = Signal(32, init=(1 << cfg.hidden_update_shift) - 1)
         mask_out = Signal(32, init=(1 << cfg.output_update_shift) - 1)
-        m.d.comb += [self.rates_now.hidden.eq(lr_hid), self.rates_now.output.eq(lr_out)]
         with m.If(self.rates_load):
-            new_hid = (self.rates.hidden + off_hid)[:5]
-            new_out = (self.rates.output + off_out)[:5]
-            m.d.sync += [lr_hid.eq(self.rates.hidden), lr_out.eq(self.rates.output),
-                         k_hid.eq(new_hid), k_out.eq(new_out),
-                         mask_hid.eq(~(Const(0xFFFFFFFF, 32) << new_hid)),
+            m.d.sync += [mask_hid.eq(~(Const(0xFFFFFFFF, 32) << new_hid)),
                          mask_out.eq(~(Const(0xFFFFFFFF, 32) << new_out))]
 
         # per-layer constants, indexed by the layer register
         layer = Signal(range(max(2, L)))
-        table = lambda values: Array(Const(v, range(max(values) + 1)) for v in values)  # noqa: E731
-        n_of = table([cfg.layers[k + 1] for k in range(L)])[layer]
-        inputs_of = table([cfg.layers[k] for k in range(L)])
+        n_of = _table([cfg.layers[k + 1] for k in range(L)])[layer]
+        inputs_of = _table([cfg.layers[k] for k in range(L)])
         j_of = inputs_of[layer]
-        nbase = table(self.neuron_base)[layer]
-        wbase_next = table(self.weight_base[1:] + [0])[layer]
+        nbase = _table(self.neuron_base)[layer]
+        wbase_next = _table(self.weight_base[1:] + [0])[layer]
         is_last = layer == L - 1
         in_bank = layer[0]               # layer k reads list/marks bank k % 2, writes the other
 
@@ -641,8 +677,8 @@ class Core(wiring.Component):
         t_p = Signal(range(half_inputs + 1))
         t1 = Signal(data.StructLayout({"valid": 1, "p": t_p.shape()}))
         m.d.sync += [t1.valid.eq(t_run), t1.p.eq(t_p)]
-        pairs_of = table(self.trace_words)[layer]
-        tword = table(self.trace_word_base)[layer]
+        pairs_of = _table(self.trace_words)[layer]
+        tword = _table(self.trace_word_base)[layer]
         one = cfg.trace.one
         marks_rd = Mux(in_bank, k_rd[1].data, k_rd[0].data)
         # T2: the word arrives, registered behind its block RAM (SMALL_READ_LATENCY; timing: the
@@ -779,8 +815,8 @@ class Core(wiring.Component):
         else:
             a_delta = a_raw
         # phase B: hidden errors, neuron i of hidden layer `layer`, output o: one product per clock
-        fb_base = table(self.feedback_base + [0])[layer]
-        fb_base_next = table(self.feedback_base[1:] + [0, 0])[layer]
+        fb_base = _table(self.feedback_base + [0])[layer]
+        fb_base_next = _table(self.feedback_base[1:] + [0, 0])[layer]
         hb_i = Signal(range(max(self.max_neurons, 2)))
         hb_o = Signal(range(max(O, 2)))
         hb_fa = Signal(range(max(self.n_feedback, 2)))
@@ -815,7 +851,7 @@ class Core(wiring.Component):
         cw_n = Signal(range(max(self.n_neurons, 2)))
         cw_j = Signal(range(self.max_inputs + 1))
         cw_run = Signal()
-        last_of = table([self.neuron_base[k] + cfg.layers[k + 1] - 1 for k in range(L)])[layer]
+        last_of = _table([self.neuron_base[k] + cfg.layers[k + 1] - 1 for k in range(L)])[layer]
         # C0 issues the weight and ghat reads and advances the rounding LFSR; its draw is taken
         # in the next clock, as ever; delta_i is read READ_DELAY clocks later, so that all
         # three arrive in C1
@@ -946,13 +982,7 @@ class Core(wiring.Component):
                     zero += [port.en.eq(Mux(clr < half_inputs, 0b11, 0)), port.addr.eq(clr),
                              port.data.eq(0)]
                 m.d.comb += zero
-                with m.If(clr < self.n_hidden):        # one perturbation draw per hidden neuron
-                    m.d.comb += lfsr.advance.eq(1)
-                    m.d.sync += [draw.valid.eq(1), draw.addr.eq(clr)]
-                m.d.sync += clr.eq(clr + 1)
-                with m.If(clr == clr_end):
-                    m.d.sync += [self.done.eq(1), grad_dirty.eq(0)]
-                    m.next = "IDLE"
+                self._clear_step(m, lfsr, draw, clr, clr_end, grad_dirty)
 
             with m.State("LAYER"):
                 # neuron loop ports

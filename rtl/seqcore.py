@@ -26,14 +26,12 @@ Why it may be slow: at the iCEBreaker's 115,200 baud a digits sample takes about
 of a 24 MHz core on the wire; this core's work is a few tens of thousands (``docs/boards.md``).
 """
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, memory
 
 from plasticore.golden.config import DECAY_FRAC, Config
-from plasticore.golden.network import FLAG_NAMES
 
-from .core import Cmd, Core, Mem, _bits
-from .lfsr import LFSR
+from .core import Cmd, Core, Mem, _bits, _table
 from .reciprocal import Reciprocal
 from .spram import SinglePortRAM
 
@@ -136,10 +134,7 @@ class SequencedCore(Core):
     def elaborate(self, platform):
         m = Module()
         cfg, L, O = self._config, self.n_layers, self._config.n_outputs
-        flag = {name: Signal(name=f"raise_{name}") for name in FLAG_NAMES}
-        flags = Signal(len(FLAG_NAMES))
-        m.d.comb += self.flags.eq(flags)
-        m.d.sync += flags.eq((flags & ~self.flags_clear) | Cat(flag[n] for n in FLAG_NAMES))
+        flag = self._sticky_flags(m)
 
         # ---- memories --------------------------------------------------------------------------------
         spram = str(getattr(platform, "device", "")).startswith("iCE40UP")
@@ -193,40 +188,24 @@ class SequencedCore(Core):
         for port in (st_rd, tr_rd, ep_rd, er_rd, pt_rd, ls_rd, mk_rd, rp_rd):
             m.d.comb += port.en.eq(0)        # a read port holds its word until the next read
 
-        m.submodules.lfsr = lfsr = LFSR(init=cfg.seed_perturb)
-        m.d.comb += [lfsr.seed.eq(self.seed), lfsr.load.eq(self.seed_load),
-                     self.perturb_state.eq(lfsr.value)]
-        m.submodules.lfsr_round = rlfsr = LFSR(init=cfg.seed_round)
-        m.d.comb += [rlfsr.seed.eq(self.round_seed), rlfsr.load.eq(self.round_seed_load),
-                     self.round_state.eq(rlfsr.value)]
+        lfsr, rlfsr = self._random_bits(m)
         m.submodules.recip = rcp = Reciprocal(cfg)
         r = rcp.r.payload                  # held until the next division
         theta = cfg.threshold_q
         m.d.comb += rcp.theta_q.eq(theta)
 
-        # learning rates (spec 6.3): the update shifts; the noise mask 2**k - 1 is formed from the
-        # shift where it is used (area: no mask registers and no shifter at the load)
-        off_hid, off_out = cfg.update_offset("lr_hidden_shift"), cfg.update_offset("lr_output_shift")
-        lr_hid = Signal(8, init=cfg.lr_hidden_shift)
-        lr_out = Signal(8, init=cfg.lr_output_shift)
-        k_hid = Signal(5, init=cfg.hidden_update_shift)
-        k_out = Signal(5, init=cfg.output_update_shift)
-        m.d.comb += [self.rates_now.hidden.eq(lr_hid), self.rates_now.output.eq(lr_out)]
-        with m.If(self.rates_load):
-            new_hid = (self.rates.hidden + off_hid)[:5]
-            new_out = (self.rates.output + off_out)[:5]
-            m.d.sync += [lr_hid.eq(self.rates.hidden), lr_out.eq(self.rates.output),
-                         k_hid.eq(new_hid), k_out.eq(new_out)]
+        # the update shifts (spec 6.3); the noise mask 2**k - 1 is formed from the shift where it
+        # is used (area: no mask registers and no shifter at the load)
+        k_hid, k_out, _, _ = self._update_shifts(m)
 
         # ---- per-layer constants, indexed by the layer register ------------------------------------
         layer = Signal(range(max(2, L)))
-        table = lambda values: Array(Const(v, range(max(values) + 1)) for v in values)  # noqa: E731
-        n_of = table([cfg.layers[k + 1] for k in range(L)])[layer]
-        j_of = table([cfg.layers[k] for k in range(L)])[layer]
-        nbase = table(self.neuron_base)[layer]
-        tbase = table(self.trace_base)[layer]
-        wbase = table(self.weight_base)[layer]
-        fbase_next = table(self.feedback_base[1:] + [0, 0])[layer]
+        n_of = _table([cfg.layers[k + 1] for k in range(L)])[layer]
+        j_of = _table([cfg.layers[k] for k in range(L)])[layer]
+        nbase = _table(self.neuron_base)[layer]
+        tbase = _table(self.trace_base)[layer]
+        wbase = _table(self.weight_base)[layer]
+        fbase_next = _table(self.feedback_base[1:] + [0, 0])[layer]
         is_last = layer == L - 1
         bank = layer[0]
         out_base = self.neuron_base[-1]
@@ -352,13 +331,7 @@ class SequencedCore(Core):
                              mk_wr.en.eq(clr < self.max_inputs), mk_wr.addr.eq(clr), mk_wr.data.eq(0),
                              gr.en.eq(grad_dirty & (clr < self.n_weights)), gr.we.eq(1),
                              gr.addr.eq(clr), gr.wdata.eq(0)]
-                with m.If(clr < self.n_hidden):        # one perturbation draw per hidden neuron
-                    m.d.comb += lfsr.advance.eq(1)
-                    m.d.sync += [draw.valid.eq(1), draw.addr.eq(clr)]
-                m.d.sync += clr.eq(clr + 1)
-                with m.If(clr == clr_end):
-                    m.d.sync += [self.done.eq(1), grad_dirty.eq(0)]
-                    m.next = "IDLE"
+                self._clear_step(m, lfsr, draw, clr, clr_end, grad_dirty)
 
             # ---- a step: trace pass ------------------------------------------------------------------
             with m.State("T_ISSUE"):
