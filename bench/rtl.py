@@ -74,7 +74,7 @@ FOOTNOTES = (
     "updates, which run one after another with the rest).",
     "compact: the pipelined core without read registers; sequenced: one datapath, two "
     "multipliers, the spec's operations one after another (rtl/seqcore.py, the iCEBreaker's "
-    "core): about 6 times the clocks per sample of the compact core, for far fewer cells.",
+    "core): about 7 times the clocks per sample of the compact core, for far fewer cells.",
     "learn w/clk: learning words per LEARN clock (the hidden-error products of phase B count as "
     "overhead). min-max: the range of clocks per sample. events/step: input events per step. "
     "train acc: running accuracy of the online training (prediction before each sample's LEARN).",
