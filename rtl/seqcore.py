@@ -76,8 +76,6 @@ class SequencedCore(Core):
 
     def __init__(self, config: Config):
         super().__init__(config, compact=True)
-        #: marks words cleared by ``SAMPLE`` (bank 0: the input events of a step not yet run)
-        self.paired_memory = None
 
     @classmethod
     def model(cls, config: Config, **_) -> "SequencedCore":
