@@ -186,7 +186,7 @@ class Link(wiring.Component):
         seen_wr = {k: mem.write_port() for k, mem in seen.items()}
         for port in (*seen_rd.values(), *seen_wr.values()):
             m.d.comb += port.en.eq(0)
-        pass_op = Signal(2)               # what the running pass does (BitmapPass)
+        pass_op = Signal(2)               # what the running pass does (_SCRATCH_FROM_COMMITTED ...)
         pass_j = Signal(range(max(2, n_in + 1)))
         pass_busy = Signal()
         pass_start = Signal()
@@ -247,7 +247,6 @@ class Link(wiring.Component):
         word = Signal(8 * wb)             # a WRITE word, assembled byte by byte
         byte_left = Signal(range(wb + 1))
         byte_i = Signal(range(wb))        # the READ word's byte on the wire
-
         wbyte = Signal(range(wb + 1))     # bytes of a WRITE word assembled
         after_body = Signal()             # a memory body follows the snapshot
 

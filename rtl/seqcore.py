@@ -31,7 +31,7 @@ from amaranth.lib import data, memory
 
 from plasticore.golden.config import DECAY_FRAC, Config
 
-from .core import Cmd, Core, Mem, _bits, _table
+from .core import Cmd, Core, Mem, _bits, _sat, _table
 from .reciprocal import Reciprocal
 from .spram import SinglePortRAM
 
@@ -40,24 +40,6 @@ __all__ = ["SequencedCore"]
 #: clocks from a reciprocal's start to its result being taken (rtl/reciprocal.py: 1 + 16, and
 #: the clock that starts it)
 RECIPROCAL_CLOCKS = DECAY_FRAC + 2
-
-
-def _sat(x, fmt):
-    """(x clipped to fmt, clipped?): spec 1's ``sat``, decided from the bits of ``x`` above the
-    format's instead of comparisons with ``fmt.lo``/``fmt.hi`` (the same result for every
-    two's-complement ``x``, without two carry chains per store: iCE40 area)."""
-    x = Value.cast(x)
-    signed_x, n = x.shape().signed, fmt.bits - (1 if fmt.signed else 0)
-    if len(x) <= n or (len(x) == fmt.bits and signed_x == fmt.signed):
-        return x, Const(0)
-    top = x[n:]                         # a signed x: its sign bit is the top bit of ``top``
-    if fmt.signed and signed_x:
-        fits = ~top.any() | top.all()
-    else:
-        fits = ~top.any()
-    low = x[:fmt.bits].as_signed() if fmt.signed else x[:fmt.bits]
-    clipped = Mux(x[-1], fmt.lo, fmt.hi) if signed_x else fmt.hi
-    return Mux(fits, low, clipped), ~fits
 
 
 class SequencedCore(Core):
