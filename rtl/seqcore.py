@@ -31,7 +31,7 @@ from amaranth.lib import data, memory
 
 from plasticore.golden.config import DECAY_FRAC, Config
 
-from .core import Cmd, Core, Mem, _bits, _sat, _table
+from .core import Cmd, Core, Mem, _bits, _sat_bits, _table
 from .reciprocal import Reciprocal
 from .spram import SinglePortRAM
 
@@ -325,8 +325,8 @@ class SequencedCore(Core):
             with m.State("T_Y"):               # y decays; eps_j; +1.0 (spec 5.1, 5.3, 5.4)
                 m.d.comb += [ma_u.eq(tr_rd.data.y), mb_u.eq(cfg.rho_s_q)]
                 y_dec = decayed[:cfg.trace.bits]          # y rho_s < 2**trace.bits
-                x_new, x_clip = _sat(x_dec + Mux(mark, one, 0), cfg.trace)
-                y_new, y_clip = _sat(y_dec + Mux(mark, one, 0), cfg.trace)
+                x_new, x_clip = _sat_bits(x_dec + Mux(mark, one, 0), cfg.trace)
+                y_new, y_clip = _sat_bits(y_dec + Mux(mark, one, 0), cfg.trace)
                 m.d.comb += [tr_wr.en.eq(1), tr_wr.addr.eq(tbase + j),
                              tr_wr.data.x.eq(x_new), tr_wr.data.y.eq(y_new),
                              ep_wr.en.eq(1), ep_wr.addr.eq(j),
@@ -360,8 +360,8 @@ class SequencedCore(Core):
                 # N_WRITE (timing: two saturating sums in a row from STATE back into it)
                 p_val = Mux(pt_rd.data, cfg.grade.one, -cfg.grade.one)
                 grade_raw = cur.grade_sum + Mux(~is_last & (cur.count == 0), p_val, 0)
-                d_sat, d_clip = _sat(grade_raw, cfg.grade)
-                total_sat, total_clip = _sat(cur.grade_total + d_sat, cfg.grade)
+                d_sat, d_clip = _sat_bits(grade_raw, cfg.grade)
+                total_sat, total_clip = _sat_bits(cur.grade_total + d_sat, cfg.grade)
                 m.d.sync += update.eq(Cat(d_sat[:g_bits], total_sat[:g_bits], d_clip | total_clip))
                 fire = (a_dec - c_dec) >= theta
                 m.d.sync += [spike.eq(fire), acc.eq(0), gacc.eq(0), kk.eq(0), j.eq(0)]
@@ -392,8 +392,8 @@ class SequencedCore(Core):
             with m.State("E_UPDATE"):         # g = r diff; ghat += g; ehat = e + g
                 m.d.comb += [ma_u.eq(diff), mb_u.eq(r)]
                 g = decayed[:len(diff) + 1].as_signed()    # r < 1
-                ghat_new, ghat_clip = _sat(gr_rdata.ghat + g, cfg.grad)
-                ehat_new, ehat_clip = _sat(e_reg + g, cfg.grad)
+                ghat_new, ghat_clip = _sat_bits(gr_rdata.ghat + g, cfg.grad)
+                ehat_new, ehat_clip = _sat_bits(e_reg + g, cfg.grad)
                 word = Signal(self.grad_layout)
                 m.d.comb += word.ghat.eq(ghat_new)
                 if cfg.reset_path:
@@ -434,9 +434,9 @@ class SequencedCore(Core):
                 count = Mux(spike & (cur.count != count_max), cur.count + 1, cur.count)
                 last_step = Mux(spike, step, cur.last_step)
                 m.d.comb += flag["count"].eq(spike & (cur.count == count_max))
-                a_new, a_clip = _sat(a_dec - Mux(spike, theta, 0) + acc, cfg.state)
-                c_new, c_clip = _sat(c_dec + acc, cfg.state)
-                gs_new, gs_clip = _sat(gs + gacc, cfg.grade)
+                a_new, a_clip = _sat_bits(a_dec - Mux(spike, theta, 0) + acc, cfg.state)
+                c_new, c_clip = _sat_bits(c_dec + acc, cfg.state)
+                gs_new, gs_clip = _sat_bits(gs + gacc, cfg.grade)
                 m.d.comb += [st_wr.en.eq(1), st_wr.addr.eq(nbase + i),
                              st_wr.data.a.eq(a_new), st_wr.data.c.eq(c_new),
                              st_wr.data.grade_sum.eq(gs_new), st_wr.data.grade_total.eq(gt),
@@ -544,7 +544,7 @@ class SequencedCore(Core):
                 low = cfg.weight.bits + 1
                 high = update[low:]
                 huge = ~((high == 0) | (high == (1 << len(high)) - 1))
-                w_sum, w_clip = _sat(w_of + update[:low + 1].as_signed(), cfg.weight)
+                w_sum, w_clip = _sat_bits(w_of + update[:low + 1].as_signed(), cfg.weight)
                 w_upd = Mux(huge, Mux(update[-1], cfg.weight.lo, cfg.weight.hi), w_sum)
                 m.d.comb += flag["weight"].eq(w_clip | huge)
                 m.d.sync += result.eq(w_upd)
@@ -587,7 +587,7 @@ class SequencedCore(Core):
                 m.next = "D_UPDATE"
             with m.State("D_UPDATE"):         # registered in two halves (timing)
                 step_bits = max(cfg.grade.bits + cfg.feedback.frac - cfg.grade.frac, cfg.feedback.bits) + 2
-                f_new, f_clip = _sat(b_of + result[:step_bits].as_signed(), cfg.feedback)
+                f_new, f_clip = _sat_bits(b_of + result[:step_bits].as_signed(), cfg.feedback)
                 fired = er_rd.data.fired
                 m.d.comb += flag["feedback"].eq(fired & f_clip)
                 m.d.sync += [result.eq(f_new), result_en.eq(fired)]
