@@ -58,7 +58,7 @@ def probe_accuracy(train_features, y_train, test_features, y_test, *, max_iter: 
     return float(model.score(test_features, y_test))
 
 
-def run(args, argv) -> dict:
+def run(args, argv, network_class=Network) -> dict:
     config = cli.resolve_config(args.dataset, hidden=args.hidden_size, settings=args.settings,
                                 rule=args.rule)
     data = datasets.load(args.dataset)
@@ -68,7 +68,7 @@ def run(args, argv) -> dict:
     started = time.perf_counter()
     result = golden_train.train(config, data, epochs=args.epochs, seeds=args.seeds, fixed=fixed,
                                 limit=args.limit, test_limit=args.test_limit,
-                                progress=not args.quiet)
+                                progress=not args.quiet, network_class=network_class)
     net = result.network
     trained_w, trained_b = net.weights(), net.feedback
     per_seed = []

@@ -104,11 +104,12 @@ def evaluate(network: Network, pixels: np.ndarray, labels: np.ndarray, *, chunk:
     return correct / len(labels), hidden_spikes / (len(labels) * n_hidden)
 
 
-def _replica_network(config: Config, seeds: list[int], fixed: bool) -> Network:
+def _replica_network(config: Config, seeds: list[int], fixed: bool,
+                     network_class: type[Network] = Network) -> Network:
     inits = [Network.initial_weights(config, s, fixed=fixed) for s in seeds]
     weights = [np.stack([w[k] for w, _ in inits]) for k in range(len(config.layers) - 1)]
     feedback = [np.stack([b[k] for _, b in inits]) for k in range(len(config.hidden_sizes))]
-    net = Network(config, weights, feedback, fixed=fixed, batch=len(seeds), seed=None)
+    net = network_class(config, weights, feedback, fixed=fixed, batch=len(seeds), seed=None)
     for r, s in enumerate(seeds):
         cfg = seed_config(config, s)
         net.lfsr_perturb[r], net.lfsr_round[r] = cfg.seed_perturb, cfg.seed_round
@@ -118,14 +119,15 @@ def _replica_network(config: Config, seeds: list[int], fixed: bool) -> Network:
 
 def train(config: Config, data: Dataset, *, epochs: int, seeds=(0,), fixed: bool = True,
           limit: int | None = None, test_limit: int | None = None, progress: bool = True,
-          on_epoch=None) -> TrainResult:
+          on_epoch=None, network_class: type[Network] = Network) -> TrainResult:
     """Train one replica per seed for ``epochs`` passes over the (limited) training set.
 
     Every sample: run the window, learn from its label (end-of-sample sequence), next sample.
     ``train_accuracy`` of an epoch is the running accuracy of the predictions made while
     learning (before each sample's update); ``test_accuracy`` is measured after the epoch.
     Each epoch runs with the learning rates ``config.rates_at(epoch)`` (``config.lr_schedule``),
-    recorded in its history entry.
+    recorded in its history entry. ``network_class`` lets an experiment train a subclass of the
+    golden ``Network`` (``experiments/rate_control.py``); the chip's rule is ``Network`` itself.
     """
     from tqdm import tqdm
 
@@ -135,7 +137,7 @@ def train(config: Config, data: Dataset, *, epochs: int, seeds=(0,), fixed: bool
     if config.n_inputs != x_train.shape[1] or config.n_outputs < data.n_classes:
         raise ValueError(f"config layers {config.layers} do not fit dataset {data.name!r}: "
                          f"{x_train.shape[1]} inputs, {data.n_classes} classes")
-    net = _replica_network(config, seeds, fixed)
+    net = _replica_network(config, seeds, fixed, network_class)
     result = TrainResult(config, seeds, fixed, network=net)
     orders = [np.random.default_rng([s, 1]).permutation(len(y_train)) for s in seeds]
     n = len(y_train)
