@@ -133,6 +133,16 @@ def probe_plot(record: dict, path) -> Path:
     return plots._finish(fig, ax, path, xlabel="", integer_x=False)
 
 
+def report(record: dict, args) -> None:
+    """Write the results file and plot the options ask for, and print the summary."""
+    if args.json:
+        cli._write_json(args.json, record)
+    if args.plot:
+        print(f"wrote {probe_plot(record, args.plot)}")
+    for key, value in record["summary"].items():
+        print(f"{key:34s} {value['mean']:.4f} +- {value['std']:.4f}  {np.round(value['per_seed'], 4).tolist()}")
+
+
 def build_parser():
     p = cli.experiment_parser(__doc__.split("\n\n")[0], epochs=1)
     p.add_argument("--plot", type=Path, metavar="PNG", help="write the per-seed bar chart here")
@@ -149,13 +159,7 @@ def main(argv=None) -> int:
             raise SystemExit("--from-json needs --plot PNG")
         print(f"wrote {probe_plot(json.loads(args.from_json.read_text()), args.plot)}")
         return 0
-    record = run(args, argv)
-    if args.json:
-        cli._write_json(args.json, record)
-    if args.plot:
-        print(f"wrote {probe_plot(record, args.plot)}")
-    for key, value in record["summary"].items():
-        print(f"{key:34s} {value['mean']:.4f} +- {value['std']:.4f}  {np.round(value['per_seed'], 4).tolist()}")
+    report(run(args, argv), args)
     return 0
 
 

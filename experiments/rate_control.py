@@ -33,7 +33,6 @@ Usage (from the repository root)::
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -42,11 +41,7 @@ import numpy as np
 from plasticore.golden.network import Network
 from plasticore.host import cli
 
-_PROBE = Path(__file__).resolve().with_name("feature_probe.py")
-_spec = importlib.util.spec_from_file_location("feature_probe", _PROBE)
-feature_probe = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("feature_probe", feature_probe)
-_spec.loader.exec_module(feature_probe)
+feature_probe = cli.load_script(Path(__file__).resolve().with_name("feature_probe.py"))
 
 
 def rate_control_network(*, running_rate: int | None = None, silent_lift: int | None = None):
@@ -136,13 +131,7 @@ def main(argv=None) -> int:
         value = getattr(args, name)
         if value is not None and not 0 <= value <= 30:
             raise SystemExit(f"--{name.replace('_', '-')} must be in 0..30, not {value}")
-    record = run(args, argv)
-    if args.json:
-        cli._write_json(args.json, record)
-    if args.plot:
-        print(f"wrote {feature_probe.probe_plot(record, args.plot)}")
-    for key, value in record["summary"].items():
-        print(f"{key:34s} {value['mean']:.4f} +- {value['std']:.4f}  {np.round(value['per_seed'], 4).tolist()}")
+    feature_probe.report(run(args, argv), args)
     return 0
 
 

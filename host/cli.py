@@ -41,16 +41,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import sys
 import time
+import types
 from pathlib import Path
 
 from plasticore.golden.config import RULES, Config, ConfigError
 from plasticore.golden.presets import (DATASET_SHAPES, DEFAULT_HIDDEN, dataset_fields, rule_fields,
                                       yield_schedule)
 
-__all__ = ["main", "build_parser", "experiment_parser", "resolve_config", "NotAvailable"]
+__all__ = ["main", "build_parser", "experiment_parser", "load_script", "resolve_config", "NotAvailable"]
 
 PROG = "plasticore"
 
@@ -215,6 +217,21 @@ def experiment_parser(description: str, *, epochs: int) -> argparse.ArgumentPars
     parser.add_argument("--json", type=Path)
     parser.add_argument("--quiet", action="store_true")
     return parser
+
+
+def load_script(path) -> types.ModuleType:
+    """Import a script of the repository (``experiments/``, ``bench/``: not part of the package)
+    as a module named after its file, registered in ``sys.modules`` so that its dataclasses and
+    pickles resolve; a script loaded twice is the same module."""
+    path = Path(path).resolve()
+    name = path.stem
+    if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def build_parser() -> argparse.ArgumentParser:

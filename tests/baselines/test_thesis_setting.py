@@ -1,24 +1,20 @@
 """experiments/thesis_setting.py: the wrapper does what docs/learning.md section 9 says it does."""
 
 import dataclasses
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from plasticore.host import cli
 
 torch = pytest.importorskip("torch")
 
 from plasticore.baselines import rules  # noqa: E402
 from plasticore.golden.config import Config  # noqa: E402
 
-_PATH = Path(__file__).resolve().parents[2] / "experiments" / "thesis_setting.py"
-_spec = importlib.util.spec_from_file_location("thesis_setting", _PATH)
-ts = importlib.util.module_from_spec(_spec)
-sys.modules["thesis_setting"] = ts
-_spec.loader.exec_module(ts)
+ts = cli.load_script(Path(__file__).resolve().parents[2] / "experiments" / "thesis_setting.py")
 
 
 def _net(seed=0, sizes=(6, 5, 3), T=24, scale=(1.5, 1.2)):

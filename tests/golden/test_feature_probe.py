@@ -1,7 +1,5 @@
 """experiments/feature_probe.py: the probe sees the layer it claims to see (docs/learning.md §20)."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +12,7 @@ from plasticore.host import cli
 
 pytest.importorskip("sklearn")
 
-_PATH = Path(__file__).resolve().parents[2] / "experiments" / "feature_probe.py"
-_spec = importlib.util.spec_from_file_location("feature_probe", _PATH)
-fp = importlib.util.module_from_spec(_spec)
-sys.modules["feature_probe"] = fp
-_spec.loader.exec_module(fp)
+fp = cli.load_script(Path(__file__).resolve().parents[2] / "experiments" / "feature_probe.py")
 
 ARGS = ["--dataset", "digits", "--epochs", "1", "--seeds", "0,1", "--limit", "120",
         "--test-limit", "60", "--quiet"]

@@ -1,18 +1,14 @@
 """experiments/finding_plot.py: the figure of docs/finding.md shows the stored runs' margins."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-_PATH = Path(__file__).resolve().parents[2] / "experiments" / "finding_plot.py"
-_spec = importlib.util.spec_from_file_location("finding_plot", _PATH)
-fplot = importlib.util.module_from_spec(_spec)
-sys.modules["finding_plot"] = fplot
-_spec.loader.exec_module(fplot)
+from plasticore.host import cli
+
+fplot = cli.load_script(Path(__file__).resolve().parents[2] / "experiments" / "finding_plot.py")
 
 
 def _final(name):

@@ -1,7 +1,5 @@
 """experiments/rate_control.py: off, it is the golden model; on, each term is what it says (§22)."""
 
-import importlib.util
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,11 +13,7 @@ from plasticore.host import cli
 
 pytest.importorskip("sklearn")
 
-_PATH = Path(__file__).resolve().parents[2] / "experiments" / "rate_control.py"
-_spec = importlib.util.spec_from_file_location("rate_control", _PATH)
-rc = importlib.util.module_from_spec(_spec)
-sys.modules["rate_control"] = rc
-_spec.loader.exec_module(rc)
+rc = cli.load_script(Path(__file__).resolve().parents[2] / "experiments" / "rate_control.py")
 
 
 def _pair(network_class, *, fixed, config=None):
