@@ -20,7 +20,8 @@ named as untried:
 
 Both are what a chip could do cheaply (one running mean per hidden neuron; the link's input
 spike bitmap). Neither is in docs/spec.md: the network here is a subclass of the golden
-``Network`` that only adds to ``learn``, so with both options off it *is* the golden model
+``Network`` that keeps each sample's input counts and changes only the end-of-sample sequence,
+so with both options off it *is* the golden model
 (``tests/golden/test_rate_control.py`` checks that, and each term against a direct computation).
 Training, evaluation and the probe are ``experiments/feature_probe.py``'s: chip accuracy, the
 hidden layer's linear probe (random vs trained) and silent fractions, per seed.
@@ -28,11 +29,12 @@ hidden layer's linear probe (random vs trained) and silent fractions, per seed.
 Usage (from the repository root)::
 
     .venv/bin/python experiments/rate_control.py --dataset mnist --rule sfdfa --epochs 1 \
-        --seeds 0,1,2 --silent-lift 16 --json docs/results/learning/rc_mnist60k_lift16.json
+        --seeds 0,1,2 --silent-lift 17 --json docs/results/learning/rc_mnist60k_sfdfa_lift17.json
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -106,12 +108,19 @@ def rate_control_network(*, running_rate: int | None = None, silent_lift: int | 
     return RateControlNetwork
 
 
+def _shift(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 30:
+        raise argparse.ArgumentTypeError(f"a shift must be in 0..30, not {value}")
+    return value
+
+
 def build_parser():
     p = feature_probe.build_parser()
     p.description = __doc__.split("\n\n")[0]
-    p.add_argument("--running-rate", type=int, metavar="K", default=None,
+    p.add_argument("--running-rate", type=_shift, metavar="K", default=None,
                    help="regulariser on a running mean of the count, r += (n - r) / 2**K")
-    p.add_argument("--silent-lift", type=int, metavar="L", default=None,
+    p.add_argument("--silent-lift", type=_shift, metavar="L", default=None,
                    help="w_ij += 2**-L for each input that spiked, on neurons that did not fire")
     return p
 
@@ -127,10 +136,6 @@ def run(args, argv) -> dict:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
-    for name in ("running_rate", "silent_lift"):
-        value = getattr(args, name)
-        if value is not None and not 0 <= value <= 30:
-            raise SystemExit(f"--{name.replace('_', '-')} must be in 0..30, not {value}")
     feature_probe.report(run(args, argv), args)
     return 0
 

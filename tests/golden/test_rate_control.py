@@ -73,3 +73,10 @@ def test_running_rate_replaces_the_per_sample_shortfall():
     one = 1 << config.feedback.frac
     np.testing.assert_array_equal(fixed_net.running[0][0],
                                   2 * one + (((fixed_net.layers[0].count[0] - 2) * one) >> 3))
+
+
+@pytest.mark.parametrize("option", ["--running-rate", "--silent-lift"])
+def test_a_shift_out_of_range_is_refused_by_name(option, capsys):
+    with pytest.raises(SystemExit):
+        rc.build_parser().parse_args([option, "31"])
+    assert f"argument {option}" in capsys.readouterr().err
