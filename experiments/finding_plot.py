@@ -24,15 +24,20 @@ RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results" / "learning"
 #: (label, result files of the rule, result files of its readout control); files of several
 #: seeds are concatenated in order, so the two lists must name the same seeds
 ROWS = (
-    ("DFA, 128 hidden", ["probe_mnist60k_dfa.json"], ["mnist60k_readout_o8.json"]),
-    ("SFDFA, 128 hidden", ["probe_mnist60k_sfdfa.json", "mnist60k_sfdfa_o8_h17_s34.json"],
+    ("DFA, 128 hidden\n(output 2^-8, control 2^-8)", ["probe_mnist60k_dfa.json"], ["mnist60k_readout_o8.json"]),
+    ("SFDFA, 128 hidden\n(output 2^-8, control 2^-8)",
+     ["probe_mnist60k_sfdfa.json", "mnist60k_sfdfa_o8_h17_s34.json"],
      ["mnist60k_readout_o8.json", "mnist60k_readout_o8_s34.json"]),
-    ("SFDFA, regulariser x2", ["probe_mnist60k_sfdfa_reg0.json"], ["mnist60k_readout_o8.json"]),
-    ("SFDFA, running-mean\nregulariser x2", ["rc_mnist60k_sfdfa_rr6_reg0.json",
-                                              "rc_mnist60k_sfdfa_rr6_reg0_s34.json"],
+    ("SFDFA, 128 hidden\n(output 2^-9, control 2^-9)", ["mnist60k_sfdfa_o9.json"], ["mnist60k_readout_o9.json"]),
+    ("SFDFA, 128 hidden\n(output 2^-10, control 2^-10)", ["mnist60k_sfdfa_o10.json"], ["mnist60k_readout_o10.json"]),
+    ("SFDFA, regulariser x2\n(2^-8, control 2^-8)", ["probe_mnist60k_sfdfa_reg0.json"], ["mnist60k_readout_o8.json"]),
+    ("SFDFA, running-mean reg. x2\n(2^-8, control 2^-8)", ["rc_mnist60k_sfdfa_rr6_reg0.json",
+                                                          "rc_mnist60k_sfdfa_rr6_reg0_s34.json"],
      ["mnist60k_readout_o8.json", "mnist60k_readout_o8_s34.json"]),
-    ("SFDFA, 256 hidden", ["probe_mnist60k_sfdfa_h256_o9.json"], ["mnist60k_readout_h256_o10.json"]),
-    ("SFDFA, 256 hidden,\nrunning-mean reg. x2", ["rc_mnist60k_sfdfa_h256_o9_rr6_reg0.json"],
+    ("SFDFA, silent lift 2^-17\n(2^-8, control 2^-8)", ["rc_mnist60k_sfdfa_lift17.json"], ["mnist60k_readout_o8.json"]),
+    ("SFDFA, silent lift 2^-17\n(2^-9, control 2^-9)", ["rc_mnist60k_sfdfa_lift17_o9.json"], ["mnist60k_readout_o9.json"]),
+    ("SFDFA, 256 hidden\n(2^-9, control 2^-10)", ["probe_mnist60k_sfdfa_h256_o9.json"], ["mnist60k_readout_h256_o10.json"]),
+    ("SFDFA, 256 hidden, running mean\n(2^-9, control 2^-10)", ["rc_mnist60k_sfdfa_h256_o9_rr6_reg0.json"],
      ["mnist60k_readout_h256_o10.json"]),
 )
 
@@ -75,7 +80,7 @@ def plot(rows: list[dict], path) -> Path:
     from plasticore.host import plots   # sets the Agg backend before pyplot
 
     plt = plots.plt
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True, layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(12, 7), sharey=True, layout="constrained")
     y = np.arange(len(rows))[::-1]
     for ax, key, title in ((axes[0], "margin", "chip test accuracy − readout-only control (points)"),
                            (axes[1], "probe_gain", "linear probe: trained − random layer (points)")):

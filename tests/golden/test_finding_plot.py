@@ -18,7 +18,7 @@ def _final(name):
 
 def test_margins_are_paired_by_seed_against_the_stored_control():
     rows = {row["label"]: row for row in fplot.gather()}
-    sfdfa = rows["SFDFA, 128 hidden"]
+    sfdfa = rows["SFDFA, 128 hidden\n(output 2^-8, control 2^-8)"]
     assert sfdfa["seeds"] == [0, 1, 2, 3, 4]
     chip = np.concatenate([_final("probe_mnist60k_sfdfa.json")[0], _final("mnist60k_sfdfa_o8_h17_s34.json")[0]])
     control = np.concatenate([_final("mnist60k_readout_o8.json")[0], _final("mnist60k_readout_o8_s34.json")[0]])
