@@ -56,11 +56,13 @@ def probe_gain(record: dict) -> list[float] | None:
 
 
 def gather(rows=ROWS, results: Path = RESULTS) -> list[dict]:
-    """Per row: label, seeds, chip − control per seed, probe gain per seed (or None)."""
+    """Per row: label, seeds, chip − control per seed, and the probe gain of the seeds whose
+    file holds a probe (None when none does)."""
     out = []
     for label, files, controls in rows:
-        if not all((results / f).exists() for f in (*files, *controls)):
-            continue
+        missing = [f for f in (*files, *controls) if not (results / f).exists()]
+        if missing:
+            raise FileNotFoundError(f"{label!r}: no results file {', '.join(missing)} in {results}")
         records = [json.loads((results / f).read_text()) for f in files]
         control = [json.loads((results / f).read_text()) for f in controls]
         seeds = [s for r in records for s in r["seeds"]]

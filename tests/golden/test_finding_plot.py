@@ -33,6 +33,12 @@ def test_a_control_of_other_seeds_is_refused():
         fplot.gather(rows)
 
 
+def test_a_missing_results_file_is_named():
+    rows = (("gone", ["no_such_run.json"], ["mnist60k_readout_o8.json"]),)
+    with pytest.raises(FileNotFoundError, match="no_such_run.json"):
+        fplot.gather(rows)
+
+
 def test_plot_writes_a_png(tmp_path):
     path = fplot.plot(fplot.gather(), tmp_path / "finding.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
