@@ -27,7 +27,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
-import importlib.util  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import shlex  # noqa: E402
@@ -41,19 +40,13 @@ import torch  # noqa: E402
 from plasticore.baselines.snntorch_ref import VARIANTS, train_snntorch  # noqa: E402
 from plasticore.baselines.train import train_rule  # noqa: E402
 from plasticore.golden import datasets  # noqa: E402
+from plasticore.host.cli import load_script  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _bench_baselines():
-    """bench/baselines.py as a module (its defaults, LR_HIDDEN and config_for are the protocol)."""
-    spec = importlib.util.spec_from_file_location("_bench_baselines", Path(__file__).with_name("baselines.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-BB = _bench_baselines()
+# bench/baselines.py as a module (its defaults, LR_HIDDEN and config_for are the protocol)
+BB = load_script(Path(__file__).with_name("baselines.py"), "_bench_baselines")
 DEFAULTS = BB.parse_args([])
 
 

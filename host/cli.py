@@ -219,12 +219,13 @@ def experiment_parser(description: str, *, epochs: int) -> argparse.ArgumentPars
     return parser
 
 
-def load_script(path) -> types.ModuleType:
+def load_script(path, name: str | None = None) -> types.ModuleType:
     """Import a script of the repository (``experiments/``, ``bench/``: not part of the package)
-    as a module named after its file, registered in ``sys.modules`` so that its dataclasses and
-    pickles resolve; a script loaded twice is the same module."""
+    as a module named ``name`` (default: after its file), registered in ``sys.modules`` so that
+    its dataclasses and pickles resolve; a script loaded twice is the same module. Name a script
+    whose file name is also a top-level name (``bench/baselines.py``: the ``baselines/`` tree)."""
     path = Path(path).resolve()
-    name = path.stem
+    name = name or path.stem
     if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)

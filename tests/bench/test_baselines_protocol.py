@@ -2,13 +2,14 @@
 is one that PROTOCOL asks for, and every run PROTOCOL asks for is stored (so a --protocol run on
 the committed results only rewrites the reports). No training here: it compares run keys."""
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from plasticore.host import cli
 
 pytest.importorskip("torch")
 
@@ -18,10 +19,7 @@ SCRIPT = ROOT / "bench" / "baselines.py"
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_baselines", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return cli.load_script(SCRIPT, "bench_baselines")
 
 
 def _protocol_by_out(bench):
