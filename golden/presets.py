@@ -10,8 +10,9 @@ from __future__ import annotations
 from .config import RATE_FIELDS
 
 #: inputs and classes of each dataset, known without loading it
-DATASET_SHAPES = {"digits": (64, 10), "mnist": (784, 10), "fashion-mnist": (784, 10)}
-DEFAULT_HIDDEN = {"digits": 128, "mnist": 128, "fashion-mnist": 128}
+DATASET_SHAPES = {"digits": (64, 10), "mnist": (784, 10), "mnist14": (196, 10),
+                  "fashion-mnist": (784, 10)}
+DEFAULT_HIDDEN = {"digits": 128, "mnist": 128, "mnist14": 128, "fashion-mnist": 128}
 #: Config fields that differ from the defaults for a dataset (measured: docs/learning.md)
 OVERRIDES = {
     # 128 hidden neurons double the output layer's fan-in, so its learning rate is halved
@@ -26,6 +27,9 @@ OVERRIDES = {
     "mnist": {"init_hidden": 1.5, "lr_output_shift": 8, "lr_hidden_shift": 17},
     # same network as MNIST; its rates follow MNIST's by that argument, not measured
     "fashion-mnist": {"init_hidden": 1.5, "lr_output_shift": 8, "lr_hidden_shift": 17},
+    # MNIST at 14x14 (the ULX3S board's 196 inputs): MNIST's rates, not tuned; a quarter of the
+    # fan-in lights about a quarter of the inputs, so init_hidden takes the digits default
+    "mnist14": {"lr_output_shift": 8, "lr_hidden_shift": 17},
 }
 
 
@@ -36,6 +40,7 @@ RULE_OVERRIDES = {
     # 2^-19 no seed collapses (section 19)
     ("mnist", "dfa"): {"lr_hidden_shift": 19},
     ("fashion-mnist", "dfa"): {"lr_hidden_shift": 19},
+    ("mnist14", "dfa"): {"lr_hidden_shift": 19},
 }
 
 

@@ -239,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Plasticore: on-chip SFDFA learning for spiking neural networks on FPGAs.")
+    from plasticore import __version__
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     config_options = argparse.ArgumentParser(add_help=False)
@@ -300,7 +302,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="take the layer sizes from this dataset (default: Config defaults)")
     config.set_defaults(handler=_cmd_config)
 
-    from plasticore.boards import build as board_build
+    try:
+        from plasticore.boards import build as board_build
+    except ImportError as error:  # a lean install: the [build] extra is missing
+        build = commands.add_parser("build", help="build a bitstream (needs the [build] extra)")
+        build.add_argument("rest", nargs=argparse.REMAINDER)
+        missing = f"plasticore build needs the [build] extra: pip install 'plasticore[build]' ({error})"
+
+        def unavailable(args, argv):
+            raise NotAvailable(missing)
+        build.set_defaults(handler=unavailable)
+        return parser
     build = commands.add_parser(
         "build", help="build a bitstream for a board and report utilisation, Fmax and throughput",
         description=board_build.__doc__.split("\n\n")[0])
