@@ -364,8 +364,8 @@ def board_run_config(name: str, dataset: str | None = None, *, config_file=None,
     """The configuration of ``plasticore train --board NAME``: every field the board's bitstream
     bakes in exactly as ``plasticore build NAME [--config FILE]`` resolves it, so the board
     accepts it (board_hash); learning rates and initial weights (``Config.RUNTIME_FIELDS``) from
-    the dataset's preset when the board's hidden width is the preset's (else Config's), then
-    ``--set``. ``--set``, ``--rule`` or ``--hidden`` that would change a baked-in field are
+    the dataset's preset when the board's hidden width is the preset's (else Config's) unless the
+    file names them, then ``--set``. ``--set``, ``--rule`` or ``--hidden`` that would change a baked-in field are
     refused: they need a bitstream built with that configuration (``--config FILE`` on both)."""
     from plasticore.boards.build import resolve
 
@@ -381,7 +381,9 @@ def board_run_config(name: str, dataset: str | None = None, *, config_file=None,
         if base.hidden_sizes == (DEFAULT_HIDDEN[dataset],):
             preset = dataset_fields(dataset)
             preset.update(rule_fields(dataset, base.rule))
-            data.update({k: v for k, v in preset.items() if k in Config.RUNTIME_FIELDS})
+            from_file = set(_read_config_file(config_file)) if config_file is not None else set()
+            data.update({k: v for k, v in preset.items()
+                         if k in Config.RUNTIME_FIELDS and k not in from_file})
     if rule is not None and rule != base.rule:
         raise ConfigError(f"board {name!r} is built for rule {base.rule!r}; --rule {rule} needs a "
                           f"bitstream built for it (plasticore build {name} --config FILE)")

@@ -42,8 +42,10 @@ def test_a_config_file_on_both_build_and_train(tmp_path):
     wide = tmp_path / "wide.json"
     wide.write_text(json.dumps({"layers": [64, 128, 10]}))  # docs/boards.md: it fits the UP5K
     config = board_run_config("icebreaker", "digits", config_file=wide)
-    assert config.layers == (64, 128, 10)
+    assert config.layers == (64, 128, 10) and config.lr_output_shift == 8  # the digits preset's
     assert config.board_hash == resolve(BOARDS["icebreaker"], wide).board_hash
+    wide.write_text(json.dumps({"layers": [64, 128, 10], "lr_output_shift": 9}))
+    assert board_run_config("icebreaker", "digits", config_file=wide).lr_output_shift == 9
 
 
 @pytest.mark.parametrize("args, message", [
