@@ -298,7 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                        help="longest wait for a board's reply (default 10)")
     train.set_defaults(handler=_cmd_train)
-    from plasticore.host.training import EVENTS_LAYOUT
+    try:  # host.training imports host.board, which needs Amaranth until issue 25 lands
+        from plasticore.host.training import EVENTS_LAYOUT
+    except ImportError:
+        EVENTS_LAYOUT = "--events FILE.npz: see plasticore/host/training.py"
     train.epilog = EVENTS_LAYOUT.replace("An events file", "--events FILE.npz: an events file")
     train.formatter_class = argparse.RawDescriptionHelpFormatter
 

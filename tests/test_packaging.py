@@ -92,6 +92,12 @@ def lean_run(tmp_path, *args, blocked=HEAVY):
 COMMON = ("--dataset", "digits", "--limit", "40", "--test-limit", "20", "--quiet")
 
 
+def test_lean_install_version(tmp_path):
+    result = lean_run(tmp_path, "--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"plasticore {plasticore.__version__}"
+
+
 def xfail_if_rtl_imported(result):
     """The one known reason for a lean run to fail today: host/board.py and host/emulator.py
     import rtl.core (Amaranth) for the memory map (issue 25 moves it below rtl and host)."""
