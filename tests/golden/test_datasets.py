@@ -74,10 +74,10 @@ def test_digits_split_is_stratified_and_seeded():
 def test_digits_split_equals_scikit_learns():
     """The split written out in datasets.stratified_split is scikit-learn's, seed for seed."""
     sklearn = pytest.importorskip("sklearn.model_selection")
-    labels = load("digits").y_train  # any labels; the real ones below
-    all_digits = np.concatenate([load("digits").y_train, load("digits").y_test])
+    digits = load("digits")
+    all_digits = np.concatenate([digits.y_train, digits.y_test])
     for seed in (0, 1, 7):
-        for y in (all_digits, labels):
+        for y in (all_digits, digits.y_train):  # the real labels, and another set
             index = np.arange(len(y))
             theirs = sklearn.train_test_split(index, test_size=0.2, stratify=y, random_state=seed)
             ours = datasets.stratified_split(y, 0.2, seed)
