@@ -64,7 +64,7 @@ from pathlib import Path
 import numpy as np
 
 from plasticore.golden.config import Config, ConfigError
-from plasticore.golden.network import weights_as_floats, weights_as_words
+from plasticore.golden.network import weights_as_floats
 
 __all__ = ["DT", "NIRUnsupported", "to_nir", "from_nir", "write", "read", "run_snntorch",
            "nir_counts"]
