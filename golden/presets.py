@@ -27,8 +27,10 @@ OVERRIDES = {
     "mnist": {"init_hidden": 1.5, "lr_output_shift": 8, "lr_hidden_shift": 17},
     # same network as MNIST; its rates follow MNIST's by that argument, not measured
     "fashion-mnist": {"init_hidden": 1.5, "lr_output_shift": 8, "lr_hidden_shift": 17},
-    # MNIST at 14x14 (the ULX3S board's 196 inputs): MNIST's rates, not tuned; a quarter of the
-    # fan-in lights about a quarter of the inputs, so init_hidden takes the digits default
+    # MNIST at 14x14 (the ULX3S board's 196 inputs): MNIST's rates, not tuned. init_hidden keeps
+    # Config's 4.0: over the first 3,000 samples (seed 0, 1,000 test) it gave 48.4 % at 2.86
+    # hidden spikes per neuron, MNIST's 1.5 gave 51.0 % at 0.55 (a nearly silent layer): within
+    # one seed's noise, and the busier layer is the one SFDFA can shape
     "mnist14": {"lr_output_shift": 8, "lr_hidden_shift": 17},
 }
 
