@@ -295,7 +295,7 @@ def from_nir(graph, *, base: Config | None = None, dt: float | None = None,
         weights.append(w * gain)
         sizes.append(n)
     tau, tau_s, threshold = constants
-    tau = round(tau, 9)
+    tau = float(f"{tau:.6g}")  # float32 exporters (snnTorch) carry about 7 significant digits
     try:
         config = base.replace(layers=tuple(sizes), tau=tau, tau_s=tau / 2,
                               threshold=round(threshold, 12))

@@ -162,6 +162,34 @@ def test_refuses_sizes_the_chip_cannot_take():
         pnir.from_nir(graph)
 
 
+@pytest.mark.filterwarnings("ignore:nirtorch.extract_nir_graph is being deprecated:DeprecationWarning")
+def test_imports_a_graph_snntorch_exported():
+    """A third-party producer: snnTorch's exporter (Synaptic neurons with the chip's decays, reset
+    to zero by NIR's definition): refused as it is, taken with the chip's reset on request."""
+    pytest.importorskip("nirtorch")
+    import snntorch as snn
+    import torch
+    from snntorch.export_nir import export_to_nir
+
+    config = Config(layers=(64, 16, 10))
+
+    def synaptic(n, **kw):  # per-neuron parameters: snnTorch exports scalars with shape ()
+        return snn.Synaptic(alpha=torch.full((n,), config.rho_s), beta=torch.full((n,), config.rho),
+                            threshold=torch.ones(n), init_hidden=True, **kw)
+
+    net = torch.nn.Sequential(torch.nn.Linear(64, 16, bias=False), synaptic(16),
+                              torch.nn.Linear(16, 10, bias=False), synaptic(10, output=True))
+    with contextlib.redirect_stdout(io.StringIO()):
+        graph = export_to_nir(net, torch.zeros(64))
+    with pytest.raises(pnir.NIRUnsupported, match="resets to v_reset"):
+        pnir.from_nir(graph)
+    imported, weights = pnir.from_nir(graph, accept_reset_to_zero=True)
+    assert imported.layers == (64, 16, 10) and imported.tau == 10.0 and imported.threshold == 1.0
+    # snnTorch's current has gain 1, the chip's rho - rho_s: folded into the weights
+    np.testing.assert_allclose(weights[1] * (config.rho - config.rho_s),
+                               net[2].weight.detach().numpy(), rtol=1e-5)
+
+
 # --- running the export in snnTorch --------------------------------------------------------------
 def test_snntorch_run_gives_the_golden_float_counts(trained):
     pytest.importorskip("snntorch")
