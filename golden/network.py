@@ -35,7 +35,8 @@ import numpy as np
 from . import lfsr
 from .config import DECAY_FRAC, ERROR_FRAC, EXP2_STEPS, EXP2_TABLE, Config, Format
 
-__all__ = ["Network", "Layer", "Record", "FLAG_NAMES", "reciprocal"]
+__all__ = ["Network", "Layer", "Record", "FLAG_NAMES", "reciprocal", "weights_as_floats",
+           "weights_as_words"]
 
 #: sticky overflow flags, one per saturating quantity (the RTL's status register has the same)
 FLAG_NAMES = ("state", "trace", "grad", "grade", "count", "weight", "feedback")
@@ -590,6 +591,27 @@ class Network:
         layer answers class 0)."""
         out = self.layers[-1]
         return np.argmax(out.a if self.config.output_layer == "integrate" else out.count, axis=1)
+
+
+def weights_as_floats(config: Config, words) -> list[np.ndarray]:
+    """Weight words (the chip's, the fixed-point model's: one integer array per layer) as the
+    reals they stand for, ``word / 2**weight.frac`` (what the float model takes)."""
+    return [np.asarray(w, dtype=np.float64) / config.weight.one for w in words]
+
+
+def weights_as_words(config: Config, floats, *, saturate: bool = False) -> list[np.ndarray]:
+    """Reals as weight words, rounded to the nearest (``np.rint``: halves to even). A value
+    outside the weight format raises ``ValueError`` naming the layer, unless ``saturate``."""
+    words = []
+    for k, w in enumerate(floats):
+        q = np.rint(np.asarray(w, dtype=np.float64) * config.weight.one)
+        fmt = config.weight
+        if not saturate and q.size and (q.min() < fmt.lo or q.max() > fmt.hi):
+            raise ValueError(f"weights[{k}] span {q.min() / fmt.one:g}..{q.max() / fmt.one:g}, "
+                             f"outside the weight format {fmt} ({fmt.lo / fmt.one:g}.."
+                             f"{fmt.hi / fmt.one:g})")
+        words.append(np.clip(q, fmt.lo, fmt.hi).astype(np.int64))
+    return words
 
 
 def _quantize(x: np.ndarray, fmt: Format) -> np.ndarray:
