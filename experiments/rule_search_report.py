@@ -19,6 +19,9 @@ import numpy as np
 
 #: options that do not define an arm (the seed, where the output goes)
 NOT_ARM = ("seed", "json", "probe")
+#: one colour per rule in every panel: SFDFA green, DFA blue, readout orange, thesis gradient red
+RULE_COLOURS = {("sfdfa", "surrogate"): "C2", ("dfa", "surrogate"): "C0", ("none", ""): "C1",
+                ("sfdfa", "spike"): "C3"}
 
 
 def load(folder: Path) -> list[dict]:
@@ -81,27 +84,33 @@ def table(runs: list[dict]) -> str:
 
 
 def plot(runs: list[dict], path: Path) -> None:
+    """One panel per dataset, one line per run, one colour per arm."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    colours = {}
-    for record in runs:
-        arm = arm_of(record)
-        colour = colours.setdefault(arm, f"C{len(colours) % 10}")
-        epochs = [h["epoch"] for h in record["history"]]
-        acc = [100 * h["test_accuracy"] for h in record["history"]]
-        ax.plot(epochs, acc, "o-", color=colour, alpha=0.8,
-                label=arm if record["args"]["seed"] == min(
-                    r["args"]["seed"] for r in runs if arm_of(r) == arm) else None)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("MNIST test accuracy %")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set_title("rule search (float prototype), one line per seed")
+    names = sorted({r["args"]["dataset"] for r in runs})
+    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4.5), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        colours, labelled = {}, set()
+        for record in (r for r in runs if r["args"]["dataset"] == name):
+            arm = arm_of(record)
+            a = record["args"]
+            colour = RULE_COLOURS.get((a["feedback"], a["eligibility"] if a["feedback"] != "none" else ""),
+                                      colours.setdefault(arm, f"C{3 + len(colours) % 7}"))
+            epochs = [h["epoch"] for h in record["history"]]
+            acc = [100 * h["test_accuracy"] for h in record["history"]]
+            ax.plot(epochs, acc, "o-", color=colour, alpha=0.8,
+                    label=None if arm in labelled else arm.replace(f"{name} ", ""))
+            labelled.add(arm)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test accuracy %")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle("rule search (float prototype), one line per seed")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
 
 
 def main(argv=None) -> int:
