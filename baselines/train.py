@@ -54,14 +54,14 @@ def minibatches(config, pixels, labels, *, seed: int, epoch: int, batch: int):
 
 @torch.no_grad()
 def evaluate(config, weights, pixels, labels, chunk: int = 500):
-    """Accuracy (argmax of output counts, ties to the lowest index as the golden model) and
-    hidden spikes per neuron per sample."""
+    """Accuracy (argmax of the output counts, or of V for an integrate output layer; ties to the
+    lowest index as the golden model) and hidden spikes per neuron per sample."""
     dyn = Dynamics.from_config(config)
     correct, hidden = 0, 0.0
     for s in range(0, len(labels), chunk):
         tr = simulate(weights, raster_of(config, pixels[s:s + chunk]), dyn)
         counts = tr.counts
-        correct += int((counts[-1].argmax(1).numpy() == labels[s:s + chunk]).sum())
+        correct += int((tr.output.argmax(1).numpy() == labels[s:s + chunk]).sum())
         hidden += float(sum(c.sum() for c in counts[:-1]))
     return correct / len(labels), hidden / (len(labels) * max(sum(config.hidden_sizes), 1))
 
