@@ -395,9 +395,14 @@ def report(args, results, out, wall):
     lines.append("Commands that produced the stored runs (in this order, each adding its runs to baselines.json): "
                  + "; ".join(f"`{c}`" for c in cmds) + ". " + results.get("machine", ""))
     lines.append("")
-    lines.append("Same network, initial weights (golden seed), TTFS encoding, window and Huber "
-                 "spike-count loss for every rule; Adam, batch "
-                 f"{args.batch}, output lr {args.lr}, hidden lr per rule (LR_HIDDEN in the script), "
+    integrate = any((r.get("set") or {}).get("output_layer") == "integrate" for r in results["runs"])
+    loss = ("loss (Huber spike-count loss; with output_layer = integrate in a section's header, "
+            "that section's output_loss on V, docs/baselines.md section 2)" if integrate
+            else "Huber spike-count loss")
+    lines.append(f"Same network, initial weights (golden seed), TTFS encoding, window and {loss} "
+                 "for every rule; Adam, batch "
+                 f"{args.batch}, output lr {args.lr}, hidden lr per rule (LR_HIDDEN in the script; "
+                 "a row's tag names a changed rate), "
                  f"lr x{args.lr_decay} per epoch. Test accuracy after the last epoch, mean ± std "
                  "over seeds (ddof 0); best: best epoch (peeks at the test set). cos: cosine of the "
                  "rule's estimate with BPTT's surrogate gradient on a fixed probe batch, hidden / "
