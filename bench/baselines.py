@@ -142,6 +142,11 @@ PROTOCOL = [
      "--golden", "off", "--set", "output_layer=integrate", "--set", "output_loss=softmax",
      "--set", "lr_hidden_shift=6", "--set", "lr_output_shift=9",
      "--out", "bptt_mnist_integrate_softmax_256"],
+    ["--datasets", "mnist", "--hidden", "256", "--subset-rules", "bptt", "--subset-seeds", "0,1",
+     "--subset-epochs", "3", "--subset-limit", "60000", "--subset-test-limit", "10000", "--mlp", "",
+     "--golden", "off", "--set", "output_layer=integrate", "--set", "output_loss=softmax",
+     "--set", "lr_hidden_shift=6", "--set", "lr_output_shift=9", "--lr", "3e-3", "--lr-hidden", "3e-3",
+     "--tag", "lr 3e-3", "--out", "bptt_mnist_integrate_softmax_256"],
 ]
 
 
