@@ -23,6 +23,14 @@ switches produce the local rules' gradients from the same graph:
   PSP trace ``X_j - Y_j`` of the input: with both switches on, the gradient of a layer's counts is
   e-prop's eligibility ``sum_n psi_i[n] eps_j[n]`` (``psi`` the surrogate derivative).
 
+Output layer. With ``Dynamics.integrate_output`` (the golden ``Config.output_layer =
+"integrate"``, docs/spec.md 5.5) the last layer has no decay, threshold or reset: it only sums its
+input spikes over the window, so ``V_o = sum_i w_oi n_i`` with ``n_i`` the last hidden layer's
+counts (spikes of the last step included, as the golden model integrates them in that step).
+:attr:`Trace.potential` holds ``V`` (B, O) and ``spikes[-1]`` is all zeros; gradients reach the
+hidden weights through ``n_i`` and so through the surrogate. ``Trace.output`` is what the class is
+read from: ``V`` for an integrate output, the output counts otherwise.
+
 ``track=True`` also runs, without autograd, the golden model's exact local gradient (``ghat``,
 ``ehat``, ``r = theta / max(C, theta)``) and SFDFA's grades (``S``, ``D``, the perturbation ``p``),
 with the same operations and the same order as ``golden.network`` in float.
@@ -30,6 +38,7 @@ with the same operations and the same order as ``golden.network`` in float.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -45,10 +54,16 @@ class Dynamics:
     rho_s: float
     threshold: float
     reset_path: bool = True
+    #: the output layer only integrates (``V_o = sum_i w_oi n_i``; golden ``output_layer``)
+    integrate_output: bool = False
 
     @classmethod
     def from_config(cls, config) -> "Dynamics":
-        return cls(config.rho, config.rho_s, config.threshold, config.reset_path)
+        return cls(config.rho, config.rho_s, config.threshold, config.reset_path,
+                   getattr(config, "output_layer", "spiking") == "integrate")
+
+    def replace_output(self, integrate: bool) -> "Dynamics":
+        return dataclasses.replace(self, integrate_output=integrate)
 
 
 class SpikeFn(torch.autograd.Function):
@@ -74,10 +89,16 @@ class Trace:
     ghat: list | None = None          # (B, N_k, J_k) golden local gradient (approx. -d n_i / d w_ij)
     grade_total: torch.Tensor | None = None  # (B, O) D_o, directional derivative of output counts
     perturbation: list | None = None  # (B, N_k) p_i of the hidden layers
+    potential: torch.Tensor | None = None  # (B, O) V of an integrate output layer
 
     @property
     def counts(self) -> list:
         return [s.sum(dim=1) for s in self.spikes]
+
+    @property
+    def output(self) -> torch.Tensor:
+        """(B, O): what the class is read from, V (integrate output) or the output counts."""
+        return self.potential if self.potential is not None else self.spikes[-1].sum(dim=1)
 
 
 def simulate(weights, raster, dyn: Dynamics, *, spike: str = "surrogate", slope: float = 5.0,
@@ -90,6 +111,18 @@ def simulate(weights, raster, dyn: Dynamics, *, spike: str = "surrogate", slope:
     ``None`` gives zeros. ``ghat_layers``: indices of the layers whose local gradient is tracked
     (default all; the grades are always tracked); the others report zeros.
     """
+    if dyn.integrate_output:
+        if track:
+            raise NotImplementedError("track=True is the spiking output's golden bookkeeping")
+        if len(weights) < 2:
+            raise ValueError("an integrate output layer needs at least one hidden layer")
+        tr = simulate(weights[:-1], raster, dyn.replace_output(False), spike=spike, slope=slope,
+                      width=width, detach_inputs=detach_inputs, detach_reset=detach_reset)
+        hidden = tr.spikes[-1]
+        n = (hidden.detach() if detach_inputs else hidden).sum(dim=1)
+        B, T, _ = hidden.shape
+        silent = torch.zeros(B, T, weights[-1].shape[0], dtype=hidden.dtype)
+        return Trace(tr.spikes + [silent], potential=n @ weights[-1].T)
     dtype = weights[0].dtype
     x = raster.to(dtype)
     B, T, _ = x.shape

@@ -26,10 +26,18 @@ layer only (its inputs detached; with ``detach_reset`` the e-prop eligibility
 | decolle  | clip(n_k G_k^T - y, +-c) G_k       | eligibility (reset detached)          |
 
 The output layer uses ``e`` with the rule's local factor (BPTT: the full graph).
+
+Integrate output (golden ``Config.output_layer = "integrate"``, docs/spec.md 5.5 and 6.1): the
+output layer only sums its inputs, ``V_o = sum_i w_oi n_i``, and the loss is on ``V``
+(:func:`integrate_loss`): ``output_loss = "softmax"`` the base-2 softmax cross-entropy of the chip
+(``-log2 softmax_2(V)_y``, whose gradient in V is ``p - onehot(y)`` with ``p = 2**V / sum 2**V``
+times ln 2), ``"hinge"`` the multiclass hinge ``sum_{o != y} max(0, V_o - V_y + margin)``. Only
+``bptt`` supports it here (the ceiling of issue 23); the other rules refuse it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -37,7 +45,8 @@ import torch.nn.functional as F
 
 from .lif import Dynamics, simulate
 
-__all__ = ["RULES", "FEEDBACK_RULES", "RuleState", "targets", "output_error", "gradients", "rule_info"]
+__all__ = ["RULES", "FEEDBACK_RULES", "RuleState", "targets", "output_error", "gradients", "rule_info",
+           "integrate_loss"]
 
 RULES = ("bptt", "readout", "dfa", "sfdfa", "dfa-sg", "eprop", "drtp", "etlp", "decolle")
 #: rules whose hidden learning signal goes through a feedback matrix B_k (O, N_k)
@@ -93,10 +102,25 @@ def count_loss(config, counts_out, labels):
     return F.huber_loss(counts_out, y, delta=float(config.error_clip), reduction="sum") / len(labels)
 
 
+def integrate_loss(config, v: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Loss of an integrate output layer on ``V`` (B, O), mean over the batch: the base-2 softmax
+    cross-entropy in bits (``output_loss = "softmax"``) or the multiclass hinge (``"hinge"``,
+    margin ``hinge_margin``), the losses whose negative gradients are the golden ``delta_o``."""
+    if config.output_loss == "softmax":
+        return F.cross_entropy(v * math.log(2.0), labels) / math.log(2.0)
+    if config.output_loss == "hinge":
+        vy = v.gather(1, labels[:, None])
+        viol = torch.relu(v - vy + float(config.hinge_margin))
+        viol = viol * (1 - F.one_hot(labels, v.shape[1]).to(v.dtype))
+        return viol.sum() / len(labels)
+    raise ValueError(f"unknown output_loss {config.output_loss!r}")
+
+
 def gradients(rule: str, weights: list, raster: torch.Tensor, labels: torch.Tensor,
               state: RuleState, *, learn_feedback: bool = True):
     """One gradient estimate per layer for the batch (list of tensors shaped like ``weights``;
-    ``None`` for a frozen layer) and the output counts of the forward pass.
+    ``None`` for a frozen layer) and the output the class is read from (the output counts, or V
+    of an integrate output layer).
 
     For SFDFA, ``learn_feedback`` also applies the feedback update of the batch to ``state``.
     """
@@ -104,13 +128,18 @@ def gradients(rule: str, weights: list, raster: torch.Tensor, labels: torch.Tens
     cfg = state.config
     dyn = state.dynamics
     L = len(weights)
+    if dyn.integrate_output and info["local"] != "bptt":
+        raise ValueError(f"rule {rule!r} does not support output_layer='integrate' in the torch "
+                         "baselines (bptt only)")
     if info["local"] == "bptt":
         params = [w.detach().requires_grad_(True) for w in weights]
         tr = simulate(params, raster, dyn, slope=state.slope)
-        counts = tr.counts
-        loss = count_loss(cfg, counts[-1], labels)
+        if dyn.integrate_output:
+            loss = integrate_loss(cfg, tr.potential, labels)
+        else:
+            loss = count_loss(cfg, tr.counts[-1], labels)
         grads = torch.autograd.grad(loss, params)
-        return list(grads), counts[-1].detach()
+        return list(grads), tr.output.detach()
     if info["local"] == "ghat":
         return _ghat_rule(rule, weights, raster, labels, state, learn_feedback)
     params = [w.detach().requires_grad_(True) for w in weights]

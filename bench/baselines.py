@@ -37,7 +37,14 @@ Without ``--set`` nothing changes.
 Writes ``--out`` (default docs/results/): baselines.json (every run with per-epoch history,
 alignment, timings; the command line; wall time), baselines.md (tables), accuracy_<dataset>.png,
 alignment_<dataset>.png, memory.png. Results are saved after every run; ``--resume`` skips runs
-already in baselines.json with the same settings (so a long run can be continued).
+already in baselines.json with the same settings (so a long run can be continued), and makes every
+SNN run save its partial result and a checkpoint after each epoch (OUT/checkpoints/, removed when
+the run completes), from which an interrupted run continues with its next epoch.
+``--progress SECONDS`` prints the rate and ETA within an epoch.
+
+``--set output_layer=integrate`` (with ``output_loss`` ``softmax`` or ``hinge``) gives the
+integrate output layer of docs/spec.md 5.5 and its loss on V (rule bptt only; docs/baselines.md
+section 6).
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import datetime  # noqa: E402
+import hashlib  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import shlex  # noqa: E402
@@ -127,6 +135,18 @@ PROTOCOL = [
     ["--datasets", "mnist", "--hidden", "256", "--subset-rules", "bptt", "--subset-seeds", "0",
      "--subset-epochs", "4", "--subset-limit", "60000", "--subset-test-limit", "10000", "--mlp", "",
      "--golden", "off", "--out", "bptt_mnist_full_256"],
+    # the BPTT ceiling of issue 23's output layer: integrate outputs, base-2 softmax on V
+    # (the update shifts of experiments/configs/surrogate-softmax.json only satisfy the Config)
+    ["--datasets", "mnist", "--hidden", "256", "--subset-rules", "bptt", "--subset-seeds", "0,1",
+     "--subset-epochs", "3", "--subset-limit", "60000", "--subset-test-limit", "10000", "--mlp", "",
+     "--golden", "off", "--set", "output_layer=integrate", "--set", "output_loss=softmax",
+     "--set", "lr_hidden_shift=6", "--set", "lr_output_shift=9",
+     "--out", "bptt_mnist_integrate_softmax_256"],
+    ["--datasets", "mnist", "--hidden", "256", "--subset-rules", "bptt", "--subset-seeds", "0,1",
+     "--subset-epochs", "3", "--subset-limit", "60000", "--subset-test-limit", "10000", "--mlp", "",
+     "--golden", "off", "--set", "output_layer=integrate", "--set", "output_loss=softmax",
+     "--set", "lr_hidden_shift=6", "--set", "lr_output_shift=9", "--lr", "3e-3", "--lr-hidden", "3e-3",
+     "--tag", "lr 3e-3", "--out", "bptt_mnist_integrate_softmax_256"],
 ]
 
 
@@ -196,7 +216,12 @@ def parse_args(argv=None):
     ap.add_argument("--mlp-hidden", type=int, default=800)
     ap.add_argument("--golden", choices=("read", "run", "off"), default="read")
     ap.add_argument("--golden-epochs", type=int, default=10)
-    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--resume", action="store_true",
+                    help="skip the runs already complete in baselines.json; an SNN run also saves "
+                         "a checkpoint after every epoch (OUT/checkpoints/) and its partial result, "
+                         "and continues from them")
+    ap.add_argument("--progress", type=float, default=0.0, metavar="SECONDS",
+                    help="print samples done, rate and ETA every SECONDS during an epoch (0: off)")
     ap.add_argument("--only", choices=("all", "snn", "mlp", "report"), default="all",
                     help="'report' rewrites the tables and plots from baselines.json")
     ap.add_argument("--out", default=str(ROOT / "docs" / "results"))
@@ -265,11 +290,17 @@ def _same(stored, wanted):
     return (stored or None) == (wanted or None) if wanted in (None, "") else stored == wanted
 
 
+def checkpoint_path(out, key):
+    """Where a run keeps its per-epoch checkpoint (removed when the run completes)."""
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
+    return out / "checkpoints" / f"{key['dataset']}_{key['rule']}_seed{key['seed']}_{digest}.pt"
+
+
 def run_snn(args, results, out):
     loaded = {}
     for dataset, rule, seed, key in run_keys(args):
         done = stored_run(results, key)
-        if args.resume and done:
+        if args.resume and done and all(r.get("complete", True) for r in done):
             continue
         if dataset not in loaded:
             loaded[dataset] = datasets.load(dataset), config_for(dataset, args.hidden, args.set)
@@ -277,14 +308,25 @@ def run_snn(args, results, out):
         lr_h = key["lr_hidden"]
         print(f"{dataset} {rule} seed {seed} ({key['epochs']} epochs, lr {args.lr}, hidden {lr_h})",
               flush=True)
+        extra = dict(n_train=len(data.y_train[:key["limit"]]), n_test=len(data.y_test[:key["test_limit"]]))
+        ckpt = checkpoint_path(out, key) if args.resume else None
+
+        def store(r, done=done):
+            r = dict(r)
+            r.pop("weights", None)
+            r.update(key, **extra)
+            results["runs"] = [x for x in results["runs"] if x not in done] + [r]
+            done[:] = [r]
+            save(results, out)
+
         r = train_rule(rule, cfg, data, seed=seed, epochs=key["epochs"], batch=key["batch"],
                        lr=key["lr"], lr_hidden=lr_h, lr_decay=key["lr_decay"], limit=key["limit"],
                        test_limit=key["test_limit"], slope=key["slope"], rate_reg=args.rate_reg,
-                       log=lambda s: print(s, flush=True))
-        r.pop("weights", None)
-        r.update(key, n_train=len(data.y_train[:key["limit"]]), n_test=len(data.y_test[:key["test_limit"]]))
-        results["runs"] = [x for x in results["runs"] if x not in done] + [r]
-        save(results, out)
+                       log=lambda s: print(s, flush=True), checkpoint=ckpt, on_epoch=store,
+                       progress=args.progress)
+        store(r)
+        if ckpt is not None and ckpt.exists():
+            ckpt.unlink()
 
 
 def run_mlp(args, results, out):
@@ -358,9 +400,14 @@ def report(args, results, out, wall):
     lines.append("Commands that produced the stored runs (in this order, each adding its runs to baselines.json): "
                  + "; ".join(f"`{c}`" for c in cmds) + ". " + results.get("machine", ""))
     lines.append("")
-    lines.append("Same network, initial weights (golden seed), TTFS encoding, window and Huber "
-                 "spike-count loss for every rule; Adam, batch "
-                 f"{args.batch}, output lr {args.lr}, hidden lr per rule (LR_HIDDEN in the script), "
+    integrate = any((r.get("set") or {}).get("output_layer") == "integrate" for r in results["runs"])
+    loss = ("loss (Huber spike-count loss; with output_layer = integrate in a section's header, "
+            "that section's output_loss on V, docs/baselines.md section 2)" if integrate
+            else "Huber spike-count loss")
+    lines.append(f"Same network, initial weights (golden seed), TTFS encoding, window and {loss} "
+                 "for every rule; Adam, batch "
+                 f"{args.batch}, output lr {args.lr}, hidden lr per rule (LR_HIDDEN in the script; "
+                 "a row's tag names a changed rate), "
                  f"lr x{args.lr_decay} per epoch. Test accuracy after the last epoch, mean ± std "
                  "over seeds (ddof 0); best: best epoch (peeks at the test set). cos: cosine of the "
                  "rule's estimate with BPTT's surrogate gradient on a fixed probe batch, hidden / "
@@ -403,6 +450,10 @@ def report(args, results, out, wall):
             if not tag:
                 summary[(d, rule)] = np.mean(tests)
             name = f"{rule} [{tag}]" if tag else rule
+            partial = [r for r in rr if not r.get("complete", True)]
+            if partial:
+                name += " (unfinished: " + ", ".join(f"{len(r['history'])} of {r['epochs']} epochs"
+                                                     for r in partial) + ")"
             lines.append(f"| {name} | {len(rr)} | {_ms(tests)} | {_ms(best)} | {train:.1f} | {spk:.2f} | "
                          f"{ch} | {co} | {wa} | {us:.0f} | {PAPER[rule]} |")
         for g in golden:
