@@ -115,6 +115,12 @@ class Network:
         makes evaluating a large batch cheap (see :attr:`tracks_eligibility`).
     """
 
+    #: fixed point only: :meth:`run` takes the whole window layer by layer and :meth:`learn`
+    #: updates only the words whose update is not zero (``_run_window``, ``_update_weights``);
+    #: the same words as stepping (tests/golden/test_fast_golden.py). False: the step-by-step
+    #: reference path.
+    fast: bool = True
+
     def __init__(self, config: Config, weights=None, feedback=None, *, fixed: bool = True,
                  batch: int = 1, seed: int | None = 0, eligibility: bool = True):
         if not isinstance(batch, int) or batch < 1:
@@ -392,6 +398,11 @@ class Network:
         if self.tracks_eligibility and cfg.eligibility == "spike_time":
             self._eligibility_written = True
             self._eligibility_updates(layer, n, bb, ii, current)
+        self._spike_counters(layer, n, bb, ii)
+
+    def _spike_counters(self, layer: Layer, n: int, bb, ii):
+        """The grades and counters of the spiking neurons (bb, ii) at step n (spec 5.3)."""
+        cfg = self.config
         # grades: S plus the perturbation on the neuron's first spike; then S = 0
         first = layer.count[bb, ii] == 0
         grade = layer.grade_sum[bb, ii] + np.where(first, layer.perturbation[bb, ii], 0)
@@ -442,11 +453,204 @@ class Network:
             raise ValueError(f"raster has shape {raster.shape}; expected {expected}")
         if reset:
             self.reset()
+            if self.fixed and self.fast:
+                return self._run_window(raster)
         out = [np.zeros((self.batch, self.config.n_steps, layer.n_neurons), bool) for layer in self.layers]
         for n in range(self.config.n_steps):
             for k, s in enumerate(self.step(raster[:, n])):
                 out[k][:, n] = s
         return Record(out)
+
+    # --- the window at once (fixed point) -------------------------------------------------------
+    def _run_window(self, raster: np.ndarray) -> Record:
+        """:meth:`run` from a reset state, every word the same as stepping (:meth:`step`).
+
+        Layers are feed-forward and nothing couples them within a step (the flags are sticky
+        ORs; no draw is taken while running), so each layer runs the whole window before the next
+        one, from its input layer's recorded spikes and grades. Within a layer: only the inputs
+        that spike at least once (in some replica) get traces, eps and eligibility columns
+        (elsewhere they stay exactly zero), the synaptic drive of every step comes from one
+        matrix product, and the surrogate eligibility is one product of the gate and eps rasters
+        when no partial sum can reach the grad format's bounds."""
+        in_spikes, in_grades = raster, None
+        out = []
+        for layer in self.layers:
+            if layer is self.layers[-1] and self.config.output_layer == "integrate":
+                self._window_integrate(layer, in_spikes, in_grades)
+                spikes = np.zeros((self.batch, self.config.n_steps, layer.n_neurons), bool)
+                grades = None
+            else:
+                spikes, grades = self._window_layer(layer, in_spikes, in_grades)
+            out.append(spikes)
+            in_spikes, in_grades = spikes, grades
+        self.step_index = self.config.n_steps
+        return Record(out)
+
+    def _window_drive(self, layer: Layer, spikes: np.ndarray, cols: np.ndarray, steps: np.ndarray):
+        """sum_j w_ij s_j(n) for the steps ``steps``, (B, len(steps), N) int64; exact (integer
+        words summed in float64, as in :meth:`_synaptic_sum`)."""
+        if not len(steps):
+            return np.zeros((self.batch, 0, layer.n_neurons), np.int64)
+        if layer.w_float is None:
+            layer.w_float = layer.w.astype(np.float64)
+        s = spikes[:, steps][:, :, cols].astype(np.float64)          # (B, Ts, Ja)
+        w = layer.w_float[:, :, cols]                                 # (B|1, N, Ja)
+        if w.shape[0] == 1:
+            total = (s.reshape(-1, len(cols)) @ w[0].T).reshape(s.shape[0], len(steps), -1)
+        else:
+            total = np.matmul(s, w.transpose(0, 2, 1))
+        return np.rint(total).astype(np.int64)
+
+    def _window_grade_step(self, layer: Layer, grades: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """:meth:`_grade_sum` of one step over the input columns ``cols`` (the others carry no
+        grade): each product floored to the grade format, then summed."""
+        w = layer.w[:, :, cols]
+        return ((w * grades[:, cols][:, None, :]) >> self.config.weight.frac).sum(axis=2)
+
+    def _window_traces(self, layer: Layer, spikes: np.ndarray, cols: np.ndarray, want_eps: bool):
+        """The input traces of the columns ``cols`` through the window (decay, then the step's
+        spikes, saturated); the final traces go to the layer. Returns eps of every step, (B, T,
+        Ja), from the traces after the decay and before the step's spikes (None if not wanted)."""
+        cfg = self.config
+        B, T = self.batch, cfg.n_steps
+        x = np.zeros((B, len(cols)), np.int64)
+        y = np.zeros((B, len(cols)), np.int64)
+        s = spikes[:, :, cols]
+        any_in = s.any(axis=(0, 2))
+        one = cfg.trace.one
+        shift = cfg.trace.frac - cfg.grad.frac
+        eps = np.empty((B, T, len(cols)), np.int64) if want_eps else None
+        for n in range(T):
+            x = (x * cfg.rho_q) >> DECAY_FRAC
+            y = (y * cfg.rho_s_q) >> DECAY_FRAC
+            if want_eps:
+                eps[:, n] = (x - y) >> shift
+            if any_in[n]:
+                x = self._sat(x + one * s[:, n], cfg.trace, "trace")
+                y = self._sat(y + one * s[:, n], cfg.trace, "trace")
+        layer.trace_x[:, cols] = x
+        layer.trace_y[:, cols] = y
+        return eps
+
+    def _window_layer(self, layer: Layer, in_spikes: np.ndarray, in_grades):
+        """One layer of LIF neurons through the window (:meth:`_step_layer` at every step).
+        Returns its spikes (B, T, N) bool and grades (B, T, N) (None if it emits none)."""
+        cfg = self.config
+        B, T, N = self.batch, cfg.n_steps, layer.n_neurons
+        theta = cfg.threshold_q
+        cols = np.flatnonzero(in_spikes.any(axis=(0, 1)))
+        surrogate = (cfg.eligibility == "surrogate" and self.tracks_eligibility
+                     and layer is not self.layers[-1])
+        spike_time = self.tracks_eligibility and cfg.eligibility == "spike_time"
+        eps = self._window_traces(layer, in_spikes, cols, surrogate or spike_time)
+        if spike_time:
+            ghat = np.zeros((B, N, len(cols)), np.int64)
+            ehat = np.zeros((B, N, len(cols)), np.int64)
+        in_steps = np.flatnonzero(in_spikes[:, :, cols].any(axis=(0, 2)))
+        drive = self._window_drive(layer, in_spikes, cols, in_steps)
+        drive_at = {int(n): k for k, n in enumerate(in_steps)}
+        grade_steps = set() if in_grades is None else set(np.flatnonzero(in_grades.any(axis=(0, 2))).tolist())
+        width = cfg.surrogate_width_q
+        gates = np.zeros((B, T, N), bool) if surrogate else None
+        spikes_out = np.zeros((B, T, N), bool)
+        grades_out = np.zeros((B, T, N), self.dtype)
+        a, c = layer.a, layer.c
+        for n in range(T):
+            a = (a * cfg.rho_q) >> DECAY_FRAC
+            c = (c * cfg.rho_s_q) >> DECAY_FRAC
+            membrane = a - c
+            spikes = membrane >= theta
+            if surrogate:
+                gates[:, n] = np.abs(membrane - theta) <= width
+            if spikes.any():
+                bb, ii = np.nonzero(spikes)
+                if spike_time:
+                    self._window_spike_time(layer, n, bb, ii, c, eps[:, n], ghat, ehat)
+                layer.grades = grades_out[:, n]
+                self._spike_counters(layer, n, bb, ii)
+                a = a - theta * spikes
+                spikes_out[:, n] = spikes
+            k = drive_at.get(n)
+            if k is not None:
+                a = a + drive[:, k]
+                c = c + drive[:, k]
+                if n in grade_steps:
+                    layer.grade_sum = self._sat(layer.grade_sum + self._window_grade_step(
+                        layer, in_grades[:, n], cols), cfg.grade, "grade")
+            a = self._sat(a, cfg.state, "state")
+            c = self._sat(c, cfg.state, "state")
+        layer.a, layer.c = a, c
+        layer.spikes = spikes_out[:, -1].copy()
+        layer.grades = grades_out[:, -1].copy()
+        if spike_time and (ghat.any() or ehat.any()):
+            self._eligibility_written = True
+            layer.ghat[:, :, cols] = ghat
+            layer.ehat[:, :, cols] = ehat
+        if surrogate and gates.any():
+            self._eligibility_written = True
+            layer.ghat[:, :, cols] = self._window_surrogate(gates, eps)
+        return spikes_out, grades_out
+
+    def _window_spike_time(self, layer: Layer, n: int, bb, ii, current, eps, ghat, ehat):
+        """:meth:`_eligibility_updates` on the active columns: ``ghat``, ``ehat`` (B, N, Ja)."""
+        cfg = self.config
+        r = reciprocal(current[bb, ii], cfg.threshold_q)
+        eps = eps[bb]
+        if cfg.reset_path:
+            rho_pow = self._rho_pow_q[n - layer.last_step[bb, ii]]
+            e = (ehat[bb, ii] * rho_pow[:, None]) >> DECAY_FRAC
+        else:
+            e = np.zeros_like(eps)
+        g = (r[:, None] * (e - eps)) >> DECAY_FRAC
+        ghat[bb, ii] = self._sat(ghat[bb, ii] + g, cfg.grad, "grad", bb)
+        if cfg.reset_path:
+            ehat[bb, ii] = self._sat(e + g, cfg.grad, "grad", bb)
+
+    def _window_surrogate(self, gates: np.ndarray, eps: np.ndarray) -> np.ndarray:
+        """ghat of the surrogate eligibility, (B, N, Ja): ``sat(ghat - eps_j)`` at every gated
+        step (:meth:`_surrogate_updates`). When no partial sum can leave the grad format (sum of
+        |eps_j| over the window within it) saturation never acts and ghat is minus the product
+        of the gate and eps rasters, exact in float64 (integers far below 2**53)."""
+        fmt = self.config.grad
+        bound = min(fmt.hi, -fmt.lo)
+        if np.abs(eps).sum(axis=1).max(initial=0) <= bound:
+            total = np.matmul(gates.transpose(0, 2, 1).astype(np.float64), eps.astype(np.float64))
+            return -np.rint(total).astype(np.int64)
+        B, T, N = gates.shape
+        ghat = np.zeros((B, N, eps.shape[2]), np.int64)
+        for n in range(T):
+            bb, ii = np.nonzero(gates[:, n])
+            if len(bb):
+                ghat[bb, ii] = self._sat(ghat[bb, ii] - eps[bb, n], fmt, "grad", bb)
+        return ghat
+
+    def _window_integrate(self, layer: Layer, in_spikes: np.ndarray, in_grades):
+        """:meth:`_integrate_output` at every step: V_o and S_o are running sums, saturated at
+        every step; when no partial sum leaves the format, the last one is the value."""
+        cfg = self.config
+        layer.spikes = np.zeros_like(layer.spikes)
+        cols = np.flatnonzero(in_spikes.any(axis=(0, 1)))
+        steps = np.flatnonzero(in_spikes[:, :, cols].any(axis=(0, 2)))
+        if not len(steps):
+            return
+        drive = self._window_drive(layer, in_spikes, cols, steps)
+        layer.a = self._window_running_sum(layer.a, drive, cfg.state, "state")
+        if in_grades is not None:
+            g_steps = [n for n in steps.tolist() if in_grades[:, n].any()]
+            if g_steps:
+                incs = np.stack([self._window_grade_step(layer, in_grades[:, n], cols)
+                                 for n in g_steps], axis=1)
+                layer.grade_sum = self._window_running_sum(layer.grade_sum, incs, cfg.grade, "grade")
+
+    def _window_running_sum(self, start: np.ndarray, incs: np.ndarray, fmt: Format, flag: str):
+        """``x = sat(x + inc)`` for the increments ``incs`` (B, K, N) in order, from ``start``."""
+        partial = start[:, None, :] + np.cumsum(incs, axis=1)
+        if partial.min() >= fmt.lo and partial.max() <= fmt.hi:
+            return partial[:, -1]
+        x = start
+        for k in range(incs.shape[1]):
+            x = self._sat(x + incs[:, k], fmt, flag)
+        return x
 
     # --- end of sample ------------------------------------------------------------------------
     def output_errors(self, labels) -> np.ndarray:
@@ -540,9 +744,31 @@ class Network:
         format alignment of the product (Config.*_update_shift); in float the learning-rate
         shift alone, since the product is already a real number."""
         product = -(delta[:, :, None] * layer.ghat)
+        if self.fixed and self.fast:
+            self._update_nonzero(layer, product, shift)
+            return
         draws = self._draw_round(product[0].size) if self.fixed else None
         step = self._round_shift(product, shift, draws)
         layer.w = self._sat(np.broadcast_to(layer.w, product.shape) + step, self.config.weight, "weight")
+        layer.w_float = None
+
+    def _update_nonzero(self, layer: Layer, product: np.ndarray, shift: int):
+        """The fixed-point ``w <- sat(w + round_shift(product))`` of :meth:`_update_weights`,
+        touching only the words whose product is not zero. A zero product rounds to a zero step
+        whatever its draw (the noise is below 2**shift), but still consumes that draw: the
+        rounding register jumps over the whole matrix (row by row, lfsr.row_states), and only the
+        draws of the non-zero words are formed (lfsr.draws_in_rows): the same draw per word, row-
+        major, as the full update."""
+        B, N, J = product.shape
+        starts = lfsr.row_states(self.lfsr_round, N, J)
+        self.lfsr_round = starts[:, -1].copy()
+        w = np.array(np.broadcast_to(layer.w, product.shape))
+        bb, ii, jj = np.nonzero(product)
+        if len(bb):
+            draws = lfsr.draws_in_rows(starts[bb, ii], jj, J)
+            step = self._round_shift(product[bb, ii, jj], shift, draws)
+            w[bb, ii, jj] = self._sat(w[bb, ii, jj] + step, self.config.weight, "weight", bb)
+        layer.w = w
         layer.w_float = None
 
     def _update_integrate_output(self, delta_out: np.ndarray):
