@@ -28,6 +28,7 @@ current used in the local gradient is the one *before* the step's inputs (the ca
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -491,10 +492,8 @@ class Network:
         words summed in float64, as in :meth:`_synaptic_sum`)."""
         if not len(steps):
             return np.zeros((self.batch, 0, layer.n_neurons), np.int64)
-        if layer.w_float is None:
-            layer.w_float = layer.w.astype(np.float64)
         s = spikes[:, steps][:, :, cols].astype(np.float64)          # (B, Ts, Ja)
-        w = layer.w_float[:, :, cols]                                 # (B|1, N, Ja)
+        w = layer.w[:, :, cols].astype(np.float64)                    # (B|1, N, Ja)
         if w.shape[0] == 1:
             total = (s.reshape(-1, len(cols)) @ w[0].T).reshape(s.shape[0], len(steps), -1)
         else:
@@ -507,18 +506,29 @@ class Network:
         w = layer.w[:, :, cols]
         return ((w * grades[:, cols][:, None, :]) >> self.config.weight.frac).sum(axis=2)
 
+    def _window_grade_steps(self, layer: Layer, grades: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """:meth:`_window_grade_step` of several steps, grades (B, K, J) -> (B, K, N)."""
+        B, K, N = grades.shape[0], grades.shape[1], layer.n_neurons
+        if B * K * N * len(cols) > 1 << 20:                   # a bounded temporary
+            return np.stack([self._window_grade_step(layer, grades[:, k], cols) for k in range(K)], axis=1)
+        w = layer.w[:, None, :, cols]                           # (B|1, 1, N, Ja)
+        g = grades[:, :, None, cols]                            # (B, K, 1, Ja)
+        return ((w * g) >> self.config.weight.frac).sum(axis=3)
+
     def _window_traces(self, layer: Layer, spikes: np.ndarray, cols: np.ndarray, want_eps: bool):
         """The input traces of the columns ``cols`` through the window (decay, then the step's
         spikes, saturated); the final traces go to the layer. Returns eps of every step, (B, T,
         Ja), from the traces after the decay and before the step's spikes (None if not wanted)."""
         cfg = self.config
         B, T = self.batch, cfg.n_steps
-        x = np.zeros((B, len(cols)), np.int64)
-        y = np.zeros((B, len(cols)), np.int64)
         s = spikes[:, :, cols]
-        any_in = s.any(axis=(0, 2))
         one = cfg.trace.one
         shift = cfg.trace.frac - cfg.grad.frac
+        if not s.any() or s.sum(axis=1).max() == 1:
+            return self._window_single_spike_traces(layer, s, cols, want_eps)
+        x = np.zeros((B, len(cols)), np.int64)
+        y = np.zeros((B, len(cols)), np.int64)
+        any_in = s.any(axis=(0, 2))
         eps = np.empty((B, T, len(cols)), np.int64) if want_eps else None
         for n in range(T):
             x = (x * cfg.rho_q) >> DECAY_FRAC
@@ -532,39 +542,173 @@ class Network:
         layer.trace_y[:, cols] = y
         return eps
 
+    def _window_single_spike_traces(self, layer: Layer, s: np.ndarray, cols, want_eps: bool):
+        """:meth:`_window_traces` when every input spikes at most once in the window (TTFS): a
+        trace is 0 up to its input's spike, ``one`` right after it (0 + one fits the format, no
+        saturation) and then the same floored decay sequence for every input, so the traces and
+        eps of every step are lookups in one kernel per trace, by steps since the spike."""
+        cfg = self.config
+        T = cfg.n_steps
+        kx_end, ky_end, k_eps = _trace_kernels(T, cfg.trace.one, cfg.rho_q, cfg.rho_s_q,
+                                               cfg.trace.frac - cfg.grad.frac)
+        fired = s.any(axis=1)                                   # (B, Ja)
+        t_spike = np.where(fired, np.argmax(s, axis=1), T)      # (B, Ja); T: never fired
+        after_last = T - 1 - t_spike                            # -1 (never fired): index of 0
+        layer.trace_x[:, cols] = kx_end[after_last]
+        layer.trace_y[:, cols] = ky_end[after_last]
+        if not want_eps:
+            return None
+        # steps since the spike at the decay of step n: 1, 2, ... after it; 0 (eps 0) up to it
+        since = np.arange(T)[None, :, None] - t_spike[:, None, :]
+        return k_eps[np.maximum(since, 0)]
+
     def _window_layer(self, layer: Layer, in_spikes: np.ndarray, in_grades):
         """One layer of LIF neurons through the window (:meth:`_step_layer` at every step).
-        Returns its spikes (B, T, N) bool and grades (B, T, N) (None if it emits none)."""
+        Returns its spikes and grades, (B, T, N) each."""
         cfg = self.config
-        B, T, N = self.batch, cfg.n_steps, layer.n_neurons
-        theta = cfg.threshold_q
+        B, N = self.batch, layer.n_neurons
         cols = np.flatnonzero(in_spikes.any(axis=(0, 1)))
         surrogate = (cfg.eligibility == "surrogate" and self.tracks_eligibility
                      and layer is not self.layers[-1])
         spike_time = self.tracks_eligibility and cfg.eligibility == "spike_time"
         eps = self._window_traces(layer, in_spikes, cols, surrogate or spike_time)
-        if spike_time:
-            ghat = np.zeros((B, N, len(cols)), np.int64)
-            ehat = np.zeros((B, N, len(cols)), np.int64)
         in_steps = np.flatnonzero(in_spikes[:, :, cols].any(axis=(0, 2)))
         drive = self._window_drive(layer, in_spikes, cols, in_steps)
+        # |A| and |C| never exceed the sum of |drive| plus one theta per step (a decay never
+        # grows a magnitude): within the state format, saturation cannot act
+        bound = np.abs(drive).sum(axis=1).max(initial=0) + cfg.n_steps * cfg.threshold_q
+        no_grades = in_grades is None or not in_grades.any()
+        if no_grades and bound <= min(cfg.state.hi, -cfg.state.lo):
+            spikes, grades, gates, currents = self._window_neurons_unsaturated(
+                layer, drive, in_steps, surrogate, spike_time)
+            ghat, ehat = (self._window_spike_time_rounds(layer, spikes, currents, eps)
+                          if spike_time else (None, None))
+        else:
+            ghat = np.zeros((B, N, len(cols)), np.int64) if spike_time else None
+            ehat = np.zeros((B, N, len(cols)), np.int64) if spike_time else None
+            spikes, grades, gates = self._window_neurons_general(
+                layer, drive, in_steps, in_grades, cols, eps, surrogate, ghat, ehat)
+        if spike_time and (ghat.any() or ehat.any()):
+            self._eligibility_written = True
+            layer.ghat[:, :, cols] = ghat
+            layer.ehat[:, :, cols] = ehat
+        if surrogate and gates.any():
+            self._eligibility_written = True
+            layer.ghat[:, :, cols] = self._window_surrogate(gates, eps)
+        return spikes, grades
+
+    def _window_neurons_unsaturated(self, layer: Layer, drive, in_steps, surrogate: bool,
+                                    spike_time: bool):
+        """The neurons of a layer whose inputs carry no grades and whose state cannot saturate:
+        the step loop holds only the membrane (decay, threshold, reset, drive); the counters
+        and grades follow from the spike raster afterwards (the grade sum S stays 0, so a spike's
+        grade is the perturbation on the neuron's first spike and 0 after it). Returns spikes and
+        grades (B, T, N), the surrogate gates (B, T, N) or None, the currents C after each
+        step's decay (B, T, N) or None."""
+        cfg = self.config
+        B, T, N = self.batch, cfg.n_steps, layer.n_neurons
+        theta, width = cfg.threshold_q, cfg.surrogate_width_q
+        rho_q, rho_s_q = cfg.rho_q, cfg.rho_s_q
+        spikes = np.zeros((B, T, N), bool)
+        gates = np.zeros((B, T, N), bool) if surrogate else None
+        currents = np.zeros((B, T, N), np.int64) if spike_time else None
+        drive_at = {int(n): k for k, n in enumerate(in_steps)}
+        a, c = layer.a, layer.c
+        for n in range(T):
+            a = (a * rho_q) >> DECAY_FRAC
+            c = (c * rho_s_q) >> DECAY_FRAC
+            membrane = a - c
+            s = np.greater_equal(membrane, theta, out=spikes[:, n])
+            if surrogate:
+                np.less_equal(np.abs(membrane - theta), width, out=gates[:, n])
+            if spike_time:
+                currents[:, n] = c
+            a -= theta * s
+            k = drive_at.get(n)
+            if k is not None:
+                a += drive[:, k]
+                c += drive[:, k]
+        layer.a, layer.c = a, c
+        # counters: n_i saturates at count_max, the flag rises at a spike on a full counter
+        total = spikes.sum(axis=1)
+        count_max = (1 << cfg.count_bits) - 1
+        self.flags["count"] |= (total > count_max).any(axis=1)
+        fired = total > 0
+        layer.count[...] = np.minimum(total, count_max)
+        layer.last_step[...] = np.where(fired, T - 1 - np.argmax(spikes[:, ::-1], axis=1), 0)
+        # grades: sat(0 + p_i) at the first spike; D_i = sat(0 + that)
+        grades = np.zeros((B, T, N), self.dtype)
+        bb, ii = np.nonzero(fired)
+        first = np.argmax(spikes, axis=1)[bb, ii]
+        grade = self._sat(layer.perturbation[bb, ii], cfg.grade, "grade", bb)
+        grades[bb, first, ii] = grade
+        layer.grade_total[bb, ii] = self._sat(layer.grade_total[bb, ii] + grade, cfg.grade, "grade", bb)
+        layer.spikes = spikes[:, -1].copy()
+        layer.grades = grades[:, -1].copy()
+        return spikes, grades, gates, currents
+
+    def _window_spike_time_rounds(self, layer: Layer, spikes, currents, eps):
+        """The spike-time eligibility (:meth:`_eligibility_updates`) of a whole window from its
+        spike raster: round k updates, for every neuron with a (k+1)-th spike, its row of ghat and
+        ehat (B, N, Ja) exactly as that spike's step would; rows are independent, so only each
+        row's own order matters. Returns (ghat, ehat)."""
+        cfg = self.config
+        B, T, N = spikes.shape
+        ghat = np.zeros((B, N, eps.shape[2]), np.int64)
+        ehat = np.zeros_like(ghat)
+        bb, nn, ii = np.nonzero(spikes)
+        if not len(bb):
+            return ghat, ehat
+        rank = np.cumsum(spikes, axis=1)[bb, nn, ii] - 1
+        # the step of each spike's predecessor on its neuron (0 before the first: last_step)
+        order = np.lexsort((nn, ii, bb))
+        ob, oi, on = bb[order], ii[order], nn[order]
+        prev_sorted = np.zeros(len(bb), np.int64)
+        same = (ob[1:] == ob[:-1]) & (oi[1:] == oi[:-1])
+        prev_sorted[1:] = np.where(same, on[:-1], 0)
+        prev = np.empty_like(prev_sorted)
+        prev[order] = prev_sorted
+        for k in range(int(rank.max()) + 1):
+            sel = rank == k
+            b, i, n = bb[sel], ii[sel], nn[sel]
+            r = reciprocal(currents[b, n, i], cfg.threshold_q)
+            e_rows = eps[b, n]
+            if cfg.reset_path:
+                rho_pow = self._rho_pow_q[n - prev[sel]]
+                e = (ehat[b, i] * rho_pow[:, None]) >> DECAY_FRAC
+            else:
+                e = np.zeros_like(e_rows)
+            g = (r[:, None] * (e - e_rows)) >> DECAY_FRAC
+            ghat[b, i] = self._sat(ghat[b, i] + g, cfg.grad, "grad", b)
+            if cfg.reset_path:
+                ehat[b, i] = self._sat(e + g, cfg.grad, "grad", b)
+        return ghat, ehat
+
+    def _window_neurons_general(self, layer: Layer, drive, in_steps, in_grades, cols, eps,
+                                surrogate: bool, ghat, ehat):
+        """The neurons of a layer step by step with every saturation and the grade sums of
+        their inputs' grades (:meth:`_step_layer`). Returns spikes, grades and the surrogate
+        gates (B, T, N) (None without the surrogate)."""
+        cfg = self.config
+        B, T, N = self.batch, cfg.n_steps, layer.n_neurons
+        theta, width = cfg.threshold_q, cfg.surrogate_width_q
+        rho_q, rho_s_q = cfg.rho_q, cfg.rho_s_q
         drive_at = {int(n): k for k, n in enumerate(in_steps)}
         grade_steps = set() if in_grades is None else set(np.flatnonzero(in_grades.any(axis=(0, 2))).tolist())
-        width = cfg.surrogate_width_q
         gates = np.zeros((B, T, N), bool) if surrogate else None
         spikes_out = np.zeros((B, T, N), bool)
         grades_out = np.zeros((B, T, N), self.dtype)
         a, c = layer.a, layer.c
         for n in range(T):
-            a = (a * cfg.rho_q) >> DECAY_FRAC
-            c = (c * cfg.rho_s_q) >> DECAY_FRAC
+            a = (a * rho_q) >> DECAY_FRAC
+            c = (c * rho_s_q) >> DECAY_FRAC
             membrane = a - c
             spikes = membrane >= theta
             if surrogate:
                 gates[:, n] = np.abs(membrane - theta) <= width
             if spikes.any():
                 bb, ii = np.nonzero(spikes)
-                if spike_time:
+                if ghat is not None:
                     self._window_spike_time(layer, n, bb, ii, c, eps[:, n], ghat, ehat)
                 layer.grades = grades_out[:, n]
                 self._spike_counters(layer, n, bb, ii)
@@ -582,14 +726,7 @@ class Network:
         layer.a, layer.c = a, c
         layer.spikes = spikes_out[:, -1].copy()
         layer.grades = grades_out[:, -1].copy()
-        if spike_time and (ghat.any() or ehat.any()):
-            self._eligibility_written = True
-            layer.ghat[:, :, cols] = ghat
-            layer.ehat[:, :, cols] = ehat
-        if surrogate and gates.any():
-            self._eligibility_written = True
-            layer.ghat[:, :, cols] = self._window_surrogate(gates, eps)
-        return spikes_out, grades_out
+        return spikes_out, grades_out, gates
 
     def _window_spike_time(self, layer: Layer, n: int, bb, ii, current, eps, ghat, ehat):
         """:meth:`_eligibility_updates` on the active columns: ``ghat``, ``ehat`` (B, N, Ja)."""
@@ -636,10 +773,9 @@ class Network:
         drive = self._window_drive(layer, in_spikes, cols, steps)
         layer.a = self._window_running_sum(layer.a, drive, cfg.state, "state")
         if in_grades is not None:
-            g_steps = [n for n in steps.tolist() if in_grades[:, n].any()]
-            if g_steps:
-                incs = np.stack([self._window_grade_step(layer, in_grades[:, n], cols)
-                                 for n in g_steps], axis=1)
+            g_steps = steps[in_grades[:, steps].any(axis=(0, 2))]
+            if len(g_steps):
+                incs = self._window_grade_steps(layer, in_grades[:, g_steps], cols)
                 layer.grade_sum = self._window_running_sum(layer.grade_sum, incs, cfg.grade, "grade")
 
     def _window_running_sum(self, start: np.ndarray, incs: np.ndarray, fmt: Format, flag: str):
@@ -743,30 +879,34 @@ class Network:
         ``shift`` is the whole right shift: in fixed point the learning-rate shift plus the
         format alignment of the product (Config.*_update_shift); in float the learning-rate
         shift alone, since the product is already a real number."""
-        product = -(delta[:, :, None] * layer.ghat)
         if self.fixed and self.fast:
-            self._update_nonzero(layer, product, shift)
+            # columns where ghat is 0 for every neuron and replica update nothing
+            cols = np.flatnonzero(layer.ghat.any(axis=(0, 1)))
+            self._update_nonzero(layer, -(delta[:, :, None] * layer.ghat[:, :, cols]), cols, shift)
             return
+        product = -(delta[:, :, None] * layer.ghat)
         draws = self._draw_round(product[0].size) if self.fixed else None
         step = self._round_shift(product, shift, draws)
         layer.w = self._sat(np.broadcast_to(layer.w, product.shape) + step, self.config.weight, "weight")
         layer.w_float = None
 
-    def _update_nonzero(self, layer: Layer, product: np.ndarray, shift: int):
-        """The fixed-point ``w <- sat(w + round_shift(product))`` of :meth:`_update_weights`,
-        touching only the words whose product is not zero. A zero product rounds to a zero step
+    def _update_nonzero(self, layer: Layer, product: np.ndarray, cols: np.ndarray, shift: int):
+        """The fixed-point ``w <- sat(w + round_shift(product))`` of :meth:`_update_weights`, for
+        ``product`` given on the columns ``cols`` (zero on the others), touching only the words
+        whose product is not zero. A zero product rounds to a zero step
         whatever its draw (the noise is below 2**shift), but still consumes that draw: the
         rounding register jumps over the whole matrix (row by row, lfsr.row_states), and only the
         draws of the non-zero words are formed (lfsr.draws_in_rows): the same draw per word, row-
         major, as the full update."""
-        B, N, J = product.shape
+        B, N, J = product.shape[:2] + layer.w.shape[2:]
         starts = lfsr.row_states(self.lfsr_round, N, J)
         self.lfsr_round = starts[:, -1].copy()
-        w = np.array(np.broadcast_to(layer.w, product.shape))
-        bb, ii, jj = np.nonzero(product)
+        w = np.array(np.broadcast_to(layer.w, (B, N, J)))
+        bb, ii, kk = np.nonzero(product)
         if len(bb):
+            product, jj = product[bb, ii, kk], cols[kk]
             draws = lfsr.draws_in_rows(starts[bb, ii], jj, J)
-            step = self._round_shift(product[bb, ii, jj], shift, draws)
+            step = self._round_shift(product, shift, draws)
             w[bb, ii, jj] = self._sat(w[bb, ii, jj] + step, self.config.weight, "weight", bb)
         layer.w = w
         layer.w_float = None
@@ -816,6 +956,25 @@ class Network:
         layer answers class 0)."""
         out = self.layers[-1]
         return np.argmax(out.a if self.config.output_layer == "integrate" else out.count, axis=1)
+
+
+@functools.lru_cache(maxsize=16)
+def _trace_kernels(n_steps: int, one: int, rho_q: int, rho_s_q: int, eps_shift: int):
+    """A lone input spike's traces X and Y, ``k`` steps after the step that integrated it
+    (``one`` at k = 0, then floored decays), for k = 0..n_steps-1, and a 0 appended (index -1:
+    an input that never fired); and eps at the decay of the step ``k`` steps after the spike
+    (k = 1..n_steps), with eps = 0 at index 0 (the spike's own step and every step before)."""
+    kx, ky = [one], [one]
+    for _ in range(n_steps):
+        kx.append((kx[-1] * rho_q) >> DECAY_FRAC)
+        ky.append((ky[-1] * rho_s_q) >> DECAY_FRAC)
+    kx, ky = np.array(kx, np.int64), np.array(ky, np.int64)
+    k_eps = np.zeros(n_steps + 1, np.int64)
+    k_eps[1:] = (kx[1:] - ky[1:]) >> eps_shift
+    out = np.append(kx[:n_steps], 0), np.append(ky[:n_steps], 0), k_eps
+    for a in out:
+        a.setflags(write=False)
+    return out
 
 
 def _quantize(x: np.ndarray, fmt: Format) -> np.ndarray:
