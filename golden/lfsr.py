@@ -24,7 +24,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["TAPS", "step", "sequence", "row_states", "draws_in_rows"]
+__all__ = ["TAPS", "step", "sequence", "row_states", "draws_in_rows", "draws_block"]
 
 TAPS = 0x80200003
 MASK32 = 0xFFFFFFFF
@@ -113,18 +113,31 @@ def row_states(seeds, n_rows: int, n_cols: int) -> np.ndarray:
     times to ``seeds[r]``, so the last column is the state after all ``n_rows * n_cols`` draws.
     """
     seeds = np.atleast_1d(np.asarray(seeds, dtype=np.uint64)).astype(np.uint32)
-    out = np.empty((len(seeds), n_rows + 1), dtype=np.uint32)
     if n_cols == 0:
-        out[:] = seeds[:, None]
-        return out
-    j0, j1, j2, j3 = _jump_lists(n_cols)
-    for r, s in enumerate(seeds.tolist()):
-        row = [s]
-        for _ in range(n_rows):
-            s = j0[s & 255] ^ j1[(s >> 8) & 255] ^ j2[(s >> 16) & 255] ^ j3[s >> 24]
-            row.append(s)
-        out[r] = row
+        return np.repeat(seeds[:, None], n_rows + 1, axis=1)
+    table = _row_tables(n_rows, n_cols)
+    out = table[0, seeds & np.uint32(255)]
+    for b in range(1, 4):
+        out ^= table[b, (seeds >> np.uint32(8 * b)) & np.uint32(255)]
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _row_tables(n_rows: int, n_cols: int) -> np.ndarray:
+    """``table[b, v, i]`` = state after ``i * n_cols`` steps from the seed ``v << 8 * b``, for
+    i = 0..n_rows; shape (4, 256, n_rows + 1). Built by applying the jump by ``n_cols`` steps
+    (four byte lookups) to all 1,024 byte seeds at once, row after row."""
+    jump = np.array(_jump_lists(n_cols), dtype=np.uint32)           # (4, 256)
+    table = np.empty((4, 256, n_rows + 1), dtype=np.uint32)
+    state = (np.arange(256, dtype=np.uint32)[None, :] << (8 * np.arange(4, dtype=np.uint32))[:, None])
+    table[:, :, 0] = state
+    for i in range(1, n_rows + 1):
+        nxt = jump[0, state & np.uint32(255)]
+        for b in range(1, 4):
+            nxt ^= jump[b, (state >> np.uint32(8 * b)) & np.uint32(255)]
+        table[:, :, i] = state = nxt
+    table.setflags(write=False)
+    return table
 
 
 def draws_in_rows(starts: np.ndarray, cols: np.ndarray, n_cols: int) -> np.ndarray:
@@ -137,4 +150,17 @@ def draws_in_rows(starts: np.ndarray, cols: np.ndarray, n_cols: int) -> np.ndarr
     out = table[0, s & np.uint32(255), cols]
     for b in range(1, 4):
         out ^= table[b, (s >> np.uint32(8 * b)) & np.uint32(255), cols]
+    return out
+
+
+def draws_block(starts: np.ndarray, cols: np.ndarray, n_cols: int) -> np.ndarray:
+    """The draws at the columns ``cols`` of rows that start at ``starts`` (any shape S, states
+    from :func:`row_states`): shape S + (len(cols),); entry ``[..., k]`` is ``step`` applied
+    ``cols[k] + 1`` times to the row's start. Whole rows of the byte tables are gathered, then
+    XORed: for a block of rows this beats :func:`draws_in_rows` word by word."""
+    table = _byte_tables(n_cols)[:, :, np.asarray(cols, dtype=np.intp)]       # (4, 256, K)
+    s = np.asarray(starts, dtype=np.uint32)
+    out = table[0][s & np.uint32(255)]
+    for b in range(1, 4):
+        out ^= table[b][(s >> np.uint32(8 * b)) & np.uint32(255)]
     return out

@@ -613,6 +613,10 @@ class Network:
         gates = np.zeros((B, T, N), bool) if surrogate else None
         currents = np.zeros((B, T, N), np.int64) if spike_time else None
         drive_at = {int(n): k for k, n in enumerate(in_steps)}
+        last_input = int(in_steps[-1]) if len(in_steps) else -1
+        # past the last input, u = A - C <= |A| + |C|, which no decay grows: once that is below
+        # the lowest membrane that spikes or opens the gate, the rest of the window only decays
+        lowest = theta - width if surrogate else theta
         a, c = layer.a, layer.c
         for n in range(T):
             a = (a * rho_q) >> DECAY_FRAC
@@ -628,6 +632,11 @@ class Network:
             if k is not None:
                 a += drive[:, k]
                 c += drive[:, k]
+            elif n > last_input and (np.abs(a) + np.abs(c)).max(initial=0) < lowest:
+                for _ in range(n + 1, T):
+                    a = (a * rho_q) >> DECAY_FRAC
+                    c = (c * rho_s_q) >> DECAY_FRAC
+                break
         layer.a, layer.c = a, c
         # counters: n_i saturates at count_max, the flag rises at a spike on a full counter
         total = spikes.sum(axis=1)
@@ -892,22 +901,20 @@ class Network:
 
     def _update_nonzero(self, layer: Layer, product: np.ndarray, cols: np.ndarray, shift: int):
         """The fixed-point ``w <- sat(w + round_shift(product))`` of :meth:`_update_weights`, for
-        ``product`` given on the columns ``cols`` (zero on the others), touching only the words
-        whose product is not zero. A zero product rounds to a zero step
-        whatever its draw (the noise is below 2**shift), but still consumes that draw: the
-        rounding register jumps over the whole matrix (row by row, lfsr.row_states), and only the
-        draws of the non-zero words are formed (lfsr.draws_in_rows): the same draw per word, row-
-        major, as the full update."""
+        ``product`` given on the columns ``cols`` (zero on the others), touching only those
+        columns. A zero product rounds to a zero step whatever its draw (the noise is below
+        2**shift), but still consumes that draw: the rounding register jumps over the whole
+        matrix (its state at the start of every row: lfsr.row_states), and only the draws of the
+        columns ``cols`` are formed (lfsr.draws_block): the same draw per word, row-major, as
+        the full update."""
         B, N, J = product.shape[:2] + layer.w.shape[2:]
         starts = lfsr.row_states(self.lfsr_round, N, J)
         self.lfsr_round = starts[:, -1].copy()
         w = np.array(np.broadcast_to(layer.w, (B, N, J)))
-        bb, ii, kk = np.nonzero(product)
-        if len(bb):
-            product, jj = product[bb, ii, kk], cols[kk]
-            draws = lfsr.draws_in_rows(starts[bb, ii], jj, J)
+        if len(cols):
+            draws = lfsr.draws_block(starts[:, :N], cols, J)           # (B, N, Ja)
             step = self._round_shift(product, shift, draws)
-            w[bb, ii, jj] = self._sat(w[bb, ii, jj] + step, self.config.weight, "weight", bb)
+            w[:, :, cols] = self._sat(w[:, :, cols] + step, self.config.weight, "weight")
         layer.w = w
         layer.w_float = None
 
