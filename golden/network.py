@@ -610,34 +610,29 @@ class Network:
         theta, width = cfg.threshold_q, cfg.surrogate_width_q
         rho_q, rho_s_q = cfg.rho_q, cfg.rho_s_q
         spikes = np.zeros((B, T, N), bool)
-        gates = np.zeros((B, T, N), bool) if surrogate else None
+        gates = None
         currents = np.zeros((B, T, N), np.int64) if spike_time else None
         drive_at = {int(n): k for k, n in enumerate(in_steps)}
-        last_input = int(in_steps[-1]) if len(in_steps) else -1
-        # past the last input, u = A - C <= |A| + |C|, which no decay grows: once that is below
-        # the lowest membrane that spikes or opens the gate, the rest of the window only decays
-        lowest = theta - width if surrogate else theta
-        a, c = layer.a, layer.c
+        # A and C as one (2, B, N) array: one multiply and shift decay both, one add drives both
+        ac = np.stack([layer.a, layer.c]).astype(np.int64)
+        a, c = ac[0], ac[1]
+        decay = np.array([rho_q, rho_s_q], np.int64)[:, None, None]
+        membranes = np.empty((B, T, N), np.int64) if surrogate else None
+        scratch = np.empty((B, N), np.int64)
         for n in range(T):
-            a = (a * rho_q) >> DECAY_FRAC
-            c = (c * rho_s_q) >> DECAY_FRAC
-            membrane = a - c
+            np.multiply(ac, decay, out=ac)
+            np.right_shift(ac, DECAY_FRAC, out=ac)
+            membrane = np.subtract(a, c, out=membranes[:, n] if surrogate else scratch)
             s = np.greater_equal(membrane, theta, out=spikes[:, n])
-            if surrogate:
-                np.less_equal(np.abs(membrane - theta), width, out=gates[:, n])
             if spike_time:
                 currents[:, n] = c
-            a -= theta * s
+            np.subtract(a, theta, out=a, where=s)
             k = drive_at.get(n)
             if k is not None:
-                a += drive[:, k]
-                c += drive[:, k]
-            elif n > last_input and (np.abs(a) + np.abs(c)).max(initial=0) < lowest:
-                for _ in range(n + 1, T):
-                    a = (a * rho_q) >> DECAY_FRAC
-                    c = (c * rho_s_q) >> DECAY_FRAC
-                break
-        layer.a, layer.c = a, c
+                ac += drive[:, k]
+        if surrogate:
+            gates = np.abs(membranes - theta) <= width
+        layer.a, layer.c = a.copy(), c.copy()
         # counters: n_i saturates at count_max, the flag rises at a spike on a full counter
         total = spikes.sum(axis=1)
         count_max = (1 << cfg.count_bits) - 1
