@@ -526,6 +526,8 @@ class Network:
         shift = cfg.trace.frac - cfg.grad.frac
         if not s.any() or s.sum(axis=1).max() == 1:
             return self._window_single_spike_traces(layer, s, cols, want_eps)
+        if s.sum(axis=1).max() * one <= cfg.trace.hi:
+            return self._window_unsaturated_traces(layer, s, cols, want_eps)
         x = np.zeros((B, len(cols)), np.int64)
         y = np.zeros((B, len(cols)), np.int64)
         any_in = s.any(axis=(0, 2))
@@ -540,6 +542,28 @@ class Network:
                 y = self._sat(y + one * s[:, n], cfg.trace, "trace")
         layer.trace_x[:, cols] = x
         layer.trace_y[:, cols] = y
+        return eps
+
+    def _window_unsaturated_traces(self, layer: Layer, s: np.ndarray, cols, want_eps: bool):
+        """:meth:`_window_traces` when no trace can saturate (a trace never exceeds ``one``
+        times its input's spikes so far): X and Y as one (2, B, Ja) array, no clipping."""
+        cfg = self.config
+        B, T = self.batch, cfg.n_steps
+        xy = np.zeros((2, B, len(cols)), np.int64)
+        decay = np.array([cfg.rho_q, cfg.rho_s_q], np.int64)[:, None, None]
+        add = s.astype(np.int64) * cfg.trace.one                # (B, T, Ja)
+        any_in = s.any(axis=(0, 2))
+        shift = cfg.trace.frac - cfg.grad.frac
+        eps = np.empty((B, T, len(cols)), np.int64) if want_eps else None
+        for n in range(T):
+            np.multiply(xy, decay, out=xy)
+            np.right_shift(xy, DECAY_FRAC, out=xy)
+            if want_eps:
+                np.right_shift(np.subtract(xy[0], xy[1], out=eps[:, n]), shift, out=eps[:, n])
+            if any_in[n]:
+                xy += add[:, n]
+        layer.trace_x[:, cols] = xy[0]
+        layer.trace_y[:, cols] = xy[1]
         return eps
 
     def _window_single_spike_traces(self, layer: Layer, s: np.ndarray, cols, want_eps: bool):
@@ -577,11 +601,20 @@ class Network:
         # |A| and |C| never exceed the sum of |drive| plus one theta per step (a decay never
         # grows a magnitude): within the state format, saturation cannot act
         bound = np.abs(drive).sum(axis=1).max(initial=0) + cfg.n_steps * cfg.threshold_q
-        no_grades = in_grades is None or not in_grades.any()
-        if no_grades and bound <= min(cfg.state.hi, -cfg.state.lo):
-            spikes, grades, gates, currents = self._window_neurons_unsaturated(
-                layer, drive, in_steps, surrogate, spike_time)
-            ghat, ehat = (self._window_spike_time_rounds(layer, spikes, currents, eps)
+        # the grade sums S_i of the inputs' grades: |S| never exceeds the sum of |increments|
+        inc = None
+        g_steps = (np.zeros(0, np.intp) if in_grades is None
+                   else in_steps[in_grades[:, in_steps].any(axis=(0, 2))])
+        if len(g_steps):
+            incs = self._window_grade_steps(layer, in_grades[:, g_steps], cols)
+            inc = np.zeros((B, cfg.n_steps, N), np.int64)
+            inc[:, g_steps] = incs
+            grade_bound = np.abs(incs).sum(axis=1).max(initial=0)
+        if (bound <= min(cfg.state.hi, -cfg.state.lo)
+                and (inc is None or grade_bound <= min(cfg.grade.hi, -cfg.grade.lo))):
+            spikes, grades, gates, currents, events = self._window_neurons_unsaturated(
+                layer, drive, in_steps, inc, surrogate, spike_time)
+            ghat, ehat = (self._window_spike_time_rounds(events, currents, eps, N)
                           if spike_time else (None, None))
         else:
             ghat = np.zeros((B, N, len(cols)), np.int64) if spike_time else None
@@ -597,14 +630,16 @@ class Network:
             layer.ghat[:, :, cols] = self._window_surrogate(gates, eps)
         return spikes, grades
 
-    def _window_neurons_unsaturated(self, layer: Layer, drive, in_steps, surrogate: bool,
+    def _window_neurons_unsaturated(self, layer: Layer, drive, in_steps, inc, surrogate: bool,
                                     spike_time: bool):
-        """The neurons of a layer whose inputs carry no grades and whose state cannot saturate:
-        the step loop holds only the membrane (decay, threshold, reset, drive); the counters
-        and grades follow from the spike raster afterwards (the grade sum S stays 0, so a spike's
-        grade is the perturbation on the neuron's first spike and 0 after it). Returns spikes and
-        grades (B, T, N), the surrogate gates (B, T, N) or None, the currents C after each
-        step's decay (B, T, N) or None."""
+        """The neurons of a layer whose state and grade sums cannot saturate: the step loop
+        holds only the membrane (decay, threshold, reset, drive); the counters and grades follow
+        from the spike raster afterwards. ``inc`` (B, T, N) holds the grade-sum increments of
+        each step (None: no input grades); S at a spike of step n is the sum of the increments
+        from the neuron's previous spike's step (whose own increment comes after its reset) to
+        n - 1. Returns spikes and grades (B, T, N), the surrogate gates (B, T, N) or None, the
+        currents C after each step's decay (B, T, N) or None, and the spike events
+        (:meth:`_spike_events`)."""
         cfg = self.config
         B, T, N = self.batch, cfg.n_steps, layer.n_neurons
         theta, width = cfg.threshold_q, cfg.surrogate_width_q
@@ -640,31 +675,43 @@ class Network:
         fired = total > 0
         layer.count[...] = np.minimum(total, count_max)
         layer.last_step[...] = np.where(fired, T - 1 - np.argmax(spikes[:, ::-1], axis=1), 0)
-        # grades: sat(0 + p_i) at the first spike; D_i = sat(0 + that)
+        # grades: sat(S + p_i on the first spike) at each spike, D_i = sat(D_i + grade)
+        events = self._spike_events(spikes)
+        bb, nn, ii, rank, prev = events
         grades = np.zeros((B, T, N), self.dtype)
-        bb, ii = np.nonzero(fired)
-        first = np.argmax(spikes, axis=1)[bb, ii]
-        grade = self._sat(layer.perturbation[bb, ii], cfg.grade, "grade", bb)
-        grades[bb, first, ii] = grade
-        layer.grade_total[bb, ii] = self._sat(layer.grade_total[bb, ii] + grade, cfg.grade, "grade", bb)
+        if inc is None:
+            before = np.zeros(len(bb), np.int64)
+        else:
+            # prefix[:, n] = sum of inc over steps 0..n-1
+            prefix = np.zeros((B, T + 1, N), np.int64)
+            np.cumsum(inc, axis=1, out=prefix[:, 1:])
+            before = prefix[bb, nn, ii] - prefix[bb, prev, ii]
+            layer.grade_sum[...] = prefix[:, T] - np.take_along_axis(
+                prefix, layer.last_step[:, None, :], axis=1)[:, 0]
+        grade = self._sat(before + np.where(rank == 0, layer.perturbation[bb, ii], 0),
+                          cfg.grade, "grade", bb)
+        grades[bb, nn, ii] = grade
+        spread = np.zeros((B, N), np.int64)
+        np.add.at(spread, (bb, ii), np.abs(grade))
+        if spread.max(initial=0) <= min(cfg.grade.hi, -cfg.grade.lo):
+            np.add.at(layer.grade_total, (bb, ii), grade)        # no partial sum can saturate
+        else:
+            for k in range(int(rank.max()) + 1):
+                sel = rank == k
+                b, i = bb[sel], ii[sel]
+                layer.grade_total[b, i] = self._sat(layer.grade_total[b, i] + grade[sel],
+                                                    cfg.grade, "grade", b)
         layer.spikes = spikes[:, -1].copy()
         layer.grades = grades[:, -1].copy()
-        return spikes, grades, gates, currents
+        return spikes, grades, gates, currents, events
 
-    def _window_spike_time_rounds(self, layer: Layer, spikes, currents, eps):
-        """The spike-time eligibility (:meth:`_eligibility_updates`) of a whole window from its
-        spike raster: round k updates, for every neuron with a (k+1)-th spike, its row of ghat and
-        ehat (B, N, Ja) exactly as that spike's step would; rows are independent, so only each
-        row's own order matters. Returns (ghat, ehat)."""
-        cfg = self.config
-        B, T, N = spikes.shape
-        ghat = np.zeros((B, N, eps.shape[2]), np.int64)
-        ehat = np.zeros_like(ghat)
+    @staticmethod
+    def _spike_events(spikes: np.ndarray):
+        """The spikes of a raster (B, T, N) as events ``(bb, nn, ii, rank, prev)`` in step order:
+        replica, step, neuron, the spike's rank on its neuron (0 for the first) and the step of
+        the neuron's previous spike (0 before the first, as ``last_step``)."""
         bb, nn, ii = np.nonzero(spikes)
-        if not len(bb):
-            return ghat, ehat
         rank = np.cumsum(spikes, axis=1)[bb, nn, ii] - 1
-        # the step of each spike's predecessor on its neuron (0 before the first: last_step)
         order = np.lexsort((nn, ii, bb))
         ob, oi, on = bb[order], ii[order], nn[order]
         prev_sorted = np.zeros(len(bb), np.int64)
@@ -672,6 +719,19 @@ class Network:
         prev_sorted[1:] = np.where(same, on[:-1], 0)
         prev = np.empty_like(prev_sorted)
         prev[order] = prev_sorted
+        return bb, nn, ii, rank, prev
+
+    def _window_spike_time_rounds(self, events, currents, eps, n_neurons: int):
+        """The spike-time eligibility (:meth:`_eligibility_updates`) of a whole window from its
+        spike events: round k updates, for every neuron with a (k+1)-th spike, its row of ghat
+        and ehat (B, N, Ja) exactly as that spike's step would; rows are independent, so only
+        each row's own order matters. Returns (ghat, ehat)."""
+        cfg = self.config
+        bb, nn, ii, rank, prev = events
+        ghat = np.zeros((eps.shape[0], n_neurons, eps.shape[2]), np.int64)
+        ehat = np.zeros_like(ghat)
+        if not len(bb):
+            return ghat, ehat
         for k in range(int(rank.max()) + 1):
             sel = rank == k
             b, i, n = bb[sel], ii[sel], nn[sel]
