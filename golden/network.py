@@ -41,6 +41,12 @@ __all__ = ["Network", "Layer", "Record", "FLAG_NAMES", "reciprocal"]
 #: sticky overflow flags, one per saturating quantity (the RTL's status register has the same)
 FLAG_NAMES = ("state", "trace", "grad", "grade", "count", "weight", "feedback")
 
+#: the window path's grade products of several steps at once up to this many elements
+_GRADE_BLOCK = 1 << 20
+#: the window path sums D_i with one scatter-add where no partial sum can saturate (False: always
+#: by rounds; the tests take both)
+_SCATTER_SUMS = True
+
 
 def reciprocal(current_q, theta_q: int):
     """r = theta / max(C, theta) as unsigned 0.16 words (spec 5.3): integer floor division of
@@ -509,7 +515,7 @@ class Network:
     def _window_grade_steps(self, layer: Layer, grades: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """:meth:`_window_grade_step` of several steps, grades (B, K, J) -> (B, K, N)."""
         B, K, N = grades.shape[0], grades.shape[1], layer.n_neurons
-        if B * K * N * len(cols) > 1 << 20:                   # a bounded temporary
+        if B * K * N * len(cols) > _GRADE_BLOCK:              # a bounded temporary
             return np.stack([self._window_grade_step(layer, grades[:, k], cols) for k in range(K)], axis=1)
         w = layer.w[:, None, :, cols]                           # (B|1, 1, N, Ja)
         g = grades[:, :, None, cols]                            # (B, K, 1, Ja)
@@ -693,10 +699,10 @@ class Network:
         grades[bb, nn, ii] = grade
         spread = np.zeros((B, N), np.int64)
         np.add.at(spread, (bb, ii), np.abs(grade))
-        if spread.max(initial=0) <= min(cfg.grade.hi, -cfg.grade.lo):
+        if _SCATTER_SUMS and spread.max(initial=0) <= min(cfg.grade.hi, -cfg.grade.lo):
             np.add.at(layer.grade_total, (bb, ii), grade)        # no partial sum can saturate
         else:
-            for k in range(int(rank.max()) + 1):
+            for k in range(int(rank.max(initial=-1)) + 1):
                 sel = rank == k
                 b, i = bb[sel], ii[sel]
                 layer.grade_total[b, i] = self._sat(layer.grade_total[b, i] + grade[sel],

@@ -11,7 +11,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from plasticore.golden import presets
+from plasticore.golden import network, presets
 from plasticore.golden.config import Config, Format
 from plasticore.golden.datasets import load
 from plasticore.golden.network import FLAG_NAMES, Network
@@ -102,3 +102,135 @@ def mnist():
 def test_twenty_mnist_samples_hold_the_words_recorded_before_the_fast_paths(mnist, case):
     net = _replica_network(mnist_config(case), [0, 1], True)
     assert state_digest(net, mnist) == DIGESTS_0FA7F02[case]
+
+
+# --- the fast paths against the step-by-step reference, on inputs built to reach every branch ---
+
+def _pair(config: Config, batch: int, seed: int, *, shared: bool = False, eligibility: bool = True):
+    """Two identical networks, the fast one and the reference (``fast = False``)."""
+    weights, feedback = Network.initial_weights(config, seed)
+    if not shared:
+        rng = np.random.default_rng(seed)
+        weights = [np.stack([np.clip(w + rng.integers(-64, 65, w.shape), config.weight.lo,
+                                     config.weight.hi) for _ in range(batch)]) for w in weights]
+    nets = [Network(config, weights, feedback, batch=batch, seed=None, eligibility=eligibility)
+            for _ in range(2)]
+    nets[1].fast = False
+    for net in nets:
+        net.lfsr_round[:] = 0x1234567 + np.arange(batch, dtype=np.uint32)
+        net.lfsr_perturb[:] = 0x7654321 + np.arange(batch, dtype=np.uint32)
+        net.reset()
+    return nets
+
+
+def _assert_same(fast: Network, ref: Network):
+    for lf, lr in zip(fast.layers, ref.layers):
+        for name in ("w", "trace_x", "trace_y", "a", "c", "grade_sum", "count", "last_step",
+                     "grade_total", "perturbation", "ghat", "ehat", "spikes", "grades"):
+            a, b = getattr(lf, name), getattr(lr, name)
+            assert a.dtype == b.dtype and np.array_equal(a, b), name
+    for a, b in zip(fast.feedback, ref.feedback):
+        assert np.array_equal(a, b)
+    assert np.array_equal(fast.lfsr_round, ref.lfsr_round)
+    assert np.array_equal(fast.lfsr_perturb, ref.lfsr_perturb)
+    for name in FLAG_NAMES:
+        assert np.array_equal(fast.flags[name], ref.flags[name]), name
+    assert fast.step_index == ref.step_index
+
+
+def _rasters(config: Config, batch: int, kind: str, rng) -> np.ndarray:
+    shape = (batch, config.n_steps, config.n_inputs)
+    if kind == "ttfs":
+        pixels = rng.integers(0, 256, (batch, config.n_inputs)) * (rng.random((batch, config.n_inputs)) < 0.4)
+        return encode_images(config, pixels)
+    if kind == "rate":                      # inputs spike many times: multi-spike traces
+        return rng.random(shape) < 0.15
+    if kind == "burst":                     # every input at every early step: traces saturate
+        raster = np.zeros(shape, bool)
+        raster[:, :20] = True
+        return raster
+    return np.zeros(shape, bool)            # silent
+
+
+SMALL = dict(layers=(40, 24, 10), n_steps=30, input_window=15)
+FAST_CASES = {
+    "thesis": dict(SMALL),
+    "thesis_deep": dict(SMALL, layers=(40, 24, 16, 10)),
+    "new_rule": {**SMALL, **NEW_RULE},
+    "new_rule_deep": {**SMALL, **NEW_RULE, "layers": (40, 24, 16, 10)},
+    "hinge_spiking_surrogate": dict(SMALL, eligibility="surrogate", surrogate_width=1.5),
+    "no_reset_path": dict(SMALL, reset_path=False, rule="dfa"),
+    "narrow": dict(SMALL, grad=Format(10, 9), grade=Format(10, 8), trace=Format(14, 12, False),
+                   weight=Format(13, 10), state=Format(15, 10), feedback=Format(11, 10),
+                   init_feedback=0.9, count_bits=3, target_true=6, target_false=1,
+                   init_hidden=3.5, init_output=3.5, lr_hidden_shift=2, lr_output_shift=2,
+                   feedback_shift=0, error_clip=None),
+    "narrow_no_reset_path": dict(SMALL, reset_path=False, state=Format(18, 11), init_hidden=6.0),
+    "narrow_grades": dict(SMALL, grade=Format(10, 8), init_hidden=6.0, init_output=6.0),
+    "narrow_grades_deep": dict(SMALL, layers=(40, 24, 16, 10), grade=Format(10, 8),
+                               init_hidden=1.0, init_output=6.0),
+    "narrow_new_rule": {**SMALL, **NEW_RULE, "layers": (40, 24, 16, 10), "grad": Format(10, 9),
+                        "grade": Format(10, 8), "init_hidden": 3.5, "lr_hidden_shift": 0,
+                        "lr_output_shift": 0, "feedback_shift": 0},
+}
+
+
+@pytest.mark.parametrize("case", list(FAST_CASES))
+@pytest.mark.parametrize("kind", ["ttfs", "rate", "burst", "silent"])
+def test_fast_paths_equal_the_reference_word_for_word(case, kind):
+    config = Config(**FAST_CASES[case])
+    rng = np.random.default_rng([len(case), len(kind)])
+    fast, ref = _pair(config, 3, seed=len(case))
+    for _ in range(4):
+        raster = _rasters(config, 3, kind, rng)
+        labels = rng.integers(0, config.n_outputs, 3)
+        records = [net.run(raster) for net in (fast, ref)]
+        _assert_same(fast, ref)
+        for a, b in zip(*(r.spikes for r in records)):
+            assert np.array_equal(a, b)
+        for net in (fast, ref):
+            net.learn(labels)
+        _assert_same(fast, ref)
+
+
+@pytest.mark.parametrize("case", ["thesis", "new_rule", "narrow"])
+def test_fast_window_equals_the_reference_for_shared_weights_without_eligibility(case):
+    config = Config(**FAST_CASES[case])
+    rng = np.random.default_rng(5)
+    fast, ref = _pair(config, 16, seed=3, shared=True, eligibility=False)
+    raster = _rasters(config, 16, "ttfs", rng) | _rasters(config, 16, "rate", rng)
+    records = [net.run(raster) for net in (fast, ref)]
+    _assert_same(fast, ref)
+    for a, b in zip(*(r.spikes for r in records)):
+        assert np.array_equal(a, b)
+
+
+def test_the_saturating_cases_raise_every_flag():
+    """The cases above reach the clipping branches, not only the provably unsaturated ones."""
+    raised = set()
+    for case in ("narrow", "narrow_new_rule"):
+        config = Config(**FAST_CASES[case])
+        for kind in ("ttfs", "rate", "burst"):
+            fast, _ = _pair(config, 3, seed=len(case))
+            rng = np.random.default_rng([len(case), len(kind)])
+            for _ in range(4):
+                fast.run(_rasters(config, 3, kind, rng))
+                fast.learn(rng.integers(0, config.n_outputs, 3))
+            raised |= flags_raised(fast)
+    assert raised == set(FLAG_NAMES)
+
+
+@pytest.mark.parametrize("case", ["thesis", "thesis_deep", "narrow_grades_deep"])
+def test_fast_window_equals_the_reference_without_its_shortcuts(monkeypatch, case):
+    """Grade products one step at a time, D_i by rounds: the branches the cases above skip."""
+    monkeypatch.setattr(network, "_GRADE_BLOCK", 0)
+    monkeypatch.setattr(network, "_SCATTER_SUMS", False)
+    config = Config(**FAST_CASES[case])
+    rng = np.random.default_rng(9)
+    fast, ref = _pair(config, 3, seed=4)
+    for kind in ("ttfs", "rate"):
+        raster = _rasters(config, 3, kind, rng)
+        for net in (fast, ref):
+            net.run(raster)
+            net.learn(rng.integers(0, config.n_outputs, 3) * 0 + 1)
+        _assert_same(fast, ref)
