@@ -13,7 +13,7 @@ one for perturbations and one for stochastic rounding (``docs/spec.md``, "Random
 The register is linear over GF(2), so the state after k steps from any seed is the XOR of the
 states after k steps from the seed's set bits. :func:`sequence` uses that to produce long runs of
 draws with a few vectorised XORs instead of a Python loop per draw. :func:`row_states` and
-:func:`draws_in_rows` use it the other way round, for the draws of a matrix update that only a few
+:func:`draws_block` use it the other way round, for the draws of a matrix update that only a few
 words need (a word whose update is zero consumes its draw without using it): the register at the
 start of every row by a 32x32 jump per row, and the draw at column ``j`` of a row from byte tables.
 """
@@ -24,7 +24,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["TAPS", "step", "sequence", "row_states", "draws_in_rows", "draws_block"]
+__all__ = ["TAPS", "step", "sequence", "row_states", "draws_block"]
 
 TAPS = 0x80200003
 MASK32 = 0xFFFFFFFF
@@ -140,27 +140,15 @@ def _row_tables(n_rows: int, n_cols: int) -> np.ndarray:
     return table
 
 
-def draws_in_rows(starts: np.ndarray, cols: np.ndarray, n_cols: int) -> np.ndarray:
-    """The draw at column ``cols[k]`` of a row whose register starts at ``starts[k]`` (a state
-    from :func:`row_states`), for every k: ``step`` applied ``cols[k] + 1`` times to ``starts[k]``;
-    the same as ``sequence(starts[k], n_cols)[0, cols[k]]``. Shape and uint32, elementwise."""
-    table = _byte_tables(n_cols)
-    s = np.asarray(starts, dtype=np.uint32)
-    cols = np.asarray(cols, dtype=np.intp)
-    out = table[0, s & np.uint32(255), cols]
-    for b in range(1, 4):
-        out ^= table[b, (s >> np.uint32(8 * b)) & np.uint32(255), cols]
-    return out
-
-
 def draws_block(starts: np.ndarray, cols: np.ndarray, n_cols: int) -> np.ndarray:
     """The draws at the columns ``cols`` of rows that start at ``starts`` (any shape S, states
     from :func:`row_states`): shape S + (len(cols),); entry ``[..., k]`` is ``step`` applied
     ``cols[k] + 1`` times to the row's start. Whole rows of the byte tables are gathered, then
-    XORed: for a block of rows this beats :func:`draws_in_rows` word by word."""
-    table = _byte_tables(n_cols)[:, :, np.asarray(cols, dtype=np.intp)]       # (4, 256, K)
+    XORed."""
+    table = _byte_tables(n_cols)
+    cols = np.asarray(cols, dtype=np.intp)
     s = np.asarray(starts, dtype=np.uint32)
-    out = table[0][s & np.uint32(255)]
+    out = table[0][s & np.uint32(255)][..., cols]
     for b in range(1, 4):
-        out ^= table[b][(s >> np.uint32(8 * b)) & np.uint32(255)]
+        out ^= table[b][(s >> np.uint32(8 * b)) & np.uint32(255)][..., cols]
     return out

@@ -971,7 +971,7 @@ class Network:
         B, N, J = product.shape[:2] + layer.w.shape[2:]
         starts = lfsr.row_states(self.lfsr_round, N, J)
         self.lfsr_round = starts[:, -1].copy()
-        w = np.array(np.broadcast_to(layer.w, (B, N, J)))
+        w = layer.w.copy() if layer.w.shape[0] == B else np.repeat(layer.w, B, axis=0)
         if len(cols):
             draws = lfsr.draws_block(starts[:, :N], cols, J)           # (B, N, Ja)
             step = self._round_shift(product, shift, draws)

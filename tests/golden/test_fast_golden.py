@@ -11,7 +11,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from plasticore.golden import network, presets
+from plasticore.golden import lfsr, network, presets
 from plasticore.golden.config import Config, Format
 from plasticore.golden.datasets import load
 from plasticore.golden.network import FLAG_NAMES, Network
@@ -234,3 +234,17 @@ def test_fast_window_equals_the_reference_without_its_shortcuts(monkeypatch, cas
             net.run(raster)
             net.learn(rng.integers(0, config.n_outputs, 3) * 0 + 1)
         _assert_same(fast, ref)
+
+
+@pytest.mark.parametrize("n_rows, n_cols", [(3, 1), (5, 7), (4, 784), (2, 300), (0, 9)])
+def test_row_states_and_draw_blocks_are_the_draw_sequence(n_rows, n_cols):
+    seeds = [1, 0x2545F491, 0xFFFFFFFF]
+    full = lfsr.sequence(seeds, max(n_rows * n_cols, 1))[:, :n_rows * n_cols]
+    full = full.reshape(3, n_rows, n_cols)
+    starts = lfsr.row_states(seeds, n_rows, n_cols)
+    assert starts.shape == (3, n_rows + 1) and starts.dtype == np.uint32
+    assert starts[:, 0].tolist() == seeds
+    if n_rows:
+        assert np.array_equal(starts[:, -1], full[:, -1, -1])
+    cols = np.array([n_cols - 1, 0, n_cols // 2])
+    assert np.array_equal(lfsr.draws_block(starts[:, :n_rows], cols, n_cols), full[:, :, cols])
