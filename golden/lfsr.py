@@ -12,7 +12,10 @@ one for perturbations and one for stochastic rounding (``docs/spec.md``, "Random
 
 The register is linear over GF(2), so the state after k steps from any seed is the XOR of the
 states after k steps from the seed's set bits. :func:`sequence` uses that to produce long runs of
-draws with a few vectorised XORs instead of a Python loop per draw.
+draws with a few vectorised XORs instead of a Python loop per draw. :func:`row_states` and
+:func:`draws_block` use it the other way round, for the draws of a matrix update that only a few
+words need (a word whose update is zero consumes its draw without using it): the register at the
+start of every row by a 32x32 jump per row, and the draw at column ``j`` of a row from byte tables.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["TAPS", "step", "sequence"]
+__all__ = ["TAPS", "step", "sequence", "row_states", "draws_block"]
 
 TAPS = 0x80200003
 MASK32 = 0xFFFFFFFF
@@ -80,4 +83,72 @@ def sequence(seeds, n: int) -> np.ndarray:
         for c in range(32):
             if (seed >> c) & 1:
                 np.bitwise_xor(row, table[c], out=row)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _byte_tables(n: int) -> np.ndarray:
+    """``table[b, v, k]`` = state after ``k + 1`` steps from the seed ``v << 8 * b``; shape
+    (4, 256, n). By linearity the state after ``k + 1`` steps from any seed s is the XOR over b
+    of ``table[b, (s >> 8 * b) & 255, k]``."""
+    basis = _basis_table(n)
+    table = np.zeros((4, 256, n), dtype=np.uint32)
+    for b in range(4):
+        for bit in range(8):
+            v = 1 << bit
+            np.bitwise_xor(table[b, :v], basis[8 * b + bit], out=table[b, v:2 * v])
+    table.setflags(write=False)
+    return table
+
+
+@functools.lru_cache(maxsize=8)
+def _jump_lists(n: int) -> tuple[list[int], ...]:
+    """The jump by ``n`` steps as four 256-entry lists of Python ints (one per byte of the state)."""
+    return tuple(_byte_tables(n)[b, :, n - 1].tolist() for b in range(4))
+
+
+def row_states(seeds, n_rows: int, n_cols: int) -> np.ndarray:
+    """The register at the start of each row of a row-major (n_rows, n_cols) run of draws:
+    shape (len(seeds), n_rows + 1), uint32; entry ``[r, i]`` is ``step`` applied ``i * n_cols``
+    times to ``seeds[r]``, so the last column is the state after all ``n_rows * n_cols`` draws.
+    """
+    seeds = np.atleast_1d(np.asarray(seeds, dtype=np.uint64)).astype(np.uint32)
+    if n_cols == 0:
+        return np.repeat(seeds[:, None], n_rows + 1, axis=1)
+    table = _row_tables(n_rows, n_cols)
+    out = table[0, seeds & np.uint32(255)]
+    for b in range(1, 4):
+        out ^= table[b, (seeds >> np.uint32(8 * b)) & np.uint32(255)]
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _row_tables(n_rows: int, n_cols: int) -> np.ndarray:
+    """``table[b, v, i]`` = state after ``i * n_cols`` steps from the seed ``v << 8 * b``, for
+    i = 0..n_rows; shape (4, 256, n_rows + 1). Built by applying the jump by ``n_cols`` steps
+    (four byte lookups) to all 1,024 byte seeds at once, row after row."""
+    jump = np.array(_jump_lists(n_cols), dtype=np.uint32)           # (4, 256)
+    table = np.empty((4, 256, n_rows + 1), dtype=np.uint32)
+    state = (np.arange(256, dtype=np.uint32)[None, :] << (8 * np.arange(4, dtype=np.uint32))[:, None])
+    table[:, :, 0] = state
+    for i in range(1, n_rows + 1):
+        nxt = jump[0, state & np.uint32(255)]
+        for b in range(1, 4):
+            nxt ^= jump[b, (state >> np.uint32(8 * b)) & np.uint32(255)]
+        table[:, :, i] = state = nxt
+    table.setflags(write=False)
+    return table
+
+
+def draws_block(starts: np.ndarray, cols: np.ndarray, n_cols: int) -> np.ndarray:
+    """The draws at the columns ``cols`` of rows that start at ``starts`` (any shape S, states
+    from :func:`row_states`): shape S + (len(cols),); entry ``[..., k]`` is ``step`` applied
+    ``cols[k] + 1`` times to the row's start. Whole rows of the byte tables are gathered, then
+    XORed."""
+    table = _byte_tables(n_cols)
+    cols = np.asarray(cols, dtype=np.intp)
+    s = np.asarray(starts, dtype=np.uint32)
+    out = table[0][s & np.uint32(255)][..., cols]
+    for b in range(1, 4):
+        out ^= table[b][(s >> np.uint32(8 * b)) & np.uint32(255)][..., cols]
     return out

@@ -28,6 +28,7 @@ current used in the local gradient is the one *before* the step's inputs (the ca
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +41,12 @@ __all__ = ["Network", "Layer", "Record", "FLAG_NAMES", "reciprocal", "weights_as
 
 #: sticky overflow flags, one per saturating quantity (the RTL's status register has the same)
 FLAG_NAMES = ("state", "trace", "grad", "grade", "count", "weight", "feedback")
+
+#: the window path's grade products of several steps at once up to this many elements
+_GRADE_BLOCK = 1 << 20
+#: the window path sums D_i with one scatter-add where no partial sum can saturate (False: always
+#: by rounds; the tests take both)
+_SCATTER_SUMS = True
 
 
 def reciprocal(current_q, theta_q: int):
@@ -115,6 +122,12 @@ class Network:
         same, the two (B, N, J) arrays per layer stay zero and are never touched, which is what
         makes evaluating a large batch cheap (see :attr:`tracks_eligibility`).
     """
+
+    #: fixed point only: :meth:`run` takes the whole window layer by layer and :meth:`learn`
+    #: updates only the words whose update is not zero (``_run_window``, ``_update_weights``);
+    #: the same words as stepping (tests/golden/test_fast_golden.py). False: the step-by-step
+    #: reference path.
+    fast: bool = True
 
     def __init__(self, config: Config, weights=None, feedback=None, *, fixed: bool = True,
                  batch: int = 1, seed: int | None = 0, eligibility: bool = True):
@@ -393,6 +406,11 @@ class Network:
         if self.tracks_eligibility and cfg.eligibility == "spike_time":
             self._eligibility_written = True
             self._eligibility_updates(layer, n, bb, ii, current)
+        self._spike_counters(layer, n, bb, ii)
+
+    def _spike_counters(self, layer: Layer, n: int, bb, ii):
+        """The grades and counters of the spiking neurons (bb, ii) at step n (spec 5.3)."""
+        cfg = self.config
         # grades: S plus the perturbation on the neuron's first spike; then S = 0
         first = layer.count[bb, ii] == 0
         grade = layer.grade_sum[bb, ii] + np.where(first, layer.perturbation[bb, ii], 0)
@@ -443,11 +461,403 @@ class Network:
             raise ValueError(f"raster has shape {raster.shape}; expected {expected}")
         if reset:
             self.reset()
+            if self.fixed and self.fast:
+                return self._run_window(raster)
         out = [np.zeros((self.batch, self.config.n_steps, layer.n_neurons), bool) for layer in self.layers]
         for n in range(self.config.n_steps):
             for k, s in enumerate(self.step(raster[:, n])):
                 out[k][:, n] = s
         return Record(out)
+
+    # --- the window at once (fixed point) -------------------------------------------------------
+    def _run_window(self, raster: np.ndarray) -> Record:
+        """:meth:`run` from a reset state, every word the same as stepping (:meth:`step`).
+
+        Layers are feed-forward and nothing couples them within a step (the flags are sticky
+        ORs; no draw is taken while running), so each layer runs the whole window before the next
+        one, from its input layer's recorded spikes and grades. Within a layer: only the inputs
+        that spike at least once (in some replica) get traces, eps and eligibility columns
+        (elsewhere they stay exactly zero), the synaptic drive of every step comes from one
+        matrix product, and the surrogate eligibility is one product of the gate and eps rasters
+        when no partial sum can reach the grad format's bounds."""
+        in_spikes, in_grades = raster, None
+        out = []
+        for layer in self.layers:
+            if layer is self.layers[-1] and self.config.output_layer == "integrate":
+                self._window_integrate(layer, in_spikes, in_grades)
+                spikes = np.zeros((self.batch, self.config.n_steps, layer.n_neurons), bool)
+                grades = None
+            else:
+                spikes, grades = self._window_layer(layer, in_spikes, in_grades)
+            out.append(spikes)
+            in_spikes, in_grades = spikes, grades
+        self.step_index = self.config.n_steps
+        return Record(out)
+
+    def _window_drive(self, layer: Layer, spikes: np.ndarray, cols: np.ndarray, steps: np.ndarray):
+        """sum_j w_ij s_j(n) for the steps ``steps``, (B, len(steps), N) int64; exact (integer
+        words summed in float64, as in :meth:`_synaptic_sum`)."""
+        if not len(steps):
+            return np.zeros((self.batch, 0, layer.n_neurons), np.int64)
+        s = spikes[:, steps][:, :, cols].astype(np.float64)          # (B, Ts, Ja)
+        w = layer.w[:, :, cols].astype(np.float64)                    # (B|1, N, Ja)
+        if w.shape[0] == 1:
+            total = (s.reshape(-1, len(cols)) @ w[0].T).reshape(s.shape[0], len(steps), -1)
+        else:
+            total = np.matmul(s, w.transpose(0, 2, 1))
+        return np.rint(total).astype(np.int64)
+
+    def _window_grade_step(self, layer: Layer, grades: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """:meth:`_grade_sum` of one step over the input columns ``cols`` (the others carry no
+        grade): each product floored to the grade format, then summed."""
+        w = layer.w[:, :, cols]
+        return ((w * grades[:, cols][:, None, :]) >> self.config.weight.frac).sum(axis=2)
+
+    def _window_grade_steps(self, layer: Layer, grades: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """:meth:`_window_grade_step` of several steps, grades (B, K, J) -> (B, K, N)."""
+        B, K, N = grades.shape[0], grades.shape[1], layer.n_neurons
+        if B * K * N * len(cols) > _GRADE_BLOCK:              # a bounded temporary
+            return np.stack([self._window_grade_step(layer, grades[:, k], cols) for k in range(K)], axis=1)
+        w = layer.w[:, None, :, cols]                           # (B|1, 1, N, Ja)
+        g = grades[:, :, None, cols]                            # (B, K, 1, Ja)
+        return ((w * g) >> self.config.weight.frac).sum(axis=3)
+
+    def _window_traces(self, layer: Layer, spikes: np.ndarray, cols: np.ndarray, want_eps: bool):
+        """The input traces of the columns ``cols`` through the window (decay, then the step's
+        spikes, saturated); the final traces go to the layer. Returns eps of every step, (B, T,
+        Ja), from the traces after the decay and before the step's spikes (None if not wanted)."""
+        cfg = self.config
+        B, T = self.batch, cfg.n_steps
+        s = spikes[:, :, cols]
+        one = cfg.trace.one
+        shift = cfg.trace.frac - cfg.grad.frac
+        if not s.any() or s.sum(axis=1).max() == 1:
+            return self._window_single_spike_traces(layer, s, cols, want_eps)
+        if s.sum(axis=1).max() * one <= cfg.trace.hi:
+            return self._window_unsaturated_traces(layer, s, cols, want_eps)
+        x = np.zeros((B, len(cols)), np.int64)
+        y = np.zeros((B, len(cols)), np.int64)
+        any_in = s.any(axis=(0, 2))
+        eps = np.empty((B, T, len(cols)), np.int64) if want_eps else None
+        for n in range(T):
+            x = (x * cfg.rho_q) >> DECAY_FRAC
+            y = (y * cfg.rho_s_q) >> DECAY_FRAC
+            if want_eps:
+                eps[:, n] = (x - y) >> shift
+            if any_in[n]:
+                x = self._sat(x + one * s[:, n], cfg.trace, "trace")
+                y = self._sat(y + one * s[:, n], cfg.trace, "trace")
+        layer.trace_x[:, cols] = x
+        layer.trace_y[:, cols] = y
+        return eps
+
+    def _window_unsaturated_traces(self, layer: Layer, s: np.ndarray, cols, want_eps: bool):
+        """:meth:`_window_traces` when no trace can saturate (a trace never exceeds ``one``
+        times its input's spikes so far): X and Y as one (2, B, Ja) array, no clipping."""
+        cfg = self.config
+        B, T = self.batch, cfg.n_steps
+        xy = np.zeros((2, B, len(cols)), np.int64)
+        decay = np.array([cfg.rho_q, cfg.rho_s_q], np.int64)[:, None, None]
+        add = s.astype(np.int64) * cfg.trace.one                # (B, T, Ja)
+        any_in = s.any(axis=(0, 2))
+        shift = cfg.trace.frac - cfg.grad.frac
+        eps = np.empty((B, T, len(cols)), np.int64) if want_eps else None
+        for n in range(T):
+            np.multiply(xy, decay, out=xy)
+            np.right_shift(xy, DECAY_FRAC, out=xy)
+            if want_eps:
+                np.right_shift(np.subtract(xy[0], xy[1], out=eps[:, n]), shift, out=eps[:, n])
+            if any_in[n]:
+                xy += add[:, n]
+        layer.trace_x[:, cols] = xy[0]
+        layer.trace_y[:, cols] = xy[1]
+        return eps
+
+    def _window_single_spike_traces(self, layer: Layer, s: np.ndarray, cols, want_eps: bool):
+        """:meth:`_window_traces` when every input spikes at most once in the window (TTFS): a
+        trace is 0 up to its input's spike, ``one`` right after it (0 + one fits the format, no
+        saturation) and then the same floored decay sequence for every input, so the traces and
+        eps of every step are lookups in one kernel per trace, by steps since the spike."""
+        cfg = self.config
+        T = cfg.n_steps
+        kx_end, ky_end, k_eps = _trace_kernels(T, cfg.trace.one, cfg.rho_q, cfg.rho_s_q,
+                                               cfg.trace.frac - cfg.grad.frac)
+        fired = s.any(axis=1)                                   # (B, Ja)
+        t_spike = np.where(fired, np.argmax(s, axis=1), T)      # (B, Ja); T: never fired
+        after_last = T - 1 - t_spike                            # -1 (never fired): index of 0
+        layer.trace_x[:, cols] = kx_end[after_last]
+        layer.trace_y[:, cols] = ky_end[after_last]
+        if not want_eps:
+            return None
+        # steps since the spike at the decay of step n: 1, 2, ... after it; 0 (eps 0) up to it
+        since = np.arange(T)[None, :, None] - t_spike[:, None, :]
+        return k_eps[np.maximum(since, 0)]
+
+    def _window_layer(self, layer: Layer, in_spikes: np.ndarray, in_grades):
+        """One layer of LIF neurons through the window (:meth:`_step_layer` at every step).
+        Returns its spikes and grades, (B, T, N) each."""
+        cfg = self.config
+        B, N = self.batch, layer.n_neurons
+        cols = np.flatnonzero(in_spikes.any(axis=(0, 1)))
+        surrogate = (cfg.eligibility == "surrogate" and self.tracks_eligibility
+                     and layer is not self.layers[-1])
+        spike_time = self.tracks_eligibility and cfg.eligibility == "spike_time"
+        eps = self._window_traces(layer, in_spikes, cols, surrogate or spike_time)
+        in_steps = np.flatnonzero(in_spikes[:, :, cols].any(axis=(0, 2)))
+        drive = self._window_drive(layer, in_spikes, cols, in_steps)
+        # |A| and |C| never exceed the sum of |drive| plus one theta per step (a decay never
+        # grows a magnitude): within the state format, saturation cannot act
+        bound = np.abs(drive).sum(axis=1).max(initial=0) + cfg.n_steps * cfg.threshold_q
+        # the grade sums S_i of the inputs' grades: |S| never exceeds the sum of |increments|
+        inc = None
+        g_steps = (np.zeros(0, np.intp) if in_grades is None
+                   else in_steps[in_grades[:, in_steps].any(axis=(0, 2))])
+        if len(g_steps):
+            incs = self._window_grade_steps(layer, in_grades[:, g_steps], cols)
+            inc = np.zeros((B, cfg.n_steps, N), np.int64)
+            inc[:, g_steps] = incs
+            grade_bound = np.abs(incs).sum(axis=1).max(initial=0)
+        if (bound <= min(cfg.state.hi, -cfg.state.lo)
+                and (inc is None or grade_bound <= min(cfg.grade.hi, -cfg.grade.lo))):
+            spikes, grades, gates, currents, events = self._window_neurons_unsaturated(
+                layer, drive, in_steps, inc, surrogate, spike_time)
+            ghat, ehat = (self._window_spike_time_rounds(events, currents, eps, N)
+                          if spike_time else (None, None))
+        else:
+            ghat = np.zeros((B, N, len(cols)), np.int64) if spike_time else None
+            ehat = np.zeros((B, N, len(cols)), np.int64) if spike_time else None
+            spikes, grades, gates = self._window_neurons_general(
+                layer, drive, in_steps, in_grades, cols, eps, surrogate, ghat, ehat)
+        if spike_time and (ghat.any() or ehat.any()):
+            self._eligibility_written = True
+            layer.ghat[:, :, cols] = ghat
+            layer.ehat[:, :, cols] = ehat
+        if surrogate and gates.any():
+            self._eligibility_written = True
+            layer.ghat[:, :, cols] = self._window_surrogate(gates, eps)
+        return spikes, grades
+
+    def _window_neurons_unsaturated(self, layer: Layer, drive, in_steps, inc, surrogate: bool,
+                                    spike_time: bool):
+        """The neurons of a layer whose state and grade sums cannot saturate: the step loop
+        holds only the membrane (decay, threshold, reset, drive); the counters and grades follow
+        from the spike raster afterwards. ``inc`` (B, T, N) holds the grade-sum increments of
+        each step (None: no input grades); S at a spike of step n is the sum of the increments
+        from the neuron's previous spike's step (whose own increment comes after its reset) to
+        n - 1. Returns spikes and grades (B, T, N), the surrogate gates (B, T, N) or None, the
+        currents C after each step's decay (B, T, N) or None, and the spike events
+        (:meth:`_spike_events`)."""
+        cfg = self.config
+        B, T, N = self.batch, cfg.n_steps, layer.n_neurons
+        theta, width = cfg.threshold_q, cfg.surrogate_width_q
+        rho_q, rho_s_q = cfg.rho_q, cfg.rho_s_q
+        spikes = np.zeros((B, T, N), bool)
+        gates = None
+        currents = np.zeros((B, T, N), np.int64) if spike_time else None
+        drive_at = {int(n): k for k, n in enumerate(in_steps)}
+        # A and C as one (2, B, N) array: one multiply and shift decay both, one add drives both
+        ac = np.stack([layer.a, layer.c]).astype(np.int64)
+        a, c = ac[0], ac[1]
+        decay = np.array([rho_q, rho_s_q], np.int64)[:, None, None]
+        membranes = np.empty((B, T, N), np.int64) if surrogate else None
+        scratch = np.empty((B, N), np.int64)
+        for n in range(T):
+            np.multiply(ac, decay, out=ac)
+            np.right_shift(ac, DECAY_FRAC, out=ac)
+            membrane = np.subtract(a, c, out=membranes[:, n] if surrogate else scratch)
+            s = np.greater_equal(membrane, theta, out=spikes[:, n])
+            if spike_time:
+                currents[:, n] = c
+            np.subtract(a, theta, out=a, where=s)
+            k = drive_at.get(n)
+            if k is not None:
+                ac += drive[:, k]
+        if surrogate:
+            gates = np.abs(membranes - theta) <= width
+        layer.a, layer.c = a.copy(), c.copy()
+        # counters: n_i saturates at count_max, the flag rises at a spike on a full counter
+        total = spikes.sum(axis=1)
+        count_max = (1 << cfg.count_bits) - 1
+        self.flags["count"] |= (total > count_max).any(axis=1)
+        fired = total > 0
+        layer.count[...] = np.minimum(total, count_max)
+        layer.last_step[...] = np.where(fired, T - 1 - np.argmax(spikes[:, ::-1], axis=1), 0)
+        # grades: sat(S + p_i on the first spike) at each spike, D_i = sat(D_i + grade)
+        events = self._spike_events(spikes)
+        bb, nn, ii, rank, prev = events
+        grades = np.zeros((B, T, N), self.dtype)
+        if inc is None:
+            before = np.zeros(len(bb), np.int64)
+        else:
+            # prefix[:, n] = sum of inc over steps 0..n-1
+            prefix = np.zeros((B, T + 1, N), np.int64)
+            np.cumsum(inc, axis=1, out=prefix[:, 1:])
+            before = prefix[bb, nn, ii] - prefix[bb, prev, ii]
+            layer.grade_sum[...] = prefix[:, T] - np.take_along_axis(
+                prefix, layer.last_step[:, None, :], axis=1)[:, 0]
+        grade = self._sat(before + np.where(rank == 0, layer.perturbation[bb, ii], 0),
+                          cfg.grade, "grade", bb)
+        grades[bb, nn, ii] = grade
+        spread = np.zeros((B, N), np.int64)
+        np.add.at(spread, (bb, ii), np.abs(grade))
+        if _SCATTER_SUMS and spread.max(initial=0) <= min(cfg.grade.hi, -cfg.grade.lo):
+            np.add.at(layer.grade_total, (bb, ii), grade)        # no partial sum can saturate
+        else:
+            for k in range(int(rank.max(initial=-1)) + 1):
+                sel = rank == k
+                b, i = bb[sel], ii[sel]
+                layer.grade_total[b, i] = self._sat(layer.grade_total[b, i] + grade[sel],
+                                                    cfg.grade, "grade", b)
+        layer.spikes = spikes[:, -1].copy()
+        layer.grades = grades[:, -1].copy()
+        return spikes, grades, gates, currents, events
+
+    @staticmethod
+    def _spike_events(spikes: np.ndarray):
+        """The spikes of a raster (B, T, N) as events ``(bb, nn, ii, rank, prev)`` in step order:
+        replica, step, neuron, the spike's rank on its neuron (0 for the first) and the step of
+        the neuron's previous spike (0 before the first, as ``last_step``)."""
+        bb, nn, ii = np.nonzero(spikes)
+        rank = np.cumsum(spikes, axis=1)[bb, nn, ii] - 1
+        order = np.lexsort((nn, ii, bb))
+        ob, oi, on = bb[order], ii[order], nn[order]
+        prev_sorted = np.zeros(len(bb), np.int64)
+        same = (ob[1:] == ob[:-1]) & (oi[1:] == oi[:-1])
+        prev_sorted[1:] = np.where(same, on[:-1], 0)
+        prev = np.empty_like(prev_sorted)
+        prev[order] = prev_sorted
+        return bb, nn, ii, rank, prev
+
+    def _window_spike_time_rounds(self, events, currents, eps, n_neurons: int):
+        """The spike-time eligibility (:meth:`_eligibility_updates`) of a whole window from its
+        spike events: round k updates, for every neuron with a (k+1)-th spike, its row of ghat
+        and ehat (B, N, Ja) exactly as that spike's step would; rows are independent, so only
+        each row's own order matters. Returns (ghat, ehat)."""
+        cfg = self.config
+        bb, nn, ii, rank, prev = events
+        ghat = np.zeros((eps.shape[0], n_neurons, eps.shape[2]), np.int64)
+        ehat = np.zeros_like(ghat)
+        if not len(bb):
+            return ghat, ehat
+        for k in range(int(rank.max()) + 1):
+            sel = rank == k
+            b, i, n = bb[sel], ii[sel], nn[sel]
+            r = reciprocal(currents[b, n, i], cfg.threshold_q)
+            e_rows = eps[b, n]
+            if cfg.reset_path:
+                rho_pow = self._rho_pow_q[n - prev[sel]]
+                e = (ehat[b, i] * rho_pow[:, None]) >> DECAY_FRAC
+            else:
+                e = np.zeros_like(e_rows)
+            g = (r[:, None] * (e - e_rows)) >> DECAY_FRAC
+            ghat[b, i] = self._sat(ghat[b, i] + g, cfg.grad, "grad", b)
+            if cfg.reset_path:
+                ehat[b, i] = self._sat(e + g, cfg.grad, "grad", b)
+        return ghat, ehat
+
+    def _window_neurons_general(self, layer: Layer, drive, in_steps, in_grades, cols, eps,
+                                surrogate: bool, ghat, ehat):
+        """The neurons of a layer step by step with every saturation and the grade sums of
+        their inputs' grades (:meth:`_step_layer`). Returns spikes, grades and the surrogate
+        gates (B, T, N) (None without the surrogate)."""
+        cfg = self.config
+        B, T, N = self.batch, cfg.n_steps, layer.n_neurons
+        theta, width = cfg.threshold_q, cfg.surrogate_width_q
+        rho_q, rho_s_q = cfg.rho_q, cfg.rho_s_q
+        drive_at = {int(n): k for k, n in enumerate(in_steps)}
+        grade_steps = set() if in_grades is None else set(np.flatnonzero(in_grades.any(axis=(0, 2))).tolist())
+        gates = np.zeros((B, T, N), bool) if surrogate else None
+        spikes_out = np.zeros((B, T, N), bool)
+        grades_out = np.zeros((B, T, N), self.dtype)
+        a, c = layer.a, layer.c
+        for n in range(T):
+            a = (a * rho_q) >> DECAY_FRAC
+            c = (c * rho_s_q) >> DECAY_FRAC
+            membrane = a - c
+            spikes = membrane >= theta
+            if surrogate:
+                gates[:, n] = np.abs(membrane - theta) <= width
+            if spikes.any():
+                bb, ii = np.nonzero(spikes)
+                if ghat is not None:
+                    self._window_spike_time(layer, n, bb, ii, c, eps[:, n], ghat, ehat)
+                layer.grades = grades_out[:, n]
+                self._spike_counters(layer, n, bb, ii)
+                a = a - theta * spikes
+                spikes_out[:, n] = spikes
+            k = drive_at.get(n)
+            if k is not None:
+                a = a + drive[:, k]
+                c = c + drive[:, k]
+                if n in grade_steps:
+                    layer.grade_sum = self._sat(layer.grade_sum + self._window_grade_step(
+                        layer, in_grades[:, n], cols), cfg.grade, "grade")
+            a = self._sat(a, cfg.state, "state")
+            c = self._sat(c, cfg.state, "state")
+        layer.a, layer.c = a, c
+        layer.spikes = spikes_out[:, -1].copy()
+        layer.grades = grades_out[:, -1].copy()
+        return spikes_out, grades_out, gates
+
+    def _window_spike_time(self, layer: Layer, n: int, bb, ii, current, eps, ghat, ehat):
+        """:meth:`_eligibility_updates` on the active columns: ``ghat``, ``ehat`` (B, N, Ja)."""
+        cfg = self.config
+        r = reciprocal(current[bb, ii], cfg.threshold_q)
+        eps = eps[bb]
+        if cfg.reset_path:
+            rho_pow = self._rho_pow_q[n - layer.last_step[bb, ii]]
+            e = (ehat[bb, ii] * rho_pow[:, None]) >> DECAY_FRAC
+        else:
+            e = np.zeros_like(eps)
+        g = (r[:, None] * (e - eps)) >> DECAY_FRAC
+        ghat[bb, ii] = self._sat(ghat[bb, ii] + g, cfg.grad, "grad", bb)
+        if cfg.reset_path:
+            ehat[bb, ii] = self._sat(e + g, cfg.grad, "grad", bb)
+
+    def _window_surrogate(self, gates: np.ndarray, eps: np.ndarray) -> np.ndarray:
+        """ghat of the surrogate eligibility, (B, N, Ja): ``sat(ghat - eps_j)`` at every gated
+        step (:meth:`_surrogate_updates`). When no partial sum can leave the grad format (sum of
+        |eps_j| over the window within it) saturation never acts and ghat is minus the product
+        of the gate and eps rasters, exact in float64 (integers far below 2**53)."""
+        fmt = self.config.grad
+        bound = min(fmt.hi, -fmt.lo)
+        if np.abs(eps).sum(axis=1).max(initial=0) <= bound:
+            total = np.matmul(gates.transpose(0, 2, 1).astype(np.float64), eps.astype(np.float64))
+            return -np.rint(total).astype(np.int64)
+        B, T, N = gates.shape
+        ghat = np.zeros((B, N, eps.shape[2]), np.int64)
+        for n in range(T):
+            bb, ii = np.nonzero(gates[:, n])
+            if len(bb):
+                ghat[bb, ii] = self._sat(ghat[bb, ii] - eps[bb, n], fmt, "grad", bb)
+        return ghat
+
+    def _window_integrate(self, layer: Layer, in_spikes: np.ndarray, in_grades):
+        """:meth:`_integrate_output` at every step: V_o and S_o are running sums, saturated at
+        every step; when no partial sum leaves the format, the last one is the value."""
+        cfg = self.config
+        layer.spikes = np.zeros_like(layer.spikes)
+        cols = np.flatnonzero(in_spikes.any(axis=(0, 1)))
+        steps = np.flatnonzero(in_spikes[:, :, cols].any(axis=(0, 2)))
+        if not len(steps):
+            return
+        drive = self._window_drive(layer, in_spikes, cols, steps)
+        layer.a = self._window_running_sum(layer.a, drive, cfg.state, "state")
+        if in_grades is not None:
+            g_steps = steps[in_grades[:, steps].any(axis=(0, 2))]
+            if len(g_steps):
+                incs = self._window_grade_steps(layer, in_grades[:, g_steps], cols)
+                layer.grade_sum = self._window_running_sum(layer.grade_sum, incs, cfg.grade, "grade")
+
+    def _window_running_sum(self, start: np.ndarray, incs: np.ndarray, fmt: Format, flag: str):
+        """``x = sat(x + inc)`` for the increments ``incs`` (B, K, N) in order, from ``start``."""
+        partial = start[:, None, :] + np.cumsum(incs, axis=1)
+        if partial.min() >= fmt.lo and partial.max() <= fmt.hi:
+            return partial[:, -1]
+        x = start
+        for k in range(incs.shape[1]):
+            x = self._sat(x + incs[:, k], fmt, flag)
+        return x
 
     # --- end of sample ------------------------------------------------------------------------
     def output_errors(self, labels) -> np.ndarray:
@@ -540,10 +950,34 @@ class Network:
         ``shift`` is the whole right shift: in fixed point the learning-rate shift plus the
         format alignment of the product (Config.*_update_shift); in float the learning-rate
         shift alone, since the product is already a real number."""
+        if self.fixed and self.fast:
+            # columns where ghat is 0 for every neuron and replica update nothing
+            cols = np.flatnonzero(layer.ghat.any(axis=(0, 1)))
+            self._update_nonzero(layer, -(delta[:, :, None] * layer.ghat[:, :, cols]), cols, shift)
+            return
         product = -(delta[:, :, None] * layer.ghat)
         draws = self._draw_round(product[0].size) if self.fixed else None
         step = self._round_shift(product, shift, draws)
         layer.w = self._sat(np.broadcast_to(layer.w, product.shape) + step, self.config.weight, "weight")
+        layer.w_float = None
+
+    def _update_nonzero(self, layer: Layer, product: np.ndarray, cols: np.ndarray, shift: int):
+        """The fixed-point ``w <- sat(w + round_shift(product))`` of :meth:`_update_weights`, for
+        ``product`` given on the columns ``cols`` (zero on the others), touching only those
+        columns. A zero product rounds to a zero step whatever its draw (the noise is below
+        2**shift), but still consumes that draw: the rounding register jumps over the whole
+        matrix (its state at the start of every row: lfsr.row_states), and only the draws of the
+        columns ``cols`` are formed (lfsr.draws_block): the same draw per word, row-major, as
+        the full update."""
+        B, N, J = product.shape[:2] + layer.w.shape[2:]
+        starts = lfsr.row_states(self.lfsr_round, N, J)
+        self.lfsr_round = starts[:, -1].copy()
+        w = layer.w.copy() if layer.w.shape[0] == B else np.repeat(layer.w, B, axis=0)
+        if len(cols):
+            draws = lfsr.draws_block(starts[:, :N], cols, J)           # (B, N, Ja)
+            step = self._round_shift(product, shift, draws)
+            w[:, :, cols] = self._sat(w[:, :, cols] + step, self.config.weight, "weight")
+        layer.w = w
         layer.w_float = None
 
     def _update_integrate_output(self, delta_out: np.ndarray):
@@ -612,6 +1046,25 @@ def weights_as_words(config: Config, floats, *, saturate: bool = False) -> list[
                              f"{fmt.hi / fmt.one:g})")
         words.append(np.clip(q, fmt.lo, fmt.hi).astype(np.int64))
     return words
+
+
+@functools.lru_cache(maxsize=16)
+def _trace_kernels(n_steps: int, one: int, rho_q: int, rho_s_q: int, eps_shift: int):
+    """A lone input spike's traces X and Y, ``k`` steps after the step that integrated it
+    (``one`` at k = 0, then floored decays), for k = 0..n_steps-1, and a 0 appended (index -1:
+    an input that never fired); and eps at the decay of the step ``k`` steps after the spike
+    (k = 1..n_steps), with eps = 0 at index 0 (the spike's own step and every step before)."""
+    kx, ky = [one], [one]
+    for _ in range(n_steps):
+        kx.append((kx[-1] * rho_q) >> DECAY_FRAC)
+        ky.append((ky[-1] * rho_s_q) >> DECAY_FRAC)
+    kx, ky = np.array(kx, np.int64), np.array(ky, np.int64)
+    k_eps = np.zeros(n_steps + 1, np.int64)
+    k_eps[1:] = (kx[1:] - ky[1:]) >> eps_shift
+    out = np.append(kx[:n_steps], 0), np.append(ky[:n_steps], 0), k_eps
+    for a in out:
+        a.setflags(write=False)
+    return out
 
 
 def _quantize(x: np.ndarray, fmt: Format) -> np.ndarray:
