@@ -29,9 +29,9 @@ from plasticore.golden.network import FLAG_NAMES
 from plasticore.rtl.core import Core, Mem
 from plasticore.rtl.golden_view import golden_flags
 
-from . import protocol as P
+from plasticore.chip import protocol as P
 from .emulator import CoreMemory, identity_of, power_up_network
-from .protocol import ErrorCode, Op
+from plasticore.chip.protocol import ErrorCode, Op
 
 __all__ = ["Board", "GoldenBoard", "LinkBoard", "open_board", "LinkError", "BoardError",
            "LinkTimeout", "BoardDisconnected", "BoardMismatch", "TargetUnavailable", "DEFAULT_BAUD",

@@ -48,8 +48,8 @@ from plasticore.golden.network import FLAG_NAMES, Network
 from plasticore.rtl.core import Core, Mem
 from plasticore.rtl.golden_view import golden_flags
 
-from . import protocol as P
-from .protocol import ErrorCode, Op
+from plasticore.chip import protocol as P
+from plasticore.chip.protocol import ErrorCode, Op
 
 __all__ = ["CoreMemory", "Emulator", "serve", "EmulatorPty", "identity_of", "power_up_network"]
 

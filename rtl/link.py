@@ -28,7 +28,7 @@ from amaranth.lib.wiring import In, Out
 from plasticore.golden.config import Config
 from plasticore.golden.network import FLAG_NAMES
 # the protocol's one definition (ops, error codes, limits, IDENTIFY body), shared with the host
-from plasticore.host.protocol import MAX_BODY, MAX_FRAME, REPLY, STATUS_BYTES, ErrorCode as Error, \
+from plasticore.chip.protocol import MAX_BODY, MAX_FRAME, REPLY, STATUS_BYTES, ErrorCode as Error, \
     Identity, Op, event_bytes
 
 from .core import Cmd, Core, Mem
