@@ -27,7 +27,7 @@ import numpy as np
 from plasticore.golden.config import RATE_FIELDS, Config
 from plasticore.golden.network import FLAG_NAMES
 from plasticore.rtl.core import Core, Mem
-from plasticore.rtl.golden_view import golden_flags
+from plasticore.chip.golden_view import golden_flags
 
 from plasticore.chip import protocol as P
 from .emulator import CoreMemory, identity_of, power_up_network

@@ -46,7 +46,7 @@ import numpy as np
 from plasticore.golden.config import Config
 from plasticore.golden.network import FLAG_NAMES, Network
 from plasticore.rtl.core import Core, Mem
-from plasticore.rtl.golden_view import golden_flags
+from plasticore.chip.golden_view import golden_flags
 
 from plasticore.chip import protocol as P
 from plasticore.chip.protocol import ErrorCode, Op

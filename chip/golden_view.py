@@ -11,7 +11,7 @@ import numpy as np
 
 from plasticore.golden.network import FLAG_NAMES, Network
 
-from .core import Core, Mem
+from plasticore.rtl.core import Core, Mem
 
 __all__ = ["golden_words", "golden_grads", "golden_params", "golden_flags"]
 
