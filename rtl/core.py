@@ -30,131 +30,22 @@ step are dropped) and at most ``n_steps`` ``STEP`` commands per sample. The memo
 works only while ``busy`` is low.
 """
 
-from types import SimpleNamespace
+from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, fifo, memory
 
-from amaranth import Array, Cat, Const, Module, Mux, Shape, Signal, Value, signed, unsigned
-from amaranth.lib import data, enum, fifo, memory, stream, wiring
-from amaranth.lib.wiring import In, Out
-
+from plasticore.chip.cycles import PipelinedCycles
 from plasticore.golden.config import DECAY_FRAC, Config
-from plasticore.golden.network import FLAG_NAMES
 
-from .bankmem import BANK_DEPTH, LATENCY, BankedRAM
-from .lfsr import LFSR
+from .bankmem import BANK_DEPTH, BankedRAM
+from .corebase import Cmd, CoreBase, Mem
+from .datapath import _Port, _bits, _delay_line, _delayed, _sat, _share, _table
 from .pairmem import PairedRAM
 from .reciprocal import Reciprocal
 
 __all__ = ["Core", "Cmd", "Mem"]
 
 
-class Cmd(enum.Enum, shape=2):
-    """Command of an input event."""
-    SPIKE = 0   #: input ``addr`` spikes in the coming step
-    STEP = 1    #: end of the step's input events: run the step
-    SAMPLE = 2  #: start a sample: clear the state, draw the perturbations (spec 4.1)
-    LEARN = 3   #: end of sample: the learning sequence of spec 6, label ``addr``
-
-
-class Mem(enum.Enum, shape=3):
-    """Memory selected by the access port."""
-    WEIGHT = 0   #: one weight per synapse, layers concatenated, row-major (neuron, input)
-    STATE = 1    #: one word per neuron (layers concatenated): ``state_layout``
-    TRACE = 2    #: one word per layer input (layers' inputs concatenated): ``trace_layout``
-    PERTURB = 3  #: one bit per hidden neuron: 1 for p = +1.0, 0 for -1.0 (read only)
-    GRAD = 4     #: one word per synapse (addressed like WEIGHT): ``grad_layout`` {ghat, ehat}
-    FEEDBACK = 5  #: one word per (output, hidden) pair, hidden layers concatenated, row-major (o, i)
-
-
-def _sat(x, fmt):
-    """(x clipped to fmt, clipped?) -- spec 1, ``sat``: two comparisons (the pipelined core; the
-    ECP5's carry chains make them fast: with ``_sat_bits`` instead the ULX3S build missed 50 MHz)."""
-    over, under = x > fmt.hi, x < fmt.lo
-    return Mux(over, fmt.hi, Mux(under, fmt.lo, x)), over | under
-
-
-def _sat_bits(x, fmt):
-    """The same as ``_sat``, decided from the bits of ``x`` above the format instead of
-    comparisons with ``fmt.lo``/``fmt.hi``: no carry chains (the sequenced core; iCE40 area)."""
-    x = Value.cast(x)
-    signed_x = x.shape().signed
-    if signed_x and not fmt.signed and len(x) <= fmt.bits:
-        # sign-extended to one bit above the format, where its sign bit is checked
-        x = Cat(x, *[x[-1]] * (fmt.bits + 1 - len(x))).as_signed()
-    n = fmt.bits - (1 if fmt.signed else 0)
-    if len(x) <= n or (len(x) == fmt.bits and signed_x == fmt.signed):
-        return x, Const(0)
-    top = x[n:]                         # a signed x: its sign bit is the top bit of ``top``
-    if fmt.signed and signed_x:
-        fits = ~top.any() | top.all()
-    else:
-        fits = ~top.any()
-    low = x[:fmt.bits].as_signed() if fmt.signed else x[:fmt.bits]
-    clipped = Mux(x[-1], fmt.lo, fmt.hi) if signed_x else fmt.hi
-    return Mux(fits, low, clipped), ~fits
-
-
-def _table(values):
-    """A ROM of integers, indexed by a signal (``_table(values)[index]``): per-layer constants."""
-    return Array(Const(v, range(max(values) + 1)) for v in values)
-
-
-def _bits(n):
-    return max(1, (n - 1).bit_length())
-
-
-def _delay_line(m, first, n, name):
-    """``[first, q2, ..., q(n+1)]``: ``first`` and ``n`` registers of its shape, each one clock
-    behind the one before (a pipeline's stages while a read of a large memory is under way)."""
-    stages = [first]
-    for k in range(n):
-        q = Signal(first.shape(), name=f"{name}{k + 2}")
-        m.d.sync += q.eq(stages[-1])
-        stages.append(q)
-    return stages
-
-
-def _delayed(m, port, n, name):
-    """``port`` (``addr``, ``en``, ``data``) with its read data ``n`` clocks later, held like
-    ``port``'s until the next read's."""
-    en = Signal(name=f"{name}_en1")
-    m.d.sync += en.eq(port.en)
-    out = port.data
-    for k in range(n):
-        q = Signal(port.data.shape(), name=f"{name}_q{k + 2}")
-        nxt = Signal(name=f"{name}_en{k + 2}")
-        with m.If(en):
-            m.d.sync += q.eq(out)
-        m.d.sync += nxt.eq(en)
-        out, en = q, nxt
-    return SimpleNamespace(addr=port.addr, en=port.en, data=out)
-
-
-class _Port:
-    """A memory port of one user of a shared memory (``_share``)."""
-
-    def __init__(self, depth, shape, lanes=1):
-        self.addr = Signal(range(max(depth, 2)))
-        self.en = Signal()
-        self.data = Signal(shape)
-        #: lanes written (a memory with a write granularity): all unless a user narrows it
-        self.lanes = Signal(lanes, init=(1 << lanes) - 1)
-
-
-def _share(m, rd, wr, width, *users):
-    """Drive the read port ``rd`` and write port ``wr`` of one memory from ``users``
-    ``(read, write, base)``, each at its own address range (``base`` + addr) and never two in the
-    same clock (they run in different phases)."""
-    m.d.comb += [rd.en.eq(0), wr.en.eq(0)]
-    for u_rd, u_wr, base in users:
-        m.d.comb += u_rd.data.eq(Value.cast(rd.data)[:Shape.cast(u_rd.data.shape()).width])
-        with m.If(u_rd.en):
-            m.d.comb += [rd.en.eq(1), rd.addr.eq(u_rd.addr + base)]
-        with m.If(u_wr.en):
-            m.d.comb += [wr.en.eq(u_wr.lanes), wr.addr.eq(u_wr.addr + base),
-                         wr.data.eq(Value.cast(u_wr.data))]
-
-
-class Core(wiring.Component):
+class Core(PipelinedCycles, CoreBase):
     """Inference engine of a Plasticore core, parameterised by a :class:`Config`.
 
     ``grad_memory`` (``"paired"``/``"banked"``) overrides the platform's choice of GRAD/FEEDBACK
@@ -167,133 +58,23 @@ class Core(wiring.Component):
     MHz, where the registers buy nothing (``docs/boards.md``). The cycle model follows the
     instance's latencies.
 
-    Attributes
-    ----------
-    events : In(stream.Signature(event_layout))
-        ``{cmd: Cmd, addr}``; taken (``ready``) only while idle.
-    busy : Out(1)
-        A step or a sample reset is running.
-    done : Out(1)
-        One-cycle pulse at the end of a step or a reset.
-    step : Out(step_bits)
-        Steps run since the last ``SAMPLE``.
-    monitor : Out(monitor_layout)
-        ``{valid, layer, neuron, step}``: one-cycle strobe per spike, in layer then neuron order.
-        No back-pressure: a watcher must sample it every cycle.
-    access : Out(access signature)
-        Memory port for the host and the tests, idle only: ``mem`` (Mem), ``addr``, ``en``,
-        ``we``, ``wdata``; ``rdata`` holds the word the cycle after a read (``en & ~we``).
-    flags : Out(len(FLAG_NAMES))
-        Sticky overflow flags (spec 8), bit ``k`` is ``FLAG_NAMES[k]``; ``flags_clear`` clears
-        the flags whose bits are set.
-    seed : In(32), seed_load : In(1)
-        Writes the perturbation LFSR (spec 7).
-    rates : In(rates_layout), rates_load : In(1)
-        ``{hidden, output}``: writes the learning-rate shifts ``lr_hidden_shift`` and
-        ``lr_output_shift`` (spec 6.3) used from the next ``LEARN`` on; values outside
-        ``config.lr_shift_range`` are the caller's to refuse (the link answers ``ARG``). At
-        power-up they are the configuration's. ``rates_now`` reads them back.
+    The ports, memory map and command dispatch are :class:`~.corebase.CoreBase`'s.
     """
-
-    #: clocks from a read of WEIGHT, GRAD or FEEDBACK to its data (rtl/bankmem.py), and the
-    #: clocks that adds to the pipelines that read them; host access reads have this latency
-    #: (1 and 0 for a ``compact`` core)
-    READ_LATENCY = LATENCY
-    READ_DELAY = LATENCY - 1
-    #: whether ``access.rdata`` keeps a read's word until the next read (it does not here: the
-    #: read registers move on every clock)
-    READ_HOLDS = False
-    #: clocks from a read of STATE, TRACE/errors or PERTURB to its data: their block RAMs' output
-    #: registered once (timing: a small block RAM far from the multiplier it feeds)
-    SMALL_READ_LATENCY = 2
-    #: clocks from a read of the spike lists to the entry, registered once (timing: the entry's
-    #: input index forms the weight address, which fans out to every WEIGHT bank)
-    LIST_READ_LATENCY = 2
 
     def __init__(self, config: Config, *, grad_memory: str | None = None, compact: bool = False):
         if not isinstance(config, Config):
             raise TypeError(f"config must be a Config, not {config!r}")
         if grad_memory not in (None, "paired", "banked"):
             raise ValueError(f"grad_memory must be None, 'paired' or 'banked', not {grad_memory!r}")
-        if not isinstance(compact, bool):
-            raise TypeError(f"compact must be a bool, not {compact!r}")
+        PipelinedCycles.__init__(self, config, compact=compact)
         self._grad_memory = grad_memory
-        self.compact = compact
-        if compact:
-            self.READ_LATENCY, self.READ_DELAY = 1, 0
-            self.SMALL_READ_LATENCY = self.LIST_READ_LATENCY = 1
-        #: clocks from a spike's detection to the start of its reciprocal (queue) and from the
-        #: last synapse update issued to the layer switch (drain); only their sum is observable
-        self.ELIG_QUEUE = 1 + self.LIST_READ_LATENCY + self.READ_DELAY
-        self.ELIG_DRAIN = 4 + self.READ_DELAY
-        self._config = cfg = config
-        sizes = cfg.layers
-        self.n_layers = len(sizes) - 1
-        self.neuron_base = [sum(sizes[1:1 + k]) for k in range(self.n_layers)]
-        self.trace_base = [sum(sizes[:k]) for k in range(self.n_layers)]
-        #: TRACE holds two inputs per word (the trace pass does two per clock); each layer's
-        #: inputs start a word of their own, so a layer with an odd input count leaves one lane
-        #: unused. Host addresses stay ``trace_base[l] + j`` (the core translates them)
-        self.trace_words = [(sizes[k] + 1) // 2 for k in range(self.n_layers)]
-        self.trace_word_base = [sum(self.trace_words[:k]) for k in range(self.n_layers)]
-        self.n_trace_words = sum(self.trace_words)
-        self.weight_base = [sum(sizes[q + 1] * sizes[q] for q in range(k)) for k in range(self.n_layers)]
-        self.n_neurons = sum(sizes[1:])
-        self.n_traces = sum(sizes[:-1])
-        self.n_weights = sum(sizes[k + 1] * sizes[k] for k in range(self.n_layers))
-        self.n_hidden = sum(cfg.hidden_sizes)
-        self.max_inputs = max(sizes[:-1])
-        #: words of the per-layer marks and eps memories (two inputs each)
-        self.half_inputs = (self.max_inputs + 1) // 2
-        #: eps banks (layer parity), so that a layer's eligibility overlaps the next layer
-        self.eps_banks = 2 if self.n_layers > 1 else 1
-        #: neurons waiting for the eligibility engine: a layer's and the next one's at most
-        self.elig_queue_depth = max(2, max(sizes[k + 1] + (sizes[k + 2] if k + 2 < len(sizes) else 0)
-                                           for k in range(self.n_layers)))
-        self.max_neurons = max(sizes[1:])
-        hs = cfg.hidden_sizes
-        self.feedback_base = [sum(cfg.n_outputs * hs[q] for q in range(k)) for k in range(len(hs))]
-        self.n_feedback = cfg.n_outputs * sum(hs)
+        sizes = config.layers
         #: GRAD in two single-port banks (rtl/pairmem.py): needs even rows and layer bases
         self.grads_paired = all(j % 2 == 0 for j in sizes[:-1]) and self.n_weights >= 2
         if grad_memory == "paired" and not self.grads_paired:
             raise ValueError(f"grad_memory='paired' needs an even input count in every layer "
                              f"and 2 weights or more; layers {sizes}")
-        st, gr = signed(cfg.state.bits), signed(cfg.grade.bits)
-        self.state_layout = data.StructLayout({
-            "a": st, "c": st, "grade_sum": gr, "grade_total": gr,
-            "count": unsigned(cfg.count_bits), "last_step": unsigned(cfg.step_bits)})
-        gd = signed(cfg.grad.bits)
-        self.grad_layout = data.StructLayout({"ghat": gd, "ehat": gd} if cfg.reset_path else {"ghat": gd})
-        tr = unsigned(cfg.trace.bits)
-        self.trace_layout = data.StructLayout({"x": tr, "y": tr})
-        self.event_layout = data.StructLayout({"cmd": Cmd, "addr": unsigned(_bits(cfg.n_inputs))})
-        self.rates_layout = data.StructLayout({"hidden": 8, "output": 8})
-        self.monitor_layout = data.StructLayout({
-            "valid": 1, "layer": unsigned(_bits(self.n_layers)),
-            "neuron": unsigned(_bits(max(sizes[1:]))), "step": unsigned(cfg.step_bits)})
-        self.data_width = max(cfg.weight.bits, self.state_layout.size, self.trace_layout.size,
-                              self.grad_layout.size, cfg.feedback.bits)
-        self.addr_width = _bits(max(self.n_weights, self.n_neurons, self.n_traces, self.n_hidden,
-                                    self.n_feedback, 2))
-        access = wiring.Signature({
-            "mem": Out(Mem), "addr": Out(self.addr_width), "en": Out(1), "we": Out(1),
-            "wdata": Out(self.data_width), "rdata": In(self.data_width)})
-        super().__init__({
-            "events": In(stream.Signature(self.event_layout)),
-            "busy": Out(1), "done": Out(1), "step": Out(cfg.step_bits),
-            "monitor": Out(self.monitor_layout),
-            "access": In(access),
-            "flags": Out(len(FLAG_NAMES)), "flags_clear": In(len(FLAG_NAMES)),
-            "seed": In(32), "seed_load": In(1),
-            "round_seed": In(32), "round_seed_load": In(1),
-            "perturb_state": Out(32), "round_state": Out(32),
-            "rates": In(self.rates_layout), "rates_load": In(1), "rates_now": Out(self.rates_layout),
-        })
-
-    @property
-    def config(self) -> Config:
-        return self._config
+        CoreBase.__init__(self)
 
     def grad_memory(self, device: str = "") -> str:
         """How GRAD/FEEDBACK are built for an FPGA ``device`` (``""``: simulation): ``"paired"``
@@ -303,167 +84,7 @@ class Core(wiring.Component):
             return self._grad_memory
         return "paired" if self.grads_paired and str(device).startswith("iCE40UP") else "banked"
 
-    @classmethod
-    def model(cls, config: Config, *, compact: bool = False) -> "Core":
-        """A core used only for its pure-Python side (memory map, ``encode``/``decode``, cycle
-        model), never elaborated: Amaranth is told not to warn that it went unused."""
-        core = cls(config, compact=compact)
-        core._MustUse__silence = True
-        return core
-
-    # --- host-side helpers (pure Python) -------------------------------------------------------
-    def _layout(self, mem):
-        return {Mem.STATE: self.state_layout, Mem.TRACE: self.trace_layout,
-                Mem.GRAD: self.grad_layout}.get(mem)
-
-    def _word_bits(self, mem):
-        return {Mem.WEIGHT: self._config.weight.bits, Mem.FEEDBACK: self._config.feedback.bits}.get(mem, 1)
-
-    def decode(self, mem: Mem, raw: int):
-        """The fields of a raw access word as a dict of ints (signed where the layout is)."""
-        layout = self._layout(mem)
-        if layout is None:
-            bits = self._word_bits(mem)
-            raw &= (1 << bits) - 1
-            return raw - (1 << bits) if mem != Mem.PERTURB and raw >> (bits - 1) else raw
-        out = {}
-        for name, field in layout:
-            v = (raw >> field.offset) & ((1 << field.width) - 1)
-            out[name] = v - (1 << field.width) if field.shape.signed and v >> (field.width - 1) else v
-        return out
-
-    def encode(self, mem: Mem, value) -> int:
-        """A raw access word from an int (weights, feedback) or a dict of fields (state, trace,
-        grad)."""
-        layout = self._layout(mem)
-        if layout is None:
-            return int(value) & ((1 << self._word_bits(mem)) - 1)
-        raw = 0
-        for name, field in layout:
-            raw |= (int(value.get(name, 0)) & ((1 << field.width) - 1)) << field.offset
-        return raw
-
-    # --- cycle model (pure Python; asserted by tests/rtl/test_core.py and sim/tb_core.py) ---------
-    def step_timing(self, listed, spikers) -> dict:
-        """Clocks of one step with ``listed[k]`` spiking inputs and the spiking neurons
-        ``spikers[k]`` (ascending) of layer ``k``: ``{"clocks", "layers"}``, ``clocks`` from the
-        transfer of ``STEP`` to ``done``, and per layer ``{"start", "loop", "trace",
-        "elig_start", "elig_end", "updates"}`` (times from the transfer + 1; ``elig_*`` None
-        when no neuron of the layer spiked). Layer k+1 starts when layer k's neuron loop and
-        trace pass are done and no neuron of layer k-1 waits for the eligibility engine (their
-        eps bank is the one layer k+1 writes); the step ends when every layer is done and the
-        engine has drained. The engine serves the neurons of all layers in order: a reciprocal
-        starts when the neuron's spike is queued and the previous result has been taken, and a
-        result is taken when the synapse loop of the previous neuron (over its layer's inputs)
-        ends (docs/rtl.md)."""
-        cfg = self._config
-        t = 0
-        handoff, run_inputs = None, 0       # the last reciprocal result taken, its synapse count
-        bank_end = [0, 0]                   # when each eps bank's queued neurons are written back
-        layers = []
-        for k, K in enumerate(listed):
-            n, j = cfg.layers[k + 1], cfg.layers[k]
-            tokens = max(K, 1)
-            loop = n * tokens + 3 + self.LIST_READ_LATENCY + self.READ_DELAY
-            trace = self.trace_words[k] + 1 + self.SMALL_READ_LATENCY
-            first = end = None
-            for i in spikers[k]:            # the queue is in neuron order
-                start = t + (i + 1) * tokens + 1 + self.ELIG_QUEUE      # the reciprocal starts
-                if handoff is not None:
-                    start = max(start, handoff)
-                handoff = max(start + 17, handoff + run_inputs if handoff is not None else 0)
-                run_inputs = j
-                first = handoff if first is None else first
-            if first is not None:
-                end = bank_end[k % 2] = handoff + j + self.ELIG_DRAIN
-            layers.append({"start": t, "loop": loop, "trace": trace, "elig_start": first,
-                           "elig_end": end, "updates": len(spikers[k]) * j})
-            if k + 1 < len(listed):
-                t = max(t + max(loop, trace), bank_end[(k + 1) % 2])
-            else:
-                t = max(t + max(loop, trace), *bank_end)
-        return {"clocks": 1 + t, "layers": layers}
-
-    def step_cycles(self, listed, spikers) -> int:
-        """Clocks from the transfer of ``STEP`` to ``done`` (:meth:`step_timing`)."""
-        return self.step_timing(listed, spikers)["clocks"]
-
-    @property
-    def clear_words(self) -> int:
-        """Addresses ``SAMPLE`` visits with a clean ``GRAD``: state words, trace words (two
-        inputs each), marks words and one perturbation draw per hidden neuron, in parallel."""
-        return max(self.n_neurons, self.n_trace_words, self.half_inputs, self.n_hidden)
-
-    def sample_cycles(self, grad_dirty: bool = False) -> int:
-        """Clocks from the transfer of ``SAMPLE`` to ``done``: the ``CLEAR`` state visits
-        ``0 .. clear_words`` (``n_weights`` when ``GRAD`` is dirty, i.e. not after a ``LEARN``
-        of rule ``sfdfa``/``dfa``) plus the transfer clock."""
-        return max(self.clear_words, self.n_weights if grad_dirty else 0) + 2
-
-    def learn_cycles(self, lr_hidden_shift: int | None = None, lr_output_shift: int | None = None) -> int:
-        """Clocks from the transfer of ``LEARN`` to ``done`` (independent of the data and of the
-        learning rates, which the signature takes for the other kinds of core, ``rtl/kinds.py``)."""
-        cfg, X = self._config, self.READ_DELAY
-        clocks = cfg.n_outputs + self.SMALL_READ_LATENCY + 1             # phase A + switch
-        if cfg.learns_hidden:
-            clocks += self.n_hidden * cfg.n_outputs + 1 + 1 + X            # phase B
-        words = self.n_weights if cfg.learns_hidden else self.n_weights - self.weight_base[-1]
-        clocks += words + 2 + 1 + X                                      # phase C
-        if cfg.learns_feedback:
-            clocks += self.n_feedback + 1 + 1 + X                        # phase D
-        return clocks
-
-    # --- circuit -------------------------------------------------------------------------------
-    def _sticky_flags(self, m):
-        """The overflow flags of spec 8: ``{name: raise}``, each raise a one-clock strobe that
-        sets its sticky bit of ``flags`` until the host clears it."""
-        flag = {name: Signal(name=f"raise_{name}") for name in FLAG_NAMES}
-        flags = Signal(len(FLAG_NAMES))
-        m.d.comb += self.flags.eq(flags)
-        m.d.sync += flags.eq((flags & ~self.flags_clear) | Cat(flag[n] for n in FLAG_NAMES))
-        return flag
-
-    def _clear_step(self, m, lfsr, draw, clr, clr_end, grad_dirty):
-        """One clock of ``SAMPLE``'s clear (the caller zeroes the memories at ``clr``): a
-        perturbation draw per hidden neuron (spec 7, written the next clock through ``draw``),
-        then ``done`` and a clean GRAD at ``clr_end``."""
-        with m.If(clr < self.n_hidden):
-            m.d.comb += lfsr.advance.eq(1)
-            m.d.sync += [draw.valid.eq(1), draw.addr.eq(clr)]
-        m.d.sync += clr.eq(clr + 1)
-        with m.If(clr == clr_end):
-            m.d.sync += [self.done.eq(1), grad_dirty.eq(0)]
-            m.next = "IDLE"
-
-    def _random_bits(self, m):
-        """The two LFSRs of spec 7 (``lfsr_perturb``, ``lfsr_round``) on the seed ports."""
-        cfg = self._config
-        m.submodules.lfsr = lfsr = LFSR(init=cfg.seed_perturb)
-        m.d.comb += [lfsr.seed.eq(self.seed), lfsr.load.eq(self.seed_load),
-                     self.perturb_state.eq(lfsr.value)]
-        m.submodules.lfsr_round = rlfsr = LFSR(init=cfg.seed_round)
-        m.d.comb += [rlfsr.seed.eq(self.round_seed), rlfsr.load.eq(self.round_seed_load),
-                     self.round_state.eq(rlfsr.value)]
-        return lfsr, rlfsr
-
-    def _update_shifts(self, m):
-        """The learning rates (spec 6.3), written by the host between samples, kept as the
-        update shifts they give: ``(k_hid, k_out, new_hid, new_out)``, the last two the shifts
-        being loaded (valid while ``rates_load``)."""
-        cfg = self._config
-        off_hid, off_out = cfg.update_offset("lr_hidden_shift"), cfg.update_offset("lr_output_shift")
-        lr_hid = Signal(8, init=cfg.lr_hidden_shift)
-        lr_out = Signal(8, init=cfg.lr_output_shift)
-        k_hid = Signal(5, init=cfg.hidden_update_shift)
-        k_out = Signal(5, init=cfg.output_update_shift)
-        new_hid = (self.rates.hidden + off_hid)[:5]
-        new_out = (self.rates.output + off_out)[:5]
-        m.d.comb += [self.rates_now.hidden.eq(lr_hid), self.rates_now.output.eq(lr_out)]
-        with m.If(self.rates_load):
-            m.d.sync += [lr_hid.eq(self.rates.hidden), lr_out.eq(self.rates.output),
-                         k_hid.eq(new_hid), k_out.eq(new_out)]
-        return k_hid, k_out, new_hid, new_out
-
+    # --- circuit ---------------------------------------------------------------------------------
     def elaborate(self, platform):
         m = Module()
         cfg, L = self._config, self.n_layers

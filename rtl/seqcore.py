@@ -16,9 +16,10 @@ reciprocal unit and a state machine that visits, in the spec's order:
 * ``LEARN``: phases A-D of spec 6 (output errors, hidden errors through the feedback, the
   weight updates, the feedback updates), one word at a time.
 
-Ports, memory map, access port, flags and host-side helpers are :class:`~.core.Core`'s
-(inherited), so the link and every bit-exact test drive it unchanged; the cycle model
-(:meth:`step_cycles`, :meth:`sample_cycles`, :meth:`learn_cycles`) is its own. WEIGHT with
+Ports, access port, flags and the shared pieces of the sequencer are :class:`~.corebase.CoreBase`'s
+and the memory map is ``chip/memmap.py``'s, as :class:`~.core.Core`'s are (the two are siblings),
+so the link and every bit-exact test drive it unchanged; the cycle model
+(``chip/cycles.py``: :class:`~plasticore.chip.cycles.SequencedCycles`) is its own. WEIGHT with
 FEEDBACK above it, and GRAD, are single-port memories (``rtl/spram.py``): SPRAM on an iCE40
 UltraPlus, where 64-128-10 (9,472 synapses) fits in three of the four.
 
@@ -26,89 +27,33 @@ Why it may be slow: at the iCEBreaker's 115,200 baud a digits sample takes about
 of a 24 MHz core on the wire; this core's work is a few tens of thousands (``docs/boards.md``).
 """
 
-from amaranth import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory
 
+from plasticore.chip.cycles import SequencedCycles
 from plasticore.golden.config import DECAY_FRAC, Config
 
-from .core import Cmd, Core, Mem, _bits, _sat_bits, _table
+from .corebase import Cmd, CoreBase, Mem
+from .datapath import _bits, _sat_bits, _table
 from .reciprocal import Reciprocal
 from .spram import SinglePortRAM
 
 __all__ = ["SequencedCore"]
 
-#: clocks from a reciprocal's start to its result being taken (rtl/reciprocal.py: 1 + 16, and
-#: the clock that starts it)
-RECIPROCAL_CLOCKS = DECAY_FRAC + 2
 
-
-class SequencedCore(Core):
+class SequencedCore(SequencedCycles, CoreBase):
     """A Plasticore core with one datapath (:mod:`module docs <plasticore.rtl.seqcore>`).
 
     Every memory answers the clock after a read (``READ_LATENCY`` 1). The interface is
-    :class:`~.core.Core`'s; ``compact`` is true (no read registers).
+    :class:`~.corebase.CoreBase`'s, as :class:`~.core.Core`'s is; ``compact`` is true (no read
+    registers).
     """
 
-    READ_LATENCY = 1
-    #: ``access.rdata`` keeps a read's word until the next read (the link sends it from there)
-    READ_HOLDS = True
-    READ_DELAY = 0
-    SMALL_READ_LATENCY = 1
-    LIST_READ_LATENCY = 1
-
     def __init__(self, config: Config):
-        super().__init__(config, compact=True)
-
-    @classmethod
-    def model(cls, config: Config, **_) -> "SequencedCore":
-        """A core used only for its pure-Python side, never elaborated."""
-        core = cls(config)
-        core._MustUse__silence = True
-        return core
-
-    # --- cycle model (pure Python; asserted by tests/rtl/test_seqcore.py) -------------------------
-    def step_timing(self, listed, spikers) -> dict:
-        """Clocks of one step, ``listed[k]`` spiking inputs and spiking neurons ``spikers[k]`` of
-        layer ``k``: ``{"clocks", "layers"}`` with per layer ``{"start", "trace", "loop",
-        "elig", "updates"}`` (clocks from the transfer + 1; ``elig``: the loop's clocks spent on
-        reciprocals and eligibility updates, of which there are ``updates``)."""
-        cfg = self._config
-        t, layers = 0, []
-        for k, K in enumerate(listed):
-            n, j = cfg.layers[k + 1], cfg.layers[k]
-            trace = 1 + 2 * j
-            elig = len(spikers[k]) * (RECIPROCAL_CLOCKS + 4 * j)
-            loop = 1 + n * (5 + 2 * K) + elig
-            layers.append({"start": t, "trace": trace, "loop": loop, "elig": elig,
-                           "updates": len(spikers[k]) * j})
-            t += trace + loop
-        return {"clocks": t + 1, "layers": layers}
-
-    def step_cycles(self, listed, spikers) -> int:
-        return self.step_timing(listed, spikers)["clocks"]
-
-    @property
-    def clear_words(self) -> int:
-        """Addresses ``SAMPLE`` visits with a clean ``GRAD``."""
-        return max(self.n_neurons, self.n_traces, self.max_inputs, self.n_hidden)
-
-    def learn_cycles(self, lr_hidden_shift: int | None = None, lr_output_shift: int | None = None) -> int:
-        """Clocks from the transfer of ``LEARN`` to ``done``, at the learning rates given (the
-        configuration's by default): phase C shifts each update by its layer's ``k``, 4 bits per
-        clock and then 1."""
-        cfg, O = self._config, self._config.n_outputs
-        rates = {"lr_hidden_shift": lr_hidden_shift, "lr_output_shift": lr_output_shift}
-        k = {name: cfg.update_offset(name) + (getattr(cfg, name) if v is None else v)
-             for name, v in rates.items()}
-        per_word = {name: 5 + v // 4 + v % 4 for name, v in k.items()}
-        clocks = 1 + O                                             # phase A
-        if cfg.learns_hidden:
-            clocks += self.n_hidden * (2 * O + 1)                  # phase B
-            clocks += self.weight_base[-1] * per_word["lr_hidden_shift"]      # phase C
-        clocks += (self.n_weights - self.weight_base[-1]) * per_word["lr_output_shift"]
-        if cfg.learns_feedback:
-            clocks += 4 * self.n_feedback                          # phase D
-        return clocks + 1
+        if not isinstance(config, Config):
+            raise TypeError(f"config must be a Config, not {config!r}")
+        SequencedCycles.__init__(self, config)
+        CoreBase.__init__(self)
 
     # --- circuit -------------------------------------------------------------------------------
     def elaborate(self, platform):

@@ -25,34 +25,10 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
+# the divisor rule is the board description's (the host computes it too)
+from plasticore.chip.boardspec import MIN_DIVISOR, divisor
+
 __all__ = ["divisor", "RX", "TX"]
-
-MIN_DIVISOR = 4
-MAX_BAUD_ERROR = 0.02
-
-
-def divisor(clk_hz: int, baud: int) -> int:
-    """Clocks per bit for ``baud`` at ``clk_hz``: ``round(clk_hz / baud)`` (halves round up).
-
-    Raises :class:`ValueError` if that is below 4 or if the baud rate it gives,
-    ``clk_hz / divisor``, is more than 2 % off ``baud``.
-    """
-    for name, value in (("clk_hz", clk_hz), ("baud", baud)):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{name} must be an int, not {value!r}")
-        if value <= 0:
-            raise ValueError(f"{name} must be positive, not {value}")
-    d = (2 * clk_hz + baud) // (2 * baud)
-    if d < MIN_DIVISOR:
-        raise ValueError(
-            f"clk_hz={clk_hz} is too slow for baud={baud}: "
-            f"divisor {d} < {MIN_DIVISOR} clocks per bit")
-    error = abs(clk_hz / d - baud) / baud
-    if error > MAX_BAUD_ERROR:
-        raise ValueError(
-            f"baud={baud} at clk_hz={clk_hz}: divisor {d} gives {clk_hz / d:.1f} baud, "
-            f"{100 * error:.2f} % off (more than {100 * MAX_BAUD_ERROR:.0f} %)")
-    return d
 
 
 def _check_divisor(divisor):
