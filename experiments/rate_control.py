@@ -41,9 +41,10 @@ from pathlib import Path
 import numpy as np
 
 from plasticore.golden.network import Network
-from plasticore.host import cli
 
-feature_probe = cli.load_script(Path(__file__).resolve().with_name("feature_probe.py"))
+from expkit import load_script
+
+feature_probe = load_script(Path(__file__).resolve().with_name("feature_probe.py"))
 
 
 def rate_control_network(*, running_rate: int | None = None, silent_lift: int | None = None):
