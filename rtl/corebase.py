@@ -6,6 +6,8 @@ siblings: each is its cycle model (``chip/cycles.py``, which holds its memory ma
 and this base, and has its own ``elaborate``.
 """
 
+from types import SimpleNamespace
+
 from amaranth import Cat, Shape, Signal, signed, unsigned
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -17,7 +19,19 @@ from plasticore.golden.network import FLAG_NAMES
 from .datapath import _bits
 from .lfsr import LFSR
 
-__all__ = ["CoreBase", "Cmd", "Mem"]
+__all__ = ["CoreBase", "Cmd", "Mem", "Wires"]
+
+
+class Wires(SimpleNamespace):
+    """What the engines of a core's ``elaborate`` hand each other, by name: memory ports, shared
+    registers, pipeline stages. Each engine method takes what it reads and puts what later
+    engines read, so the names say where a signal comes from."""
+
+    def take(self, names: str) -> tuple:
+        return tuple(getattr(self, name) for name in names.split())
+
+    def put(self, **values) -> None:
+        vars(self).update(values)
 
 
 def _circuit_enum(plain):
