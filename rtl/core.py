@@ -38,14 +38,14 @@ step are dropped) and at most ``n_steps`` ``STEP`` commands per sample. The memo
 works only while ``busy`` is low.
 """
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Array, Cat, Const, Mux, Signal, signed, unsigned
 from amaranth.lib import data, fifo, memory
 
 from plasticore.chip.cycles import PipelinedCycles
 from plasticore.golden.config import DECAY_FRAC, Config
 
 from .bankmem import BANK_DEPTH, BankedRAM
-from .corebase import Cmd, CoreBase, Mem, Wires
+from .corebase import Cmd, CoreBase, Mem
 from .datapath import _Port, _bits, _delay_line, _delayed, _sat, _share, _table
 from .pairmem import PairedRAM
 from .reciprocal import Reciprocal
@@ -93,23 +93,10 @@ class Core(PipelinedCycles, CoreBase):
         return "paired" if self.grads_paired and str(device).startswith("iCE40UP") else "banked"
 
     # --- circuit ---------------------------------------------------------------------------------
-    def elaborate(self, platform):
-        m = Module()
-        cfg, L = self._config, self.n_layers
-        flag = self._sticky_flags(m)
-        e = Wires(L=L, cfg=cfg, flag=flag, platform=platform)
-        self._memories(m, e)
-        self._registers(m, e)
-        self._step_layer(m, e)
-        self._step_traces(m, e)
-        self._eligibility_updates(m, e)
-        self._output_errors(m, e)
-        self._hidden_errors(m, e)
-        self._update_weights(m, e)
-        self._update_feedback(m, e)
-        self._sequencer(m, e)
-        self._access_read(m, e)
-        return m
+    #: the engines ``elaborate`` runs in order (``CoreBase.elaborate``)
+    ENGINES = ("_memories", "_registers", "_step_layer", "_step_traces", "_eligibility_updates",
+               "_output_errors", "_hidden_errors", "_update_weights", "_update_feedback",
+               "_sequencer", "_access_read")
 
     def _memories(self, m, e):
         """The memories and their ports (docs/rtl.md, "Memories"; word formats: docs/spec.md section
@@ -680,39 +667,27 @@ class Core(PipelinedCycles, CoreBase):
             self._run_layers(m, e)
             self._learn_sequence(m, e)
 
-        e.put(acc_=acc_, acc_lane=acc_lane, acc_word=acc_word, clr=clr, clr_end=clr_end, draw=draw,
-              ev=ev, fsm=fsm, step_over=step_over, switch_ok=switch_ok)
+        e.put(fsm=fsm)
 
     def _take_command(self, m, e):
         """IDLE: take one event (SPIKE lists an input, STEP runs the step, SAMPLE clears, LEARN
         learns) and serve the host's access port."""
-        (K, acc_, acc_lane, acc_word, cfg, clr, ev, f_rd, f_wr, g_rd, g_wr, gen_run, gi, gk,
+        (K, acc_, acc_lane, acc_word, clr, ev, f_rd, f_wr, g_rd, g_wr, gen_run, gi, gk,
          grad_dirty, grow, k_wr, l_wr, la, label, lane, layer, n_in, n_out, p_rd, s_rd, s_wr,
          step, t_p, t_rd, t_run, t_wr, w_rd, w_wr) = e.take(
-            "K acc_ acc_lane acc_word cfg clr ev f_rd f_wr g_rd g_wr gen_run gi gk grad_dirty "
-            "grow k_wr l_wr la label lane layer n_in n_out p_rd s_rd s_wr step t_p t_rd t_run "
-            "t_wr w_rd w_wr")
+            "K acc_ acc_lane acc_word clr ev f_rd f_wr g_rd g_wr gen_run gi gk grad_dirty grow "
+            "k_wr l_wr la label lane layer n_in n_out p_rd s_rd s_wr step t_p t_rd t_run t_wr "
+            "w_rd w_wr")
         with m.State("IDLE"):
-            with m.If(self.events.valid):
-                with m.Switch(ev.cmd):
-                    with m.Case(Cmd.SPIKE):
-                        with m.If(n_in < cfg.n_inputs):
-                            m.d.comb += [l_wr.en.eq(1), l_wr.addr.eq(n_in),
-                                         l_wr.data.j.eq(ev.addr), l_wr.data.d.eq(0),
-                                         k_wr[0].en.eq(Mux(ev.addr[0], 0b10, 0b01)),
-                                         k_wr[0].addr.eq(ev.addr >> 1), k_wr[0].data.eq(0b11)]
-                            m.d.sync += n_in.eq(n_in + 1)
-                    with m.Case(Cmd.STEP):
-                        m.d.sync += [layer.eq(0), K.eq(n_in), n_in.eq(0), n_out.eq(0),
-                                     gen_run.eq(1), gi.eq(0), gk.eq(0), grow.eq(0),
-                                     t_run.eq(1), t_p.eq(0)]
-                        m.next = "LAYER"
-                    with m.Case(Cmd.SAMPLE):
-                        m.d.sync += [clr.eq(0), n_in.eq(0), step.eq(0)]
-                        m.next = "CLEAR"
-                    with m.Case(Cmd.LEARN):
-                        m.d.sync += [label.eq(ev.addr), la.eq(0)]
-                        m.next = "L_OUT"
+            self._dispatch(
+                m, ev, n_in,
+                spike=[l_wr.en.eq(1), l_wr.addr.eq(n_in), l_wr.data.j.eq(ev.addr), l_wr.data.d.eq(0),
+                       k_wr[0].en.eq(Mux(ev.addr[0], 0b10, 0b01)), k_wr[0].addr.eq(ev.addr >> 1),
+                       k_wr[0].data.eq(0b11)],
+                step=([layer.eq(0), K.eq(n_in), n_in.eq(0), n_out.eq(0), gen_run.eq(1), gi.eq(0),
+                       gk.eq(0), grow.eq(0), t_run.eq(1), t_p.eq(0)], "LAYER"),
+                sample=([clr.eq(0), n_in.eq(0), step.eq(0)], "CLEAR"),
+                learn=([label.eq(ev.addr), la.eq(0)], "L_OUT"))
             # host access
             with m.Switch(acc_.mem):
                 with m.Case(Mem.WEIGHT):

@@ -8,7 +8,7 @@ and this base, and has its own ``elaborate``.
 
 from types import SimpleNamespace
 
-from amaranth import Cat, Shape, Signal, signed, unsigned
+from amaranth import Cat, Module, Shape, Signal, signed, unsigned
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -114,6 +114,20 @@ class CoreBase(wiring.Component):
             "rates": In(self.rates_layout), "rates_load": In(1), "rates_now": Out(self.rates_layout),
         })
 
+    #: the names of the engine methods, in the order ``elaborate`` runs them (each subclass's)
+    ENGINES = ()
+
+    def elaborate(self, platform):
+        """The sticky flags, then every engine of :attr:`ENGINES` in order: each takes the
+        signals it reads from the ones before it and puts those later ones read (:class:`Wires`)."""
+        m = Module()
+        cfg = self._config
+        flag = self._sticky_flags(m)
+        e = Wires(platform=platform, cfg=cfg, L=self.n_layers, O=cfg.n_outputs, flag=flag)
+        for engine in self.ENGINES:
+            getattr(self, engine)(m, e)
+        return m
+
     @classmethod
     def model(cls, config, **kwargs):
         """A core used only for its pure-Python side (memory map, ``encode``/``decode``, cycle
@@ -143,6 +157,23 @@ class CoreBase(wiring.Component):
         with m.If(clr == clr_end):
             m.d.sync += [self.done.eq(1), grad_dirty.eq(0)]
             m.next = "IDLE"
+
+    def _dispatch(self, m, ev, n_in, *, spike, step, sample, learn):
+        """IDLE's command dispatch (docs/spec.md section 4), the same in every kind of core: SPIKE
+        lists input ``ev.addr`` (``spike``: the writes to the spike list and the marks; at most
+        ``n_inputs`` events per step), STEP, SAMPLE and LEARN start their sequences (``step``,
+        ``sample``, ``learn``: the registers each sets and the state it goes to)."""
+        with m.If(self.events.valid):
+            with m.Switch(ev.cmd):
+                with m.Case(Cmd.SPIKE):
+                    with m.If(n_in < self._config.n_inputs):
+                        m.d.comb += spike
+                        m.d.sync += n_in.eq(n_in + 1)
+                for cmd, (assignments, state) in ((Cmd.STEP, step), (Cmd.SAMPLE, sample),
+                                                  (Cmd.LEARN, learn)):
+                    with m.Case(cmd):
+                        m.d.sync += assignments
+                        m.next = state
 
     def _random_bits(self, m):
         """The two LFSRs of spec 7 (``lfsr_perturb``, ``lfsr_round``) on the seed ports."""

@@ -34,13 +34,13 @@ Why it may be slow: at the iCEBreaker's 115,200 baud a digits sample takes about
 of a 24 MHz core on the wire; this core's work is a few tens of thousands (``docs/boards.md``).
 """
 
-from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Const, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory
 
 from plasticore.chip.cycles import SequencedCycles
 from plasticore.golden.config import DECAY_FRAC, Config
 
-from .corebase import Cmd, CoreBase, Mem, Wires
+from .corebase import CoreBase, Mem
 from .datapath import _bits, _sat_bits, _table
 from .reciprocal import Reciprocal
 from .spram import SinglePortRAM
@@ -63,17 +63,8 @@ class SequencedCore(SequencedCycles, CoreBase):
         CoreBase.__init__(self)
 
     # --- circuit -------------------------------------------------------------------------------
-    def elaborate(self, platform):
-        m = Module()
-        cfg, L, O = self._config, self.n_layers, self._config.n_outputs
-        flag = self._sticky_flags(m)
-        e = Wires(L=L, O=O, cfg=cfg, flag=flag, platform=platform)
-        self._memories(m, e)
-        self._registers(m, e)
-        self._multipliers(m, e)
-        self._sequencer(m, e)
-        self._access_read(m, e)
-        return m
+    #: the engines ``elaborate`` runs in order (``CoreBase.elaborate``)
+    ENGINES = ("_memories", "_registers", "_multipliers", "_sequencer", "_access_read")
 
     def _memories(self, m, e):
         """The memories: WEIGHT with FEEDBACK above it and GRAD single-port (SPRAM on an iCE40
@@ -269,38 +260,22 @@ class SequencedCore(SequencedCycles, CoreBase):
                      self.monitor.layer.eq(layer), self.monitor.step.eq(step)]
         m.d.comb += [pt_wr.en.eq(draw.valid), pt_wr.addr.eq(draw.addr), pt_wr.data.eq(lfsr.value[0])]
 
-        e.put(K=K, a_dec=a_dec, acc=acc, acc_=acc_, addr=addr, c_dec=c_dec, clr=clr,
-              clr_end=clr_end, count_max=count_max, diff=diff, draw=draw, e_reg=e_reg, ev=ev,
-              fa=fa, g_bits=g_bits, gacc=gacc, grad_dirty=grad_dirty, grade_clip=grade_clip,
-              grade_d=grade_d, h=h, hacc=hacc, i=i, j=j, kk=kk, label=label, mark=mark, n_in=n_in,
-              n_out=n_out, o=o, one=one, result=result, result_en=result_en, row=row, shift=shift,
-              spike=spike, step=step, total=total, update=update, x_dec=x_dec)
 
     def _take_command(self, m, e):
         """IDLE: take one event (SPIKE lists an input, STEP runs the step, SAMPLE clears, LEARN
         learns) and serve the host's access port."""
-        (K, acc_, cfg, clr, ev, gr, grad_dirty, j, label, layer, ls_wr, mk_wr, n_in, n_out, o,
-         pt_rd, st_rd, st_wr, step, tr_rd, tr_wr, wf) = e.take(
-            "K acc_ cfg clr ev gr grad_dirty j label layer ls_wr mk_wr n_in n_out o pt_rd st_rd "
+        (K, acc_, clr, ev, gr, grad_dirty, j, label, layer, ls_wr, mk_wr, n_in, n_out, o, pt_rd,
+         st_rd, st_wr, step, tr_rd, tr_wr, wf) = e.take(
+            "K acc_ clr ev gr grad_dirty j label layer ls_wr mk_wr n_in n_out o pt_rd st_rd "
             "st_wr step tr_rd tr_wr wf")
         with m.State("IDLE"):
-            with m.If(self.events.valid):
-                with m.Switch(ev.cmd):
-                    with m.Case(Cmd.SPIKE):
-                        with m.If(n_in < cfg.n_inputs):
-                            m.d.comb += [ls_wr.en.eq(1), ls_wr.addr.eq(n_in),
-                                         ls_wr.data.j.eq(ev.addr), ls_wr.data.d.eq(0),
-                                         mk_wr.en.eq(1), mk_wr.addr.eq(ev.addr), mk_wr.data.eq(1)]
-                            m.d.sync += n_in.eq(n_in + 1)
-                    with m.Case(Cmd.STEP):
-                        m.d.sync += [layer.eq(0), K.eq(n_in), n_in.eq(0), n_out.eq(0), j.eq(0)]
-                        m.next = "T_ISSUE"
-                    with m.Case(Cmd.SAMPLE):
-                        m.d.sync += [clr.eq(0), n_in.eq(0), step.eq(0)]
-                        m.next = "CLEAR"
-                    with m.Case(Cmd.LEARN):
-                        m.d.sync += [label.eq(ev.addr), o.eq(0)]
-                        m.next = "A_ISSUE"
+            self._dispatch(
+                m, ev, n_in,
+                spike=[ls_wr.en.eq(1), ls_wr.addr.eq(n_in), ls_wr.data.j.eq(ev.addr),
+                       ls_wr.data.d.eq(0), mk_wr.en.eq(1), mk_wr.addr.eq(ev.addr), mk_wr.data.eq(1)],
+                step=([layer.eq(0), K.eq(n_in), n_in.eq(0), n_out.eq(0), j.eq(0)], "T_ISSUE"),
+                sample=([clr.eq(0), n_in.eq(0), step.eq(0)], "CLEAR"),
+                learn=([label.eq(ev.addr), o.eq(0)], "A_ISSUE"))
             # host access
             rd_en, wr_en = acc_.en & ~acc_.we, acc_.en & acc_.we
             m.d.comb += [wf.addr.eq(acc_.addr), wf.wdata.eq(acc_.wdata),
