@@ -31,15 +31,23 @@ from plasticore.chip.boardspec import MIN_DIVISOR, divisor
 __all__ = ["divisor", "RX", "TX"]
 
 
-def _check_divisor(divisor):
-    if not isinstance(divisor, int) or isinstance(divisor, bool):
-        raise TypeError(f"divisor must be an int (clocks per bit), not {divisor!r}")
-    if divisor < MIN_DIVISOR:
-        raise ValueError(f"divisor must be at least {MIN_DIVISOR} clocks per bit, not {divisor}")
-    return divisor
+class _Serial(wiring.Component):
+    """A UART direction at ``divisor`` clocks per bit (at least 4, see :func:`divisor`)."""
+
+    def __init__(self, divisor: int, signature: dict):
+        if not isinstance(divisor, int) or isinstance(divisor, bool):
+            raise TypeError(f"divisor must be an int (clocks per bit), not {divisor!r}")
+        if divisor < MIN_DIVISOR:
+            raise ValueError(f"divisor must be at least {MIN_DIVISOR} clocks per bit, not {divisor}")
+        self._divisor = divisor
+        super().__init__(signature)
+
+    @property
+    def divisor(self) -> int:
+        return self._divisor
 
 
-class RX(wiring.Component):
+class RX(_Serial):
     """UART receiver, 8N1.
 
     The pin goes through a 2-stage :class:`~amaranth.lib.cdc.FFSynchronizer` (idle high). A low
@@ -71,24 +79,16 @@ class RX(wiring.Component):
         receiver waits for the line to go high again (so a break, a line held low, gives one
         pulse, not a stream of zero bytes).
 
-    Parameters
-    ----------
-    divisor : int
-        Clocks per bit, at least 4 (see :func:`divisor`).
+    ``divisor``: clocks per bit (:class:`_Serial`).
     """
 
     def __init__(self, divisor: int):
-        self._divisor = _check_divisor(divisor)
-        super().__init__({
+        super().__init__(divisor, {
             "rx": In(1),
             "data": Out(stream.Signature(8)),
             "overrun": Out(1),
             "framing_error": Out(1),
         })
-
-    @property
-    def divisor(self) -> int:
-        return self._divisor
 
     def elaborate(self, platform):
         m = Module()
@@ -142,7 +142,7 @@ class RX(wiring.Component):
         return m
 
 
-class TX(wiring.Component):
+class TX(_Serial):
     """UART transmitter, 8N1.
 
     A byte taken from ``data`` in clock ``t`` goes out as the start bit (0) in clocks
@@ -161,22 +161,14 @@ class TX(wiring.Component):
     tx : Out(1)
         The pin, idle high.
 
-    Parameters
-    ----------
-    divisor : int
-        Clocks per bit, at least 4 (see :func:`divisor`).
+    ``divisor``: clocks per bit (:class:`_Serial`).
     """
 
     def __init__(self, divisor: int):
-        self._divisor = _check_divisor(divisor)
-        super().__init__({
+        super().__init__(divisor, {
             "data": In(stream.Signature(8)),
             "tx": Out(1, init=1),
         })
-
-    @property
-    def divisor(self) -> int:
-        return self._divisor
 
     def elaborate(self, platform):
         m = Module()
