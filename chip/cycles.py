@@ -150,7 +150,7 @@ class PipelinedCycles(MemoryMap):
 
     def learn_cycles(self, lr_hidden_shift: int | None = None, lr_output_shift: int | None = None) -> int:
         """Clocks from the transfer of ``LEARN`` to ``done`` (independent of the data and of the
-        learning rates, which the signature takes for the other kinds of core, ``rtl/kinds.py``)."""
+        learning rates, which the signature takes for the other kinds of core)."""
         cfg, X = self._config, self.READ_DELAY
         clocks = cfg.n_outputs + self.SMALL_READ_LATENCY + 1             # phase A + switch
         if cfg.learns_hidden:
