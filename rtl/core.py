@@ -877,12 +877,7 @@ class Core(PipelinedCycles, CoreBase):
                          f_wr.en.eq(d2.valid)]
             m.d.comb += [d0.valid.eq(fd_run), d0.addr.eq(fd_a), d0.o.eq(fd_o), d0.h.eq(nbase + fd_i)]
             with m.If(fd_run):
-                m.d.sync += [fd_a.eq(fd_a + 1), fd_i.eq(fd_i + 1)]
-                with m.If(fd_i == n_of - 1):
-                    m.d.sync += [fd_i.eq(0), fd_o.eq(fd_o + 1)]
-                    with m.If(fd_o == O - 1):
-                        m.d.sync += [fd_o.eq(0), layer.eq(layer + 1)]
-                with m.If(fd_a == self.n_feedback - 1):
+                with m.If(self._next_feedback_word(m, fd_a, fd_i, fd_o, layer, n_of)):
                     m.d.sync += fd_run.eq(0)
             with m.If(~fd_run & ~Cat(p.valid for p in fd_pipe[1:]).any()):
                 m.d.sync += self.done.eq(1)

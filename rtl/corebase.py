@@ -175,6 +175,17 @@ class CoreBase(wiring.Component):
                         m.d.sync += assignments
                         m.next = state
 
+    def _next_feedback_word(self, m, addr, i, o, layer, n_of):
+        """Advance ``(addr, i, o, layer)`` to the next FEEDBACK word, row-major ``(o, i)`` per
+        hidden layer of ``n_of`` neurons (spec 6.4, LEARN phase D); returns whether ``addr`` is
+        the last word."""
+        m.d.sync += [addr.eq(addr + 1), i.eq(i + 1)]
+        with m.If(i == n_of - 1):
+            m.d.sync += [i.eq(0), o.eq(o + 1)]
+            with m.If(o == self._config.n_outputs - 1):
+                m.d.sync += [o.eq(0), layer.eq(layer + 1)]
+        return addr == self.n_feedback - 1
+
     def _random_bits(self, m):
         """The two LFSRs of spec 7 (``lfsr_perturb``, ``lfsr_round``) on the seed ports."""
         cfg = self._config

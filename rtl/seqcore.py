@@ -633,9 +633,9 @@ class SequencedCore(SequencedCycles, CoreBase):
     def _update_feedback(self, m, e):
         """LEARN phase D: golden Network._update_feedback, B += (T - B + noise) >> s where i fired
         (docs/spec.md section 6.4)."""
-        (O, addr, b_of, cfg, er_rd, flag, i, layer, n_of, nbase, o, out_base, pt_rd, result,
+        (addr, b_of, cfg, er_rd, flag, i, layer, n_of, nbase, o, out_base, pt_rd, result,
          result_en, rlfsr, st_rd, wf) = e.take(
-            "O addr b_of cfg er_rd flag i layer n_of nbase o out_base pt_rd result result_en "
+            "addr b_of cfg er_rd flag i layer n_of nbase o out_base pt_rd result result_en "
             "rlfsr st_rd wf")
         # ---- phase D: B += (T - B + noise) >> s where i fired (6.4) ----------------------------------
         with m.State("D_ISSUE"):
@@ -661,12 +661,7 @@ class SequencedCore(SequencedCycles, CoreBase):
         with m.State("D_STORE"):
             m.d.comb += [wf.en.eq(result_en), wf.we.eq(1), wf.addr.eq(self.n_weights + addr),
                          wf.wdata.eq(result)]
-            m.d.sync += [addr.eq(addr + 1), i.eq(i + 1)]
-            with m.If(i == n_of - 1):
-                m.d.sync += [i.eq(0), o.eq(o + 1)]
-                with m.If(o == O - 1):
-                    m.d.sync += [o.eq(0), layer.eq(layer + 1)]
-            with m.If(addr == self.n_feedback - 1):
+            with m.If(self._next_feedback_word(m, addr, i, o, layer, n_of)):
                 m.d.sync += self.done.eq(1)
                 m.next = "IDLE"
             with m.Else():
