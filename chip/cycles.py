@@ -25,7 +25,8 @@ __all__ = ["CORE_KINDS", "PipelinedCycles", "SequencedCycles", "core_model", "ch
 
 CORE_KINDS = ("pipelined", "compact", "sequenced")
 
-#: clocks from a read of a banked memory (``rtl/bankmem.py``: address and data registered) to its data
+#: clocks from a read of a banked memory to its data (``rtl/bankmem.py``: address and data
+#: registered)
 BANK_READ_LATENCY = 3
 
 #: clocks from a reciprocal's start to its result being taken (rtl/reciprocal.py: 1 + 16, and

@@ -33,7 +33,8 @@ class Mem(enum.IntEnum):
     TRACE = 2    #: one word per layer input (layers' inputs concatenated): ``fields[Mem.TRACE]``
     PERTURB = 3  #: one bit per hidden neuron: 1 for p = +1.0, 0 for -1.0 (read only)
     GRAD = 4     #: one word per synapse (addressed like WEIGHT): ``fields[Mem.GRAD]`` {ghat, ehat}
-    FEEDBACK = 5  #: one word per (output, hidden) pair, hidden layers concatenated, row-major (o, i)
+    #: one word per (output, hidden) pair, hidden layers concatenated, row-major (o, i)
+    FEEDBACK = 5
 
 
 class Field(NamedTuple):
@@ -75,7 +76,8 @@ class MemoryMap:
         self.n_layers = len(sizes) - 1
         self.neuron_base = [sum(sizes[1:1 + k]) for k in range(self.n_layers)]
         self.trace_base = [sum(sizes[:k]) for k in range(self.n_layers)]
-        self.weight_base = [sum(sizes[q + 1] * sizes[q] for q in range(k)) for k in range(self.n_layers)]
+        self.weight_base = [sum(sizes[q + 1] * sizes[q] for q in range(k))
+                            for k in range(self.n_layers)]
         self.n_neurons = sum(sizes[1:])
         self.n_traces = sum(sizes[:-1])
         self.n_weights = sum(sizes[k + 1] * sizes[k] for k in range(self.n_layers))
@@ -89,16 +91,18 @@ class MemoryMap:
         #: PERTURB: one bit)
         self.fields = {
             Mem.STATE: _fields(("a", cfg.state.bits, True), ("c", cfg.state.bits, True),
-                               ("grade_sum", cfg.grade.bits, True), ("grade_total", cfg.grade.bits, True),
-                               ("count", cfg.count_bits, False), ("last_step", cfg.step_bits, False)),
+                               ("grade_sum", cfg.grade.bits, True),
+                               ("grade_total", cfg.grade.bits, True),
+                               ("count", cfg.count_bits, False),
+                               ("last_step", cfg.step_bits, False)),
             Mem.TRACE: _fields(("x", cfg.trace.bits, False), ("y", cfg.trace.bits, False)),
             Mem.GRAD: _fields(("ghat", cfg.grad.bits, True),
                               *((("ehat", cfg.grad.bits, True),) if cfg.reset_path else ())),
         }
         self.data_width = max(cfg.weight.bits, cfg.feedback.bits,
                               *(self.word_size(mem) for mem in self.fields))
-        self.addr_width = address_bits(max(self.n_weights, self.n_neurons, self.n_traces, self.n_hidden,
-                                           self.n_feedback, 2))
+        self.addr_width = address_bits(max(self.n_weights, self.n_neurons, self.n_traces,
+                                           self.n_hidden, self.n_feedback, 2))
 
     @property
     def config(self) -> Config:
@@ -115,7 +119,8 @@ class MemoryMap:
         """Bits of a word of ``mem``."""
         if mem in self.fields:
             return sum(f.width for f in self.fields[mem])
-        return {Mem.WEIGHT: self._config.weight.bits, Mem.FEEDBACK: self._config.feedback.bits}.get(mem, 1)
+        cfg = self._config
+        return {Mem.WEIGHT: cfg.weight.bits, Mem.FEEDBACK: cfg.feedback.bits}.get(mem, 1)
 
     def field(self, mem: Mem, name: str) -> Field:
         """The field ``name`` of a word of ``mem``."""

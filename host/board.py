@@ -24,12 +24,12 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from plasticore.golden.config import RATE_FIELDS, Config
-from plasticore.golden.network import FLAG_NAMES
 from plasticore.chip import protocol as P
 from plasticore.chip.boardspec import DEFAULT_BAUD, board_kind
 from plasticore.chip.memmap import Mem, MemoryMap, flags_word
 from plasticore.chip.protocol import ErrorCode, Op
+from plasticore.golden.config import RATE_FIELDS, Config
+from plasticore.golden.network import FLAG_NAMES
 
 from .emulator import CoreMemory, identity_of, power_up_network
 

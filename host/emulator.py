@@ -3,7 +3,7 @@
 :class:`Emulator` answers request bytes with reply bytes (:meth:`Emulator.feed`) exactly as
 ``docs/protocol.md`` says, around a fixed-point golden :class:`~plasticore.golden.network.Network`
 (one replica) seen through the core's memory map (:class:`CoreMemory`, the layout of
-``chip/memmap.py``, as every kind of core has it). It is deterministic: the same bytes fed in the same
+``chip/memmap.py``, every kind of core's). It is deterministic: the same bytes fed in the same
 chunks give the same bytes out, which is what the RTL protocol engine is tested against.
 
 Choices the protocol text leaves open (the RTL must make the same ones):
@@ -43,16 +43,16 @@ import tty
 
 import numpy as np
 
-from plasticore.golden.config import Config
-from plasticore.golden.network import FLAG_NAMES, Network
 from plasticore.chip import protocol as P
 from plasticore.chip.boardspec import DEFAULT_BAUD, DEFAULT_CLK_HZ, RX_WINDOW, BoardSpec, divisor
 from plasticore.chip.memmap import Mem, MemoryMap, flags_word
 from plasticore.chip.protocol import ErrorCode, Op
+from plasticore.golden.config import Config
+from plasticore.golden.network import FLAG_NAMES, Network
 
 __all__ = ["CoreMemory", "Emulator", "serve", "EmulatorPty", "identity_of", "power_up_network"]
 
-DEFAULT_BAUD_DIVISOR = divisor(DEFAULT_CLK_HZ, DEFAULT_BAUD)          # 104: 115384 baud at 12 MHz
+DEFAULT_BAUD_DIVISOR = divisor(DEFAULT_CLK_HZ, DEFAULT_BAUD)   # 104: 115384 baud at 12 MHz
 
 
 class CoreMemory:

@@ -54,7 +54,8 @@ Mem = _circuit_enum(memmap.Mem)
 
 def _struct(fields: "tuple[Field, ...]") -> data.StructLayout:
     """The Amaranth layout of a memory word of the memory map (``chip/memmap.py``)."""
-    return data.StructLayout({f.name: signed(f.width) if f.signed else unsigned(f.width) for f in fields})
+    return data.StructLayout({f.name: signed(f.width) if f.signed else unsigned(f.width)
+                              for f in fields})
 
 
 class CoreBase(wiring.Component):

@@ -16,8 +16,8 @@ from __future__ import annotations
 from plasticore.chip.cycles import CORE_KINDS, check_kind, core_model
 from plasticore.golden.config import Config
 
-from .corebase import CoreBase
 from .core import Core
+from .corebase import CoreBase
 from .seqcore import SequencedCore
 
 __all__ = ["CORE_KINDS", "make_core", "core_model"]

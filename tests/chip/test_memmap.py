@@ -17,12 +17,14 @@ CONFIGS = [Config(layers=(6, 5, 4, 3)), Config(layers=(8, 4), rule="readout"),
 def test_the_model_is_the_core_without_the_circuit(config, kind):
     model, core = core_model(config, kind), make_core(config, kind)
     core._MustUse__silence = True
-    for name in ("n_layers", "neuron_base", "trace_base", "weight_base", "feedback_base", "n_weights",
-                 "n_neurons", "n_traces", "n_hidden", "n_feedback", "data_width", "addr_width",
+    for name in ("n_layers", "neuron_base", "trace_base", "weight_base", "feedback_base",
+                 "n_weights", "n_neurons", "n_traces", "n_hidden", "n_feedback", "data_width",
+                 "addr_width",
                  "READ_LATENCY", "READ_DELAY", "READ_HOLDS", "SMALL_READ_LATENCY",
                  "LIST_READ_LATENCY", "clear_words", "depths"):
         assert getattr(model, name) == getattr(core, name), name
-    for mem, layout in ((memmap.Mem.STATE, core.state_layout), (memmap.Mem.TRACE, core.trace_layout),
+    for mem, layout in ((memmap.Mem.STATE, core.state_layout),
+                        (memmap.Mem.TRACE, core.trace_layout),
                         (memmap.Mem.GRAD, core.grad_layout)):
         assert [(f.name, f.offset, f.width, f.signed) for f in model.fields[mem]] == \
             [(name, field.offset, field.width, field.shape.signed) for name, field in layout]
