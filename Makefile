@@ -1,13 +1,16 @@
 # The two commands of the README's quick start; both install what they need first.
 #   make train   on-chip training (digits, SFDFA) on the simulated board (the Verilated RTL behind
 #                the serial protocol on a pseudo-terminal); progress bar, JSON and plots in runs/.
-#                With a board attached: make train TARGET=serial:/dev/ttyUSB1
+#                With a board attached: make train TARGET=serial:/dev/ttyUSB1 BOARD=icebreaker
+#                (BOARD=ulx3s-85f: MNIST at 14x14, the ULX3S bitstream's 196 inputs)
 #   make test    the whole test suite (golden model, host, RTL on Icarus and Verilator)
 .PHONY: setup train test bench
 
 PY := .venv/bin/python
 TARGET ?= sim
-TRAIN_ARGS ?= --dataset digits --rule sfdfa --target $(TARGET) --epochs 5 --seed 0 --json runs/digits-sfdfa.json --plots runs/digits-sfdfa
+BOARD ?=
+DATASET ?= $(if $(filter ulx3s-85f,$(BOARD)),mnist14,digits)
+TRAIN_ARGS ?= --dataset $(DATASET) $(if $(BOARD),--board $(BOARD),--rule sfdfa) --target $(TARGET) --epochs 5 --seed 0 --json runs/$(DATASET)-sfdfa.json --plots runs/$(DATASET)-sfdfa
 
 setup:
 	@scripts/setup

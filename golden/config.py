@@ -24,9 +24,23 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Config", "ConfigError", "Format", "RULES", "PERTURBATIONS", "RATE_FIELDS"]
+__all__ = ["Config", "ConfigError", "Format", "RULES", "PERTURBATIONS", "RATE_FIELDS",
+           "OUTPUT_LAYERS", "OUTPUT_LOSSES", "ELIGIBILITIES", "ERROR_FRAC", "EXP2_TABLE"]
 
 RULES = ("sfdfa", "dfa", "readout")
+#: the output layer: spiking LIF neurons with a count error (the thesis), or integrate-only
+#: neurons (V_o = sum_i w_oi n_i: no leak, threshold or reset) with a multiclass hinge error
+OUTPUT_LAYERS = ("spiking", "integrate")
+#: the error of an integrate output layer: a base-2 softmax (cross-entropy) or a multiclass hinge
+OUTPUT_LOSSES = ("softmax", "hinge")
+#: fraction bits of a softmax output error delta_o = y_o - p_o (spec 6.1)
+ERROR_FRAC = 10
+#: the base-2 exponential of the softmax: 2**(-k/64) for k = 0..63 as u0.15 words
+EXP2_STEPS = 64
+EXP2_TABLE = tuple(round((1 << 15) * 2.0 ** (-k / EXP2_STEPS)) for k in range(EXP2_STEPS))
+#: the hidden local gradient: the thesis's spike-time gradient (reciprocal, reset path), or a
+#: membrane-gated surrogate (eps summed over the steps where |u - theta| <= surrogate_width)
+ELIGIBILITIES = ("spike_time", "surrogate")
 #: the learning-rate shifts a host may change at run time (RATES), in the order RATES carries them
 RATE_FIELDS = ("lr_hidden_shift", "lr_output_shift")
 PERTURBATIONS = ("rademacher", "gaussian")
@@ -137,6 +151,18 @@ class Config:
     #: keep the reset path of the eligibility trace (per-synapse ehat); False drops ehat
     reset_path: bool = True
     perturbation: Literal["rademacher", "gaussian"] = "rademacher"
+    #: the output layer and its error (spec 6): ``spiking`` with the count error above (the
+    #: thesis), or ``integrate`` (V_o = sum_i w_oi n_i) with a multiclass hinge error of margin
+    #: ``hinge_margin``: the error of a linear readout, and no silent output (docs/learning.md 24)
+    output_layer: Literal["spiking", "integrate"] = "spiking"
+    #: the integrate layer's error: ``softmax`` (base 2) or ``hinge`` (margin ``hinge_margin``)
+    output_loss: Literal["softmax", "hinge"] = "softmax"
+    hinge_margin: float = 1.0
+    #: the hidden eligibility (spec 5): the thesis's ``spike_time`` gradient, or a ``surrogate``
+    #: that adds -eps_j at every step where |u_i - theta| <= surrogate_width * theta, spike or
+    #: not, so a neuron below threshold still learns (e-prop / eRBP style; docs/learning.md 24)
+    eligibility: Literal["spike_time", "surrogate"] = "spike_time"
+    surrogate_width: float = 0.5
 
     # --- initial weights (host-side, numpy; not part of the circuit) -------------------------
     init_hidden: float = 4.0
@@ -165,7 +191,7 @@ class Config:
                     raise ConfigError(f"{name} must have the fields bits, frac, signed: {error}") from None
         # reals are stored as floats so that tau=20 and tau=20.0 hash alike
         for name in ("tau", "tau_s", "threshold", "init_hidden", "init_output", "init_output_offset",
-                     "init_feedback"):
+                     "init_feedback", "hinge_margin", "surrogate_width"):
             value = getattr(self, name)
             if isinstance(value, int) and not isinstance(value, bool):
                 object.__setattr__(self, name, float(value))
@@ -183,6 +209,18 @@ class Config:
             raise ConfigError(f"rule {self.rule!r} needs at least one hidden layer; layers = {self.layers}")
         if self.perturbation not in PERTURBATIONS:
             raise ConfigError(f"perturbation must be one of {PERTURBATIONS}, not {self.perturbation!r}")
+
+        if self.output_layer not in OUTPUT_LAYERS:
+            raise ConfigError(f"output_layer must be one of {OUTPUT_LAYERS}, not {self.output_layer!r}")
+        if self.output_loss not in OUTPUT_LOSSES:
+            raise ConfigError(f"output_loss must be one of {OUTPUT_LOSSES}, not {self.output_loss!r}")
+        if self.eligibility not in ELIGIBILITIES:
+            raise ConfigError(f"eligibility must be one of {ELIGIBILITIES}, not {self.eligibility!r}")
+        for name in ("hinge_margin", "surrogate_width"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or value <= 0:
+                raise ConfigError(f"{name} must be a positive finite number, not {value!r}")
 
         _positive_int("step_bits", self.step_bits, limit=16)
         _positive_int("n_steps", self.n_steps)
@@ -305,11 +343,19 @@ class Config:
                 raise ConfigError(f"lr_schedule[{k}]: {name} = {entry[1 + bad]} is outside {lo}..{hi} "
                                   f"(the update shift must stay in 0..31)")
 
+    @property
+    def error_frac(self) -> int:
+        """Fraction bits of the output error delta_o: ERROR_FRAC for the softmax, else 0."""
+        return ERROR_FRAC if self.output_layer == "integrate" and self.output_loss == "softmax" else 0
+
     def update_offset(self, name: str) -> int:
         """What the fixed-point alignment adds to a learning-rate shift (spec 2)."""
         if name == "lr_hidden_shift":
-            return self.feedback.frac + self.grad.frac - self.weight.frac
+            return self.feedback.frac + self.grad.frac - self.weight.frac + self.error_frac
         if name == "lr_output_shift":
+            # integrate: the product delta_o * n_i is taken into weight words first
+            if self.output_layer == "integrate":
+                return self.error_frac
             return self.grad.frac - self.weight.frac
         raise KeyError(name)
 
@@ -391,13 +437,24 @@ class Config:
         return self.weight.quantize(self.threshold)
 
     @property
+    def hinge_margin_q(self) -> int:
+        """The hinge margin in state words (V_o shares the state format)."""
+        return self.state.quantize(self.hinge_margin)
+
+    @property
+    def surrogate_width_q(self) -> int:
+        """Half-width of the surrogate gate around theta, in state words."""
+        return self.state.quantize(self.surrogate_width * self.threshold)
+
+    @property
     def hidden_update_shift(self) -> int:
         """Right shift taking delta_i * ghat_ij (feedback.frac + grad.frac) to a weight step."""
         return self.update_offset("lr_hidden_shift") + self.lr_hidden_shift
 
     @property
     def output_update_shift(self) -> int:
-        """Right shift taking delta_o * ghat_oi (grad.frac) to a weight step."""
+        """Right shift taking delta_o * ghat_oi (grad.frac) to a weight step; for an integrate
+        output layer, taking delta_o * n_i (an integer, written in weight words) to one."""
         return self.update_offset("lr_output_shift") + self.lr_output_shift
 
     @property
@@ -431,7 +488,8 @@ class Config:
         return dataclasses.replace(self, **changes)
 
     CORE_FIELDS = ("layers", "n_steps", "step_bits", "tau", "tau_s", "threshold", "weight", "state",
-                   "trace", "grad", "grade", "feedback", "count_bits", "reset_path")
+                   "trace", "grad", "grade", "feedback", "count_bits", "reset_path", "output_layer",
+                   "output_loss", "eligibility")
 
     @property
     def hash(self) -> str:

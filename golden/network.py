@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import lfsr
-from .config import DECAY_FRAC, Config, Format
+from .config import DECAY_FRAC, ERROR_FRAC, EXP2_STEPS, EXP2_TABLE, Config, Format
 
-__all__ = ["Network", "Layer", "Record", "FLAG_NAMES", "reciprocal"]
+__all__ = ["Network", "Layer", "Record", "FLAG_NAMES", "reciprocal", "weights_as_floats",
+           "weights_as_words"]
 
 #: sticky overflow flags, one per saturating quantity (the RTL's status register has the same)
 FLAG_NAMES = ("state", "trace", "grad", "grade", "count", "weight", "feedback")
@@ -306,16 +307,21 @@ class Network:
 
     def _step_layer(self, layer: Layer, n: int, in_spikes: np.ndarray, in_grades: np.ndarray):
         cfg, fixed = self.config, self.fixed
+        if layer is self.layers[-1] and cfg.output_layer == "integrate":
+            self._integrate_output(layer, in_spikes, in_grades)
+            return
         theta = cfg.threshold_q if fixed else cfg.threshold
         # 1. decay
         a = self._decay(layer.a, cfg.rho_q, cfg.rho)
         c = self._decay(layer.c, cfg.rho_s_q, cfg.rho_s)
         layer.trace_x = self._decay(layer.trace_x, cfg.rho_q, cfg.rho)
         layer.trace_y = self._decay(layer.trace_y, cfg.rho_s_q, cfg.rho_s)
-        # 2. threshold
+        # 2. threshold (and the surrogate gate, from the same membrane)
         spikes = (a - c) >= theta
         layer.spikes = spikes
         layer.grades = np.zeros_like(layer.grades)
+        if cfg.eligibility == "surrogate" and self.tracks_eligibility and layer is not self.layers[-1]:
+            self._surrogate_updates(layer, a - c, theta)
         # 3. spikes: local gradients, grades, counters, reset
         if spikes.any():
             self._spike_updates(layer, n, spikes, c)
@@ -333,6 +339,32 @@ class Network:
             layer.trace_y = self._sat(layer.trace_y + one * in_spikes, cfg.trace, "trace")
         layer.a = self._sat(a, cfg.state, "state")
         layer.c = self._sat(c, cfg.state, "state")
+
+    def _integrate_output(self, layer: Layer, in_spikes: np.ndarray, in_grades: np.ndarray):
+        """Spec 5.5, an integrate-only output layer: ``V_o = a_o += sum_i w_oi s_i`` with no
+        decay, threshold or reset, and the grades ``S_o += sum_i w_oi d_i`` (D_o at the end)."""
+        cfg = self.config
+        layer.spikes = np.zeros_like(layer.spikes)
+        if in_spikes.any():
+            layer.a = self._sat(layer.a + self._synaptic_sum(layer, in_spikes), cfg.state, "state")
+            if in_grades.any():
+                layer.grade_sum = self._sat(layer.grade_sum + self._grade_sum(layer, in_grades),
+                                            cfg.grade, "grade")
+
+    def _surrogate_updates(self, layer: Layer, membrane: np.ndarray, theta):
+        """Spec 5.2, the surrogate eligibility: ``ghat_ij = sat(ghat_ij - eps_j)`` for every
+        synapse of every neuron whose membrane lies within ``surrogate_width`` of theta."""
+        cfg = self.config
+        width = cfg.surrogate_width_q if self.fixed else cfg.surrogate_width * cfg.threshold
+        gate = np.abs(membrane - theta) <= width
+        if not gate.any():
+            return
+        self._eligibility_written = True
+        bb, ii = np.nonzero(gate)
+        eps = layer.trace_x[bb] - layer.trace_y[bb]
+        if self.fixed:
+            eps = eps >> (cfg.trace.frac - cfg.grad.frac)
+        layer.ghat[bb, ii] = self._sat(layer.ghat[bb, ii] - eps, cfg.grad, "grad", bb)
 
     def _synaptic_sum(self, layer: Layer, in_spikes: np.ndarray) -> np.ndarray:
         """sum_j w_ij s_j for every neuron, exact: integer words summed in float64 are exact
@@ -358,7 +390,7 @@ class Network:
         applied by the caller)."""
         cfg = self.config
         bb, ii = np.nonzero(spikes)
-        if self.tracks_eligibility:
+        if self.tracks_eligibility and cfg.eligibility == "spike_time":
             self._eligibility_written = True
             self._eligibility_updates(layer, n, bb, ii, current)
         # grades: S plus the perturbation on the neuron's first spike; then S = 0
@@ -424,11 +456,44 @@ class Network:
         labels = np.asarray(labels).reshape(self.batch)
         if labels.min() < 0 or labels.max() >= cfg.n_outputs:
             raise ValueError(f"labels must lie in 0..{cfg.n_outputs - 1}, got {labels.min()}..{labels.max()}")
+        if cfg.output_layer == "integrate":
+            return self._hinge_errors(labels) if cfg.output_loss == "hinge" else self._softmax_errors(labels)
         target = np.full((self.batch, cfg.n_outputs), cfg.target_false, dtype=np.int64)
         target[np.arange(self.batch), labels] = cfg.target_true
         delta = target - self.layers[-1].count
         if cfg.error_clip is not None:
             delta = np.clip(delta, -cfg.error_clip, cfg.error_clip)
+        return delta
+
+    def _softmax_errors(self, labels: np.ndarray) -> np.ndarray:
+        """Spec 6.1, the base-2 softmax: ``delta_o = y_o - 2**(V_o - V_max) / sum_k 2**(V_k -
+        V_max)``; fixed point: the exponential from a 64-entry table and a right shift, the
+        probability by floor division, delta in ERROR_FRAC fraction bits."""
+        cfg = self.config
+        v = self.layers[-1].a
+        target = np.zeros(v.shape, np.int64)
+        target[np.arange(self.batch), labels] = 1
+        if not self.fixed:
+            e = 2.0 ** (v - v.max(axis=1, keepdims=True))
+            return target - e / e.sum(axis=1, keepdims=True)
+        below = v.max(axis=1, keepdims=True) - v                      # >= 0, state words
+        whole = np.minimum(below >> cfg.state.frac, 16)
+        part = (below & (cfg.state.one - 1)) * EXP2_STEPS >> cfg.state.frac
+        e = np.asarray(EXP2_TABLE, np.int64)[part] >> whole
+        p = (e << ERROR_FRAC) // e.sum(axis=1, keepdims=True)
+        return (target << ERROR_FRAC) - p
+
+    def _hinge_errors(self, labels: np.ndarray) -> np.ndarray:
+        """Spec 6.1, the multiclass hinge on V: every other output o with
+        ``V_o - V_label + margin > 0`` gets delta_o = -1 and the label +1 for each of them."""
+        cfg = self.config
+        v = self.layers[-1].a
+        rows = np.arange(self.batch)
+        margin = cfg.hinge_margin_q if self.fixed else cfg.hinge_margin
+        violates = (v - v[rows, labels][:, None] + margin) > 0
+        violates[rows, labels] = False
+        delta = -violates.astype(np.int64)
+        delta[rows, labels] = violates.sum(axis=1)
         return delta
 
     def hidden_errors(self, delta_out: np.ndarray) -> list[np.ndarray]:
@@ -439,7 +504,7 @@ class Network:
             delta = np.einsum("boi,bo->bi", fb, delta_out.astype(self.dtype))
             if cfg.rate_reg_shift is not None:
                 shortfall = cfg.rate_target - layer.count
-                delta = delta + (shortfall << (cfg.feedback.frac - cfg.rate_reg_shift) if self.fixed
+                delta = delta + (shortfall << (cfg.feedback.frac + cfg.error_frac - cfg.rate_reg_shift) if self.fixed
                                  else shortfall * 2.0 ** -cfg.rate_reg_shift)
             errors.append(delta)
         return errors
@@ -460,8 +525,11 @@ class Network:
                 self._update_weights(layer, delta, cfg.hidden_update_shift if self.fixed
                                      else cfg.lr_hidden_shift)
         out_delta = delta_out if self.fixed else delta_out.astype(np.float64)
-        self._update_weights(self.layers[-1], out_delta, cfg.output_update_shift if self.fixed
-                             else cfg.lr_output_shift)
+        if cfg.output_layer == "integrate":
+            self._update_integrate_output(out_delta)
+        else:
+            self._update_weights(self.layers[-1], out_delta, cfg.output_update_shift if self.fixed
+                                 else cfg.lr_output_shift)
         if cfg.learns_feedback:
             self._update_feedback(delta_out)
         return delta_out
@@ -478,10 +546,27 @@ class Network:
         layer.w = self._sat(np.broadcast_to(layer.w, product.shape) + step, self.config.weight, "weight")
         layer.w_float = None
 
+    def _update_integrate_output(self, delta_out: np.ndarray):
+        """Spec 6.3, integrate outputs: ``w_oi <- w_oi + eta * delta_o * n_i`` (the eligibility of
+        V_o is the hidden count n_i), stochastically rounded like every weight update."""
+        cfg, layer = self.config, self.layers[-1]
+        counts = self.layers[-2].count
+        product = delta_out[:, :, None] * counts[:, None, :]
+        if self.fixed:
+            product = product << cfg.weight.frac          # delta (error_frac) * n to weight words
+            draws = self._draw_round(product[0].size)
+            step = self._round_shift(product, cfg.output_update_shift, draws)
+        else:
+            step = self._round_shift(product.astype(np.float64), cfg.lr_output_shift, None)
+        layer.w = self._sat(np.broadcast_to(layer.w, product.shape) + step, cfg.weight, "weight")
+        layer.w_float = None
+
     def _update_feedback(self, delta_out: np.ndarray):
         """B_oi <- B_oi + alpha * (D_o p_i - B_oi) for hidden neurons that fired (SFDFA)."""
         cfg = self.config
-        grade_total = self.layers[-1].grade_total
+        out = self.layers[-1]
+        # D_o: the grades a spiking output emitted, or what an integrating one accumulated
+        grade_total = out.grade_sum if cfg.output_layer == "integrate" else out.grade_total
         for layer, k in zip(self.layers[:-1], range(len(self.feedback))):
             fb = self.feedback[k]
             p_sign = layer.perturbation / (cfg.grade.one if self.fixed else 1.0)
@@ -501,9 +586,32 @@ class Network:
         return [layer.w for layer in self.layers]
 
     def predict(self) -> np.ndarray:
-        """The class of each replica's last sample: the output neuron with the most spikes; a tie
-        goes to the lowest index (so a silent output layer answers class 0)."""
-        return np.argmax(self.layers[-1].count, axis=1)
+        """The class of each replica's last sample: the output neuron with the most spikes (the
+        largest V_o for integrate outputs); a tie goes to the lowest index (so a silent output
+        layer answers class 0)."""
+        out = self.layers[-1]
+        return np.argmax(out.a if self.config.output_layer == "integrate" else out.count, axis=1)
+
+
+def weights_as_floats(config: Config, words) -> list[np.ndarray]:
+    """Weight words (the chip's, the fixed-point model's: one integer array per layer) as the
+    reals they stand for, ``word / 2**weight.frac`` (what the float model takes)."""
+    return [np.asarray(w, dtype=np.float64) / config.weight.one for w in words]
+
+
+def weights_as_words(config: Config, floats, *, saturate: bool = False) -> list[np.ndarray]:
+    """Reals as weight words, rounded to the nearest (``np.rint``: halves to even). A value
+    outside the weight format raises ``ValueError`` naming the layer, unless ``saturate``."""
+    words = []
+    for k, w in enumerate(floats):
+        q = np.rint(np.asarray(w, dtype=np.float64) * config.weight.one)
+        fmt = config.weight
+        if not saturate and q.size and (q.min() < fmt.lo or q.max() > fmt.hi):
+            raise ValueError(f"weights[{k}] span {q.min() / fmt.one:g}..{q.max() / fmt.one:g}, "
+                             f"outside the weight format {fmt} ({fmt.lo / fmt.one:g}.."
+                             f"{fmt.hi / fmt.one:g})")
+        words.append(np.clip(q, fmt.lo, fmt.hi).astype(np.int64))
+    return words
 
 
 def _quantize(x: np.ndarray, fmt: Format) -> np.ndarray:

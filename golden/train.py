@@ -71,7 +71,8 @@ def replica(arrays, r: int) -> list[np.ndarray]:
 
 def layer_counts(config: Config, weights, feedback, pixels: np.ndarray, *, fixed: bool = True,
                  chunk: int = 500) -> list[np.ndarray]:
-    """Spike counts of every layer for every image, one (images, neurons) array per layer.
+    """Spike counts of every layer for every image, one (images, neurons) array per layer; for an
+    integrate output layer (``output_layer = "integrate"``) the last array is V_o, its score.
 
     Inference only, one replica's ``weights``/``feedback``; the images run in chunks that share
     the weights, as a batch of replicas of one network."""
@@ -80,7 +81,10 @@ def layer_counts(config: Config, weights, feedback, pixels: np.ndarray, *, fixed
         x = pixels[start:start + chunk]
         probe = Network(config, weights, feedback, fixed=fixed, batch=len(x), seed=None,
                         eligibility=False)
-        parts.append(probe.run(encode_images(config, x)).counts)
+        counts = probe.run(encode_images(config, x)).counts
+        if config.output_layer == "integrate":
+            counts[-1] = probe.layers[-1].a.copy()
+        parts.append(counts)
     return [np.concatenate([part[k] for part in parts]) for k in range(len(config.layers) - 1)]
 
 

@@ -47,8 +47,9 @@ import time
 from pathlib import Path
 
 from plasticore.golden.config import RULES, Config, ConfigError
-from plasticore.golden.presets import DATASET_SHAPES, DEFAULT_HIDDEN
-from plasticore.golden.resolve import parse_setting, resolve_config
+from plasticore.golden.presets import (DATASET_SHAPES, DEFAULT_HIDDEN, dataset_fields, rule_fields,
+                                      yield_schedule)
+from plasticore.golden.resolve import parse_setting, read_config_file, resolve_config
 
 __all__ = ["main", "build_parser", "resolve_config", "NotAvailable"]
 
@@ -57,6 +58,8 @@ PROG = "plasticore"
 #: inputs and classes of each dataset, known without loading it (checked after loading)
 
 TARGETS = ("golden", "sim", "emulator", "serial:PORT[@BAUD]")
+#: the boards of ``plasticore build`` (boards/build.py BOARDS; checked against it when used)
+BOARD_NAMES = ("icebreaker", "ulx3s-85f")
 
 
 class NotAvailable(RuntimeError):
@@ -109,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Plasticore: on-chip SFDFA learning for spiking neural networks on FPGAs.")
+    from plasticore import __version__
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     config_options = argparse.ArgumentParser(add_help=False)
@@ -127,13 +132,19 @@ def build_parser() -> argparse.ArgumentParser:
         "train", parents=[config_options], help="train on a dataset and report accuracies",
         description="Train one network per seed on a dataset, online (one sample at a time), and "
                     "report train and test accuracies.")
-    source = train.add_mutually_exclusive_group(required=True)
-    source.add_argument("--dataset", choices=sorted(DATASET_SHAPES))
+    source = train.add_mutually_exclusive_group()
+    source.add_argument("--dataset", choices=sorted(DATASET_SHAPES),
+                        help="the dataset (required unless --events, or --board picks one)")
     source.add_argument("--events", type=Path, metavar="FILE.npz",
                         help="train on spike events instead of a dataset (layout below)")
     train.add_argument("--target", type=_target, default="golden", metavar="TARGET",
                        help="golden (in-process golden model), sim (Verilated RTL), emulator "
                             "(Python board on a pty) or serial:PORT[@BAUD] (default golden)")
+    train.add_argument("--board", choices=BOARD_NAMES, metavar="BOARD",
+                       help="train the network the default bitstream of this board carries "
+                            f"({', '.join(BOARD_NAMES)}: layers, formats and every baked-in "
+                            "field, as `plasticore build BOARD [--config FILE]` builds it); "
+                            "--dataset defaults to the one that fits it")
     train.add_argument("--epochs", type=positive_int, default=1, metavar="N")
     train.add_argument("--limit", type=positive_int, metavar="N", help="use the first N training samples")
     train.add_argument("--test-limit", type=positive_int, metavar="N", help="use the first N test samples")
@@ -170,7 +181,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="take the layer sizes from this dataset (default: Config defaults)")
     config.set_defaults(handler=_cmd_config)
 
-    from plasticore.boards import build as board_build
+    try:
+        from plasticore.boards import build as board_build
+    except ImportError as error:  # a lean install: the [build] extra is missing
+        build = commands.add_parser("build", help="build a bitstream (needs the [build] extra)")
+        build.add_argument("rest", nargs=argparse.REMAINDER)
+        missing = f"plasticore build needs the [build] extra: pip install 'plasticore[build]' ({error})"
+
+        def unavailable(args, argv):
+            raise NotAvailable(missing)
+        build.set_defaults(handler=unavailable)
+        return parser
     build = commands.add_parser(
         "build", help="build a bitstream for a board and report utilisation, Fmax and throughput",
         description=board_build.__doc__.split("\n\n")[0])
@@ -181,8 +202,76 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --- commands -------------------------------------------------------------------------------------------
 def _config_of(args, shape=None) -> Config:
+    if getattr(args, "board", None) is not None:
+        return board_run_config(args.board, args.dataset, config_file=args.config,
+                                settings=args.settings, rule=args.rule, hidden=args.hidden)
     return resolve_config(args.dataset, hidden=args.hidden, config_file=args.config,
                           settings=args.settings, rule=args.rule, shape=shape)
+
+
+def _board(name: str):
+    try:
+        from plasticore.boards.build import BOARDS
+    except ImportError as error:
+        raise NotAvailable(f"--board needs the board descriptions of plasticore.boards, which "
+                           f"import Amaranth today: pip install 'plasticore[build]' ({error})") from None
+    if name not in BOARDS:
+        raise NotAvailable(f"unknown board {name!r}; known: {', '.join(sorted(BOARDS))}")
+    return BOARDS[name]
+
+
+def board_dataset(name: str) -> str:
+    """The dataset whose inputs and classes the board's default network takes."""
+    layers = _board(name).layers
+    for dataset in ("digits", "mnist14", *sorted(DATASET_SHAPES)):
+        if DATASET_SHAPES[dataset] == (layers[0], layers[-1]):
+            return dataset
+    raise NotAvailable(f"no dataset has the {layers[0]} inputs and {layers[-1]} classes of "
+                       f"board {name!r}")
+
+
+def board_run_config(name: str, dataset: str | None = None, *, config_file=None, settings=(),
+                     rule: str | None = None, hidden: int | None = None) -> Config:
+    """The configuration of ``plasticore train --board NAME``: every field the board's bitstream
+    bakes in exactly as ``plasticore build NAME [--config FILE]`` resolves it, so the board
+    accepts it (board_hash); learning rates and initial weights (``Config.RUNTIME_FIELDS``) from
+    the dataset's preset when the board's hidden width is the preset's (else Config's) unless the
+    file names them, then ``--set``. ``--set``, ``--rule`` or ``--hidden`` that would change a baked-in field are
+    refused: they need a bitstream built with that configuration (``--config FILE`` on both)."""
+    from plasticore.boards.build import resolve
+
+    base = resolve(_board(name), config_file)
+    baked = {k: v for k, v in base.to_dict().items() if k not in Config.RUNTIME_FIELDS}
+    data = base.to_dict()
+    if dataset is not None:
+        inputs, classes = DATASET_SHAPES[dataset]
+        if (inputs, classes) != (base.n_inputs, base.n_outputs):
+            raise ConfigError(f"board {name!r} carries layers {list(base.layers)}; dataset "
+                              f"{dataset!r} has {inputs} inputs and {classes} classes (the board "
+                              f"takes --dataset {board_dataset(name)})")
+        if base.hidden_sizes == (DEFAULT_HIDDEN[dataset],):
+            preset = dataset_fields(dataset)
+            preset.update(rule_fields(dataset, base.rule))
+            from_file = set(read_config_file(config_file)) if config_file is not None else set()
+            data.update({k: v for k, v in preset.items()
+                         if k in Config.RUNTIME_FIELDS and k not in from_file})
+    if rule is not None and rule != base.rule:
+        raise ConfigError(f"board {name!r} is built for rule {base.rule!r}; --rule {rule} needs a "
+                          f"bitstream built for it (plasticore build {name} --config FILE)")
+    if hidden is not None and (hidden,) != base.hidden_sizes:
+        raise ConfigError(f"board {name!r} carries layers {list(base.layers)}; --hidden {hidden} "
+                          f"needs a bitstream built for it (plasticore build {name} --config FILE)")
+    changed = resolve_config(shape=(base.n_inputs, base.n_outputs), settings=settings).to_dict()
+    defaults = resolve_config(shape=(base.n_inputs, base.n_outputs)).to_dict()
+    for key, value in changed.items():
+        if value != defaults[key]:
+            if key in baked:
+                raise ConfigError(f"--set {key}: board {name!r} bakes {key} into its bitstream; "
+                                  f"build one with it (plasticore build {name} --config FILE) "
+                                  f"and train with the same --config")
+            data[key] = value
+    yield_schedule(data, {key.partition(".")[0] for key, _ in settings})
+    return Config.from_dict(data)
 
 
 def _cmd_config(args, argv) -> int:
@@ -202,6 +291,13 @@ def _cmd_train(args, argv) -> int:
     from plasticore.golden import datasets
     from plasticore.golden.train import train
 
+    if args.dataset is None and args.events is None:
+        if args.board is None:
+            raise NotAvailable("train needs --dataset or --events (or --board, which picks the "
+                               "dataset that fits that board)")
+        args.dataset = board_dataset(args.board)
+    if args.board is not None and args.events is not None:
+        raise NotAvailable("--board trains a dataset (its network's inputs), not --events")
     if _on_board(args):
         return _cmd_train_board(args, argv)
     config = _config_of(args)

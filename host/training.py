@@ -112,17 +112,23 @@ An events file is an .npz with, for each split S in (train, test):
   S_index   int64 offsets, one more than samples: sample i is S_events[S_index[i]:S_index[i+1]];
   S_labels  int64 labels, one per sample (0..n_classes-1);
 and optionally the int scalars n_inputs and n_classes (default: max x + 1, max label + 1).
-Events must fall in the configuration's n_steps; a (t, x) pair may occur once per sample."""
+Events must fall in the configuration's n_steps; a (t, x) pair may occur once per sample.
+With a sensor_size array the file is in Tonic layout instead: raw x, y, t, p as Tonic gives
+them, binned onto the steps at load (host/events.py, TONIC_LAYOUT)."""
 
 
 def read_events(path) -> EventsFile:
-    """Read an events file (layout: :data:`EVENTS_LAYOUT`); raises ValueError naming the key."""
+    """Read an events file (layout: :data:`EVENTS_LAYOUT`, or Tonic's with a ``sensor_size``:
+    ``host.events.read_tonic_events``); raises ValueError naming the key."""
     path = Path(path)
     try:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:
         raise ValueError(f"cannot read events file {path}: {error}") from None
     with data:
+        if "sensor_size" in data.files:  # raw events as Tonic gives them: host/events.py bins them
+            from .events import read_tonic_events
+            return read_tonic_events(path)
         parts = {}
         for split in ("train", "test"):
             for key in ("events", "index", "labels"):

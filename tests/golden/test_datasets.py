@@ -71,6 +71,54 @@ def test_digits_split_is_stratified_and_seeded():
     assert np.all(np.abs(train_share - 0.8) < 0.02)
 
 
+def test_digits_split_equals_scikit_learns():
+    """The split written out in datasets.stratified_split is scikit-learn's, seed for seed."""
+    sklearn = pytest.importorskip("sklearn.model_selection")
+    digits = load("digits")
+    all_digits = np.concatenate([digits.y_train, digits.y_test])
+    for seed in (0, 1, 7):
+        for y in (all_digits, digits.y_train):  # the real labels, and another set
+            index = np.arange(len(y))
+            theirs = sklearn.train_test_split(index, test_size=0.2, stratify=y, random_state=seed)
+            ours = datasets.stratified_split(y, 0.2, seed)
+            np.testing.assert_array_equal(ours[0], theirs[0])
+            np.testing.assert_array_equal(ours[1], theirs[1])
+
+
+def hide_sklearn(monkeypatch):
+    """Make datasets believe scikit-learn is not installed."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "sklearn" else real(name, *a))
+
+
+def test_digits_without_scikit_learn_from_the_cache(tmp_path, monkeypatch):
+    wanted = load("digits", seed=3)
+    hide_sklearn(monkeypatch)
+    (tmp_path / "digits").mkdir()
+    bundled = datasets._digits_file(tmp_path)  # scikit-learn hidden: downloads the pinned wheel
+    assert (tmp_path / "digits" / "digits.csv.gz").read_bytes() == bundled
+    forbid_subprocess(monkeypatch)
+    monkeypatch.setenv("PLASTICORE_DATA", str(tmp_path))
+    again = load("digits", seed=3)
+    np.testing.assert_array_equal(again.x_train, wanted.x_train)
+    np.testing.assert_array_equal(again.y_test, wanted.y_test)
+    (tmp_path / "digits" / "digits.csv.gz").write_bytes(b"not it")
+    with pytest.raises(ChecksumMismatch, match="digits.csv.gz: expected 09f66e6d"):
+        load("digits")
+
+
+def test_digits_download_failure_explains(tmp_path, monkeypatch):
+    hide_sklearn(monkeypatch)
+    monkeypatch.setattr(subprocess, "run", lambda command, **kw: subprocess.CompletedProcess(
+        command, 1, "", "ERROR: network unreachable"))
+    with pytest.raises(DatasetUnavailable, match=r"(?s)scikit-learn==1\.5\.2.*network unreachable"
+                                                  r".*PLASTICORE_DATA"):
+        load("digits", cache_dir=tmp_path)
+
+
 def test_arrays_are_read_only():
     digits = load("digits")
     with pytest.raises(ValueError, match="read-only"):
@@ -160,6 +208,15 @@ def test_mnist_download_failure_explains_how_to_get_it(tmp_path, monkeypatch):
     assert "PLASTICORE_DATA" in message
 
 
+def test_mnist14_is_mnist_halved(mnist):
+    small = load("mnist14")
+    assert small.name == "mnist14" and small.shape == (14, 14) and small.n_inputs == 196
+    assert small.x_train.shape == (60000, 196) and small.x_test.shape == (10000, 196)
+    np.testing.assert_array_equal(small.y_test, mnist.y_test)
+    block = mnist.x_test[5].reshape(28, 28)[8:10, 12:14].astype(int)
+    assert small.x_test[5].reshape(14, 14)[4, 6] == (block.sum() + 2) // 4
+
+
 # --- Fashion-MNIST ------------------------------------------------------------------------------
 
 
@@ -173,8 +230,24 @@ def test_fashion_mnist_sizes_and_balanced_classes():
 
 def test_fashion_mnist_missing_package_says_apt_get(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "FASHION_MNIST_DIR", tmp_path / "absent")
-    with pytest.raises(DatasetUnavailable, match="apt-get install -y dataset-fashion-mnist"):
-        load("fashion-mnist")
+    with pytest.raises(DatasetUnavailable, match="apt-get install -y dataset-fashion-mnist") as caught:
+        load("fashion-mnist", cache_dir=tmp_path)
+    assert str(tmp_path / "fashion-mnist") in str(caught.value)
+
+
+def test_fashion_mnist_from_plasticore_data(tmp_path, monkeypatch):
+    """PLASTICORE_DATA/fashion-mnist/ is read first, plain or gzipped IDX files alike."""
+    folder = tmp_path / "fashion-mnist"
+    folder.mkdir()
+    for k, path in enumerate(sorted(datasets.FASHION_MNIST_DIR.glob("*.gz"))):
+        if k % 2:
+            shutil.copy(path, folder)
+        else:
+            (folder / path.stem).write_bytes(gzip.decompress(path.read_bytes()))
+    monkeypatch.setattr(datasets, "FASHION_MNIST_DIR", tmp_path / "absent")
+    monkeypatch.setenv("PLASTICORE_DATA", str(tmp_path))
+    fashion = load("fashion-mnist")
+    assert fashion.x_test.shape == (10000, 784)
 
 
 def test_fashion_mnist_altered_file_names_file(tmp_path, monkeypatch):
@@ -184,14 +257,14 @@ def test_fashion_mnist_altered_file_names_file(tmp_path, monkeypatch):
     altered.write_bytes(gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x00"))
     monkeypatch.setattr(datasets, "FASHION_MNIST_DIR", tmp_path)
     with pytest.raises(ChecksumMismatch, match=rf"{altered} \(decompressed\): expected 15d48437"):
-        load("fashion-mnist")
+        load("fashion-mnist", cache_dir=tmp_path / "empty")
 
 
 # --- names, IDX and command line ----------------------------------------------------------------
 
 
 def test_unknown_dataset_lists_known_names():
-    with pytest.raises(ValueError, match=r"unknown dataset 'emnist'.*digits, mnist, fashion-mnist"):
+    with pytest.raises(ValueError, match=r"unknown dataset 'emnist'.*digits, mnist, mnist14, fashion-mnist"):
         load("emnist")
 
 
