@@ -8,12 +8,13 @@ clocks and cycle model (``chip/cycles.py``).
 * ``"sequenced"``: :class:`~.seqcore.SequencedCore`, one datapath and one multiplier (the iCE40
   UP5K, where the others do not fit).
 
-:func:`core_model` (the pure-Python model, no circuit) is ``chip.cycles.core_model``.
+:func:`core_model` is a core used for its Python side (memory map, word layouts, cycle model),
+as the testbenches need it; the host's model, without Amaranth, is ``chip.cycles.core_model``.
 """
 
 from __future__ import annotations
 
-from plasticore.chip.cycles import CORE_KINDS, check_kind, core_model
+from plasticore.chip.cycles import CORE_KINDS, check_kind
 from plasticore.golden.config import Config
 
 from .core import Core
@@ -29,3 +30,12 @@ def make_core(config: Config, kind: str = "pipelined") -> CoreBase:
     if kind == "sequenced":
         return SequencedCore(config)
     return Core(config, compact=kind == "compact")
+
+
+def core_model(config: Config, kind: str = "pipelined") -> CoreBase:
+    """A core of ``kind`` used only for its pure-Python side (memory map, layouts, cycle model),
+    never elaborated."""
+    check_kind(kind)
+    if kind == "sequenced":
+        return SequencedCore.model(config)
+    return Core.model(config, compact=kind == "compact")
