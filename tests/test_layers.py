@@ -24,6 +24,9 @@ ALLOWED = {
     "boards": {"golden", "chip", "rtl", "boards"},
     "host": {"golden", "chip", "host"},
 }
+#: the folders mapped onto plasticore.* (``plasticore/`` itself, the version and the API, sits on
+#: top and imports nothing when imported)
+PACKAGES = {"golden", "chip", "rtl", "host", "boards", "baselines"}
 #: (file, package) imports inside a function, on purpose: what the function builds or runs
 LAZY_UPWARDS = {
     ("host/cli.py", "boards"),        # `plasticore build`
@@ -46,7 +49,7 @@ def _imports(path: Path):
             continue
         for name in names:
             parts = name.split(".")
-            if parts[0] == "plasticore" and len(parts) > 1:
+            if parts[0] == "plasticore" and len(parts) > 1 and parts[1] in PACKAGES:
                 found.add((parts[1], id(node) in top))
             elif parts[0] in ("amaranth", "amaranth_boards"):
                 found.add(("amaranth", id(node) in top))
