@@ -71,6 +71,8 @@ class PipelinedCycles(MemoryMap):
             raise TypeError(f"compact must be a bool, not {compact!r}")
         super().__init__(config)
         self.compact = compact
+        #: the kind of core (``CORE_KINDS``)
+        self.kind = "compact" if compact else "pipelined"
         if compact:
             self.READ_LATENCY, self.READ_DELAY = 1, 0
             self.SMALL_READ_LATENCY = self.LIST_READ_LATENCY = 1
@@ -174,6 +176,7 @@ class SequencedCycles(MemoryMap):
     SMALL_READ_LATENCY = 1
     LIST_READ_LATENCY = 1
     compact = True
+    kind = "sequenced"
 
     def sample_cycles(self, grad_dirty: bool = False) -> int:
         """Clocks from the transfer of ``SAMPLE`` to ``done``: the clear visits ``0 ..

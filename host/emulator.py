@@ -44,7 +44,8 @@ import tty
 import numpy as np
 
 from plasticore.chip import protocol as P
-from plasticore.chip.boardspec import DEFAULT_BAUD, DEFAULT_CLK_HZ, RX_WINDOW, BoardSpec, divisor
+from plasticore.chip.boardspec import (DEFAULT_BAUD, DEFAULT_CLK_HZ, REFERENCE_KIND, RX_WINDOW,
+                                       BoardSpec, divisor)
 from plasticore.chip.memmap import Mem, MemoryMap, flags_word
 from plasticore.chip.protocol import ErrorCode, Op
 from plasticore.golden.config import Config
@@ -153,10 +154,12 @@ def power_up_network(config: Config) -> Network:
     return net
 
 
-def identity_of(config: Config, *, clk_hz: int = DEFAULT_CLK_HZ,
+def identity_of(config: Config, core: MemoryMap | None = None, *, clk_hz: int = DEFAULT_CLK_HZ,
                 baud_divisor: int = DEFAULT_BAUD_DIVISOR, rx_window: int = RX_WINDOW) -> P.Identity:
-    """The IDENTIFY reply of a board built for ``config`` (``chip.boardspec.BoardSpec``)."""
-    spec = BoardSpec(config, clk_hz=clk_hz, rx_window=rx_window)
+    """The IDENTIFY reply of a board built for ``config`` (``chip.boardspec.BoardSpec``) with
+    ``core``'s kind of core (a cycle model or a core: its ``kind``; the pipelined one without)."""
+    spec = BoardSpec(config, core=getattr(core, "kind", REFERENCE_KIND), clk_hz=clk_hz,
+                     rx_window=rx_window)
     return spec.identity(baud_divisor=baud_divisor)
 
 
