@@ -74,8 +74,7 @@ from plasticore.baselines.rules import RULES  # noqa: E402
 from plasticore.baselines.train import train_rule  # noqa: E402
 from plasticore.golden import datasets  # noqa: E402
 from plasticore.golden.config import Config  # noqa: E402
-from plasticore.golden.presets import dataset_fields  # noqa: E402
-from plasticore.host.cli import parse_setting  # noqa: E402
+from plasticore.golden.resolve import parse_setting, resolve_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -240,7 +239,7 @@ def parse_args(argv=None):
 
 def parse_sets(items):
     """``--set FIELD=VALUE`` items as a dict of Config fields (None when there are none), parsed
-    like ``plasticore train --set`` (``host.cli.parse_setting``: JSON, ``None``, else a string).
+    like ``plasticore train --set`` (``golden.resolve.parse_setting``: JSON, ``None``, else a string).
     Refuses an unknown field or an item without ``=``."""
     fields = {f.name for f in dataclasses.fields(Config)}
     changes = {}
@@ -263,8 +262,8 @@ DIGITS_HIDDEN = 64
 def config_for(dataset, hidden=None, changes=None):
     """The golden Config of ``dataset`` (preset, ``hidden`` width; digits: ``DIGITS_HIDDEN``)
     with the ``--set`` changes."""
-    cfg = Config(**dataset_fields(dataset, DIGITS_HIDDEN if dataset == "digits" else hidden))
-    return cfg.replace(**changes) if changes else cfg
+    hidden = DIGITS_HIDDEN if dataset == "digits" else hidden
+    return resolve_config(dataset, hidden=hidden, settings=(changes or {}).items())
 
 
 def settings(args, dataset):

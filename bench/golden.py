@@ -72,9 +72,9 @@ from plasticore.golden.config import Config, ConfigError  # noqa: E402
 RULES = ("sfdfa", "dfa", "readout")
 ARITHMETICS = ("fixed", "float")
 RULE_LABELS = {"sfdfa": "SFDFA", "dfa": "DFA", "readout": "readout"}
-from plasticore.golden.presets import (DATASET_SHAPES, DEFAULT_HIDDEN, dataset_fields,  # noqa: E402
-                                      rule_fields, yield_schedule)
-from plasticore.host.cli import parse_setting, positive_int  # noqa: E402
+from plasticore.golden.presets import DATASET_SHAPES, DEFAULT_HIDDEN  # noqa: E402
+from plasticore.golden.resolve import parse_setting, resolve_config  # noqa: E402
+from plasticore.host.cli import positive_int  # noqa: E402
 
 #: the datasets the benchmark knows (their shapes and presets: golden/presets.py)
 DATASETS = ("digits", "mnist")
@@ -144,7 +144,7 @@ def _dataset_list(text: str) -> list[str]:
 
 
 def parse_overrides(items: list[str]) -> dict:
-    """``k=v`` strings to a dict (``host.cli.parse_setting``), reserved fields refused."""
+    """``k=v`` strings to a dict (``golden.resolve.parse_setting``), reserved fields refused."""
     overrides = {}
     for item in items:
         try:
@@ -204,17 +204,14 @@ def dataset_settings(args) -> dict:
             hidden, epochs, limit, test_limit = (args.hidden_mnist, args.mnist_epochs,
                                                  args.mnist_limit, args.mnist_test_limit)
         settings[name] = {"layers": [inputs, hidden, classes], "epochs": epochs,
-                          "fields": dataset_fields(name, hidden),
                           "limit": limit, "test_limit": test_limit}
     return settings
 
 
-def row_config(layers, rule: str, overrides: dict) -> Config:
-    base = Config(layers=tuple(layers), rule=rule)
-    try:
-        return Config.from_dict({**base.to_dict(), **overrides})
-    except TypeError as error:  # e.g. a Format given as a dict with unknown keys
-        raise ConfigError(str(error)) from None
+def row_config(dataset: str, hidden: int, rule: str, overrides: dict) -> Config:
+    """A row's configuration: the one resolution of every entry point (``golden/resolve.py``),
+    the ``--set`` overrides taking the place of the command line's."""
+    return resolve_config(dataset, hidden=hidden, settings=overrides.items(), rule=rule)
 
 
 def check_row(config: Config, fixed: bool) -> None:
@@ -295,9 +292,7 @@ def make_specs(args, settings: dict, overrides: dict) -> list[dict]:
     specs = []
     for name, s in settings.items():
         for rule in RULES:
-            fields = {**s["fields"], **rule_fields(name, rule), **overrides}
-            yield_schedule(fields, overrides)
-            config = row_config(s["layers"], rule, fields)
+            config = row_config(name, s["layers"][1], rule, overrides)
             for arithmetic in ARITHMETICS:
                 check_row(config, arithmetic == "fixed")
                 specs.append({"dataset": name, "rule": rule, "arithmetic": arithmetic,

@@ -45,7 +45,7 @@ import serial
 from plasticore.golden import datasets
 from plasticore.golden.config import Config
 from plasticore.golden.train import encode_images
-from plasticore.host import protocol as P
+from plasticore.chip import protocol as P
 from plasticore.host.board import GoldenBoard, LinkBoard
 from plasticore.host.simboard import DEFAULT_CLK_HZ, SimulatedBoard
 

@@ -6,9 +6,9 @@ Run it as a script (``bench`` is not a package)::
     python bench/rtl.py                       # 50 digits per configuration
     python bench/rtl.py --samples 10 --out /tmp/rtl-bench
 
-No simulation runs here. The clocks come from the core's own cycle model, ``Core.step_cycles``
-/ ``Core.step_timing`` (every ``STEP``) and ``Core.learn_cycles`` (every ``LEARN``): pure Python
-functions that ``tests/rtl/test_core.py`` and the cocotb digits training run (``sim/tb_core.py``)
+No simulation runs here. The clocks come from the core's own cycle model (``chip/cycles.py``):
+``step_cycles`` / ``step_timing`` (every ``STEP``) and ``learn_cycles`` (every ``LEARN``), pure
+Python functions that ``tests/rtl/test_core.py`` and the cocotb digits training run (``sim/tb_core.py``)
 assert clock for clock against simulation of the core, for every step and every ``LEARN``. The
 activity that drives the model is the golden model's (``Network(config, fixed=True, seed=0)``,
 the contract the RTL is bit-exact with): the first ``--samples`` training digits of
@@ -17,7 +17,7 @@ every sample (``Network.learn``), exactly the sequence the cocotb training run s
 Per step the benchmark records the input events and the spiking neurons of every layer and hands
 them to the cycle model.
 
-``SAMPLE`` (the per-sample clear) is ``Core.sample_cycles()`` (clean ``GRAD``: an
+``SAMPLE`` (the per-sample clear) is ``sample_cycles()`` (clean ``GRAD``: an
 ``sfdfa``/``dfa`` ``LEARN`` leaves it clean), asserted for every sample by the cocotb training
 run; reported in its own column.
 
@@ -49,8 +49,7 @@ from plasticore.golden.config import Config
 from plasticore.golden.network import Network
 from plasticore.golden.train import encode_images
 from plasticore.host.cli import positive_int
-from plasticore.rtl.core import Core
-from plasticore.rtl.kinds import core_model
+from plasticore.chip.cycles import core_model
 
 CONFIG_LAYERS = ((64, 32, 10), (64, 64, 10))
 #: networks also measured on the other kinds of core (``rtl/kinds.py``): the compact core (no
@@ -88,12 +87,12 @@ SWEEP_COLUMNS = ("N", "J", "K", "S", "step clk", "loop", "trace", "elig end", "i
 
 
 # --- cycle model on golden activity ---------------------------------------------------------------
-def sample_clear_cycles(core: Core) -> int:
+def sample_clear_cycles(core) -> int:
     """SAMPLE clocks (transfer to done) with a clean GRAD memory: CLEAR visits 0 .. clr_end."""
     return core.sample_cycles()
 
 
-def learn_words(core: Core) -> int:
+def learn_words(core) -> int:
     cfg = core.config
     words = core.n_weights if cfg.learns_hidden else core.n_weights - core.weight_base[-1]
     return words + (core.n_feedback if cfg.learns_feedback else 0)
@@ -202,7 +201,7 @@ def sweep_points():
 
 
 def sweep_row(n: int, j: int, k: int, s: int) -> dict:
-    core = Core.model(Config(layers=(j, n), rule="readout"))  # timing of a STEP ignores the rule
+    core = core_model(Config(layers=(j, n), rule="readout"))  # timing of a STEP ignores the rule
     spikers = sorted({(q * n) // s for q in range(s)}) if s else []
     timing = core.step_timing([k], [spikers])["layers"][0]
     clocks = core.step_cycles([k], [spikers])

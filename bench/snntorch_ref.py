@@ -40,13 +40,13 @@ import torch  # noqa: E402
 from plasticore.baselines.snntorch_ref import VARIANTS, train_snntorch  # noqa: E402
 from plasticore.baselines.train import train_rule  # noqa: E402
 from plasticore.golden import datasets  # noqa: E402
-from plasticore.host.cli import load_script  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-# bench/baselines.py as a module (its defaults, LR_HIDDEN and config_for are the protocol)
-BB = load_script(Path(__file__).with_name("baselines.py"), "_bench_baselines")
+# bench/baselines.py, beside this script (the first entry of sys.path), as a module: its
+# defaults, LR_HIDDEN and config_for are the protocol
+import baselines as BB  # noqa: E402
 DEFAULTS = BB.parse_args([])
 
 

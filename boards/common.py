@@ -23,15 +23,12 @@ from amaranth import Elaboratable, Module, Signal
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
+from plasticore.chip.boardspec import DEFAULT_BAUD, RX_WINDOW
 from plasticore.golden.config import Config
 
 __all__ = ["Board", "BoardTop", "ice40_pll", "ecp5_pll", "power_on_reset", "read_nextpnr_report",
            "throughput", "DEFAULT_BAUD", "RX_WINDOW"]
 
-#: the host's default (``plasticore train --target serial:PORT``); faster: ``--baud`` here and
-#: ``serial:PORT@BAUD`` there
-DEFAULT_BAUD = 115200
-RX_WINDOW = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,18 +174,18 @@ def parse_timing_log(text: str) -> dict:
 
 # --- throughput from the core's cycle model ---------------------------------------------------------
 def throughput(config: Config, clk_hz: float, samples: int = 20, *, core: str = "pipelined") -> dict:
-    """Clocks per training sample from ``Core.step_cycles`` / ``Core.learn_cycles`` driven by the
+    """Clocks per training sample from the cycle model (``chip/cycles.py``) driven by the
     golden model's activity (``Network(config, fixed=True, seed=0)``, online learning, like
     ``bench/rtl.py``) on the first ``samples`` training digits (64 inputs) or, for other input
     sizes, on random 8-bit images of that size with the digits' share of dark pixels (stated
     in ``activity``); turned into synaptic operations and samples per second at ``clk_hz``.
-    ``core``: the kind of core whose cycle model counts (``rtl/kinds.py``)."""
+    ``core``: the kind of core whose cycle model counts (``chip/cycles.py``)."""
     import numpy as np
 
     from plasticore.golden import datasets
     from plasticore.golden.network import Network
     from plasticore.golden.train import encode_images
-    from plasticore.rtl.kinds import core_model
+    from plasticore.chip.cycles import core_model
 
     kind, core = core, core_model(config, core)
     net = Network(config, fixed=True, seed=0)

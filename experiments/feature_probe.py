@@ -35,7 +35,10 @@ import numpy as np
 from plasticore.golden import datasets
 from plasticore.golden import train as golden_train
 from plasticore.golden.network import Network
+from plasticore.golden.resolve import resolve_config
 from plasticore.host import cli
+
+from expkit import experiment_parser
 
 
 def hidden_counts(network_config, weights, feedback, pixels, *, fixed: bool = True,
@@ -59,7 +62,7 @@ def probe_accuracy(train_features, y_train, test_features, y_test, *, max_iter: 
 
 
 def run(args, argv, network_class=Network) -> dict:
-    config = cli.resolve_config(args.dataset, hidden=args.hidden_size, settings=args.settings,
+    config = resolve_config(args.dataset, hidden=args.hidden_size, settings=args.settings,
                                 rule=args.rule)
     data = datasets.load(args.dataset)
     x_train, y_train = data.x_train[:args.limit], data.y_train[:args.limit]
@@ -144,7 +147,7 @@ def report(record: dict, args) -> None:
 
 
 def build_parser():
-    p = cli.experiment_parser(__doc__.split("\n\n")[0], epochs=1)
+    p = experiment_parser(__doc__.split("\n\n")[0], epochs=1)
     p.add_argument("--plot", type=Path, metavar="PNG", help="write the per-seed bar chart here")
     p.add_argument("--from-json", type=Path, metavar="FILE",
                    help="redraw --plot from a results file of this script instead of training")

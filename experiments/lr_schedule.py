@@ -34,7 +34,10 @@ from pathlib import Path
 from plasticore.golden import datasets
 from plasticore.golden import train as golden_train
 from plasticore.golden.config import Config
+from plasticore.golden.resolve import resolve_config
 from plasticore.host import cli
+
+from expkit import experiment_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,7 +88,7 @@ def train_scheduled(base: Config, data, *, epochs: int, seeds, hidden: dict[int,
 
 
 def run(args, argv) -> dict:
-    base = cli.resolve_config(args.dataset, hidden=args.hidden_size,
+    base = resolve_config(args.dataset, hidden=args.hidden_size,
                               settings=args.settings, rule=args.rule)
     hidden, output = parse_schedule(args.hidden), parse_schedule(args.output)
     data = datasets.load(args.dataset)
@@ -135,7 +138,7 @@ def check(args) -> int:
 
 
 def build_parser():
-    p = cli.experiment_parser(__doc__.split("\n\n")[0], epochs=10)
+    p = experiment_parser(__doc__.split("\n\n")[0], epochs=10)
     p.add_argument("--hidden", help="schedule of lr_hidden_shift, EPOCH:SHIFT,... (default: constant)")
     p.add_argument("--output", help="schedule of lr_output_shift, EPOCH:SHIFT,... (default: constant)")
     p.add_argument("--check", action="store_true", help="run the reproduction check and exit")

@@ -22,7 +22,7 @@ Both are what a chip could do cheaply (one running mean per hidden neuron; the l
 spike bitmap). Neither is in docs/spec.md: the network here is a subclass of the golden
 ``Network`` that keeps each sample's input counts and changes only the end-of-sample sequence,
 so with both options off it *is* the golden model
-(``tests/golden/test_rate_control.py`` checks that, and each term against a direct computation).
+(``tests/experiments/test_rate_control.py`` checks that, and each term against a direct computation).
 Training, evaluation and the probe are ``experiments/feature_probe.py``'s: chip accuracy, the
 hidden layer's linear probe (random vs trained) and silent fractions, per seed.
 
@@ -41,9 +41,10 @@ from pathlib import Path
 import numpy as np
 
 from plasticore.golden.network import Network
-from plasticore.host import cli
 
-feature_probe = cli.load_script(Path(__file__).resolve().with_name("feature_probe.py"))
+from expkit import load_script
+
+feature_probe = load_script(Path(__file__).resolve().with_name("feature_probe.py"))
 
 
 def rate_control_network(*, running_rate: int | None = None, silent_lift: int | None = None):

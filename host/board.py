@@ -24,20 +24,19 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from plasticore.chip import protocol as P
+from plasticore.chip.boardspec import DEFAULT_BAUD, board_kind
+from plasticore.chip.memmap import Mem, MemoryMap, flags_word
+from plasticore.chip.protocol import ErrorCode, Op
 from plasticore.golden.config import RATE_FIELDS, Config
 from plasticore.golden.network import FLAG_NAMES
-from plasticore.rtl.core import Core, Mem
-from plasticore.rtl.golden_view import golden_flags
 
-from . import protocol as P
 from .emulator import CoreMemory, identity_of, power_up_network
-from .protocol import ErrorCode, Op
 
 __all__ = ["Board", "GoldenBoard", "LinkBoard", "open_board", "LinkError", "BoardError",
            "LinkTimeout", "BoardDisconnected", "BoardMismatch", "TargetUnavailable", "DEFAULT_BAUD",
            "Mem", "parse_serial_target"]
 
-DEFAULT_BAUD = 115200
 DEFAULT_TIMEOUT = 5.0
 
 
@@ -91,7 +90,8 @@ def _check_label(config: Config, label):
 
 
 class Board(abc.ABC):
-    """A Plasticore core the host can drive. Words are raw access-port words (``Core.encode``)."""
+    """A Plasticore core the host can drive. Words are raw access-port words (``MemoryMap.encode``,
+    ``chip/memmap.py``)."""
 
     config: Config
     identity: P.Identity
@@ -100,7 +100,7 @@ class Board(abc.ABC):
 
     def __init__(self, config: Config):
         self.config = config
-        self.core = Core.model(config)
+        self.core = MemoryMap(config)
         self.memory_depth = {Mem.WEIGHT: self.core.n_weights, Mem.STATE: self.core.n_neurons,
                              Mem.TRACE: self.core.n_traces, Mem.PERTURB: self.core.n_hidden,
                              Mem.GRAD: self.core.n_weights, Mem.FEEDBACK: self.core.n_feedback}
@@ -192,7 +192,7 @@ class Board(abc.ABC):
         return self._decode_counts(self.read(Mem.STATE, 0, n))
 
     def _decode_counts(self, words) -> np.ndarray:
-        field = self.core.state_layout["count"]
+        field = self.core.field(Mem.STATE, "count")
         raw = np.array(words, dtype=object)
         return np.array([(int(w) >> field.offset) & ((1 << field.width) - 1) for w in raw],
                         dtype=np.int64)
@@ -263,7 +263,7 @@ class GoldenBoard(Board):
         super().__init__(config)
         self.net = power_up_network(config)
         self.memory = CoreMemory(config, self.net, self.core)
-        self.identity = identity_of(config, self.core)
+        self.identity = identity_of(config)
         self._status = P.Status()
 
     def identify(self) -> P.Identity:
@@ -317,7 +317,7 @@ class GoldenBoard(Board):
                 self.net.flags[name][:] = False
 
     def status(self) -> P.Status:
-        self._status.flags = golden_flags(self.net)
+        self._status.flags = flags_word(self.net)
         self._status.step = self.net.step_index & 0xFF
         snapshot = P.Status(**vars(self._status))
         self._status.frames += 1
@@ -451,7 +451,9 @@ class LinkBoard(Board):
             raise BoardMismatch(f"the board on {self.name} speaks protocol version {ident.version}; "
                                 f"this host speaks version {P.VERSION}")
         cfg = self.config
-        if ident.board_hash != cfg.board_hash:
+        #: the kind of core on the board (its board_hash says, ``chip.boardspec.board_kind``)
+        self.core_kind = board_kind(cfg, ident.board_hash)
+        if self.core_kind is None:
             core = ("its core_hash differs too (layer sizes or number formats differ: "
                     f"board {ident.core_hash}, configuration {cfg.core_hash})"
                     if ident.core_hash != cfg.core_hash else

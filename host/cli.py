@@ -15,7 +15,8 @@ Subcommands:
 ``plasticore config``
     Print the resolved configuration as JSON together with its ``hash`` and ``core_hash``.
 
-Configuration resolution (both subcommands), each layer overriding the previous one:
+Configuration resolution (both subcommands; ``golden/resolve.py``, the one resolution that the
+board builds, the benchmarks and the experiments use too), each layer overriding the previous one:
 
 1. :class:`~plasticore.golden.config.Config` defaults, with ``layers`` and the dataset's overrides
    from its preset (``golden/presets.py``: ``(inputs, --hidden, classes)``, hidden 128 by default,
@@ -40,19 +41,17 @@ when it has a ``--checkpoint`` path).
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import importlib.util
 import json
 import sys
 import time
-import types
 from pathlib import Path
 
 from plasticore.golden.config import RULES, Config, ConfigError
 from plasticore.golden.presets import (DATASET_SHAPES, DEFAULT_HIDDEN, dataset_fields, rule_fields,
                                       yield_schedule)
+from plasticore.golden.resolve import parse_setting, read_config_file, resolve_config
 
-__all__ = ["main", "build_parser", "experiment_parser", "load_script", "resolve_config", "NotAvailable"]
+__all__ = ["main", "build_parser", "resolve_config", "NotAvailable"]
 
 PROG = "plasticore"
 
@@ -108,135 +107,7 @@ def _target(text: str) -> str:
                                      f"serial:PORT[@BAUD]")
 
 
-def parse_setting(text: str) -> tuple[str, object]:
-    """``KEY=VALUE`` (a ``--set`` item, here and in the benchmarks) as ``(key, value)``: VALUE is
-    JSON if it parses, ``None`` for ``None``, else the raw string."""
-    key, sep, raw = text.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected key=value, not {text!r}")
-    if raw == "None":  # Python's spelling of null, e.g. --set rate_reg_shift=None
-        return key, None
-    try:
-        return key, json.loads(raw)
-    except json.JSONDecodeError:
-        return key, raw
-
-
-# --- configuration ----------------------------------------------------------------------------------
-_FLOAT_FIELDS = {f.name for f in dataclasses.fields(Config) if f.type in ("float", float)}
-_FIELD_NAMES = {f.name for f in dataclasses.fields(Config)}
-
-
-def _merge(base: dict, changes: dict) -> None:
-    """Update ``base`` in place; dict values (formats) are merged member by member."""
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            base[key] = {**base[key], **value}
-        else:
-            base[key] = value
-
-
-def _read_config_file(path: Path) -> dict:
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as error:
-        raise ConfigError(f"cannot read configuration file {path}: {error.strerror or error}") from None
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"configuration file {path} is not valid JSON: {error}") from None
-    if isinstance(data, dict) and "config" not in _FIELD_NAMES and isinstance(data.get("config"), dict):
-        data = data["config"]  # a results file of `train --json` or the output of `config`
-    if not isinstance(data, dict):
-        raise ConfigError(f"configuration file {path} must hold a JSON object of Config fields")
-    return data
-
-
-def resolve_config(dataset: str | None = None, *, hidden: int | None = None,
-                   config_file: Path | None = None, settings=(), rule: str | None = None,
-                   shape: tuple[int, int] | None = None) -> Config:
-    """The configuration of a command: defaults, dataset layers, file, ``--set``, ``--rule``,
-    then the dataset's preset for that rule (``golden.presets.rule_fields``) where neither the
-    file nor ``--set`` named the field; a preset's rate schedule is dropped when they name a
-    learning rate but no schedule (``golden.presets.yield_schedule``).
-
-    ``shape`` = (inputs, classes) sets the layers for data that is not a named dataset (an events
-    file): ``(inputs, hidden or 64, classes)``.
-    Raises :class:`ConfigError` for an invalid configuration, an unknown field or a bad file.
-    """
-    data = Config().to_dict()
-    explicit = set()                     # fields the file or --set name: presets yield to them
-    if dataset is not None:
-        data.update(dataset_fields(dataset, hidden))
-    elif shape is not None:
-        data["layers"] = [shape[0], hidden if hidden is not None else data["layers"][1], shape[1]]
-    elif hidden is not None:
-        data["layers"] = [data["layers"][0], hidden, data["layers"][-1]]
-    if config_file is not None:
-        from_file = _read_config_file(config_file)
-        explicit |= set(from_file)
-        _merge(data, from_file)
-    for key, value in settings:
-        top, dot, member = key.partition(".")
-        explicit.add(top)
-        if dot:
-            if top in data and not isinstance(data[top], dict):
-                raise ConfigError(f"--set {key}: {top} has no members (it is {data[top]!r})")
-            _merge(data, {top: {member: value}})
-        else:
-            _merge(data, {key: value})
-    if rule is not None:
-        data["rule"] = rule
-    if dataset is not None:
-        for key, value in rule_fields(dataset, data["rule"]).items():
-            if key not in explicit:
-                data[key] = value
-        yield_schedule(data, explicit)
-    for name in _FLOAT_FIELDS & data.keys():
-        if isinstance(data[name], int) and not isinstance(data[name], bool):
-            data[name] = float(data[name])
-    try:
-        return Config.from_dict(data)
-    except TypeError as error:  # e.g. a format with an unknown or missing member
-        raise ConfigError(str(error)) from None
-
-
 # --- parser ---------------------------------------------------------------------------------------------
-def experiment_parser(description: str, *, epochs: int) -> argparse.ArgumentParser:
-    """The options of a golden-model training run in the scripts of ``experiments/``: a dataset
-    by name, ``--rule``, ``--epochs``, ``--seeds``, ``--hidden-size``, ``--set``, the limits,
-    ``--float``, ``--json`` and ``--quiet``, with this command line's argument types."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--dataset", choices=sorted(DATASET_SHAPES), default="digits")
-    parser.add_argument("--rule", choices=RULES, default=None)
-    parser.add_argument("--epochs", type=positive_int, default=epochs)
-    parser.add_argument("--seeds", type=_seed_list, default=[0, 1, 2])
-    parser.add_argument("--hidden-size", type=positive_int, default=None,
-                        help="hidden neurons (default: the dataset's)")
-    parser.add_argument("--set", dest="settings", type=parse_setting, action="append", default=[])
-    parser.add_argument("--limit", type=positive_int)
-    parser.add_argument("--test-limit", type=positive_int)
-    parser.add_argument("--float", action="store_true")
-    parser.add_argument("--json", type=Path)
-    parser.add_argument("--quiet", action="store_true")
-    return parser
-
-
-def load_script(path, name: str | None = None) -> types.ModuleType:
-    """Import a script of the repository (``experiments/``, ``bench/``: not part of the package)
-    as a module named ``name`` (default: after its file), registered in ``sys.modules`` so that
-    its dataclasses and pickles resolve; a script loaded twice is the same module. Name a script
-    whose file name is also a top-level name (``bench/baselines.py``: the ``baselines/`` tree)."""
-    path = Path(path).resolve()
-    name = name or path.stem
-    if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -298,10 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                        help="longest wait for a board's reply (default 10)")
     train.set_defaults(handler=_cmd_train)
-    try:  # host.training imports host.board, which needs Amaranth until issue 25 lands
-        from plasticore.host.training import EVENTS_LAYOUT
-    except ImportError:
-        EVENTS_LAYOUT = "--events FILE.npz: see plasticore/host/training.py"
+    from plasticore.host.training import EVENTS_LAYOUT
     train.epilog = EVENTS_LAYOUT.replace("An events file", "--events FILE.npz: an events file")
     train.formatter_class = argparse.RawDescriptionHelpFormatter
 
@@ -384,7 +252,7 @@ def board_run_config(name: str, dataset: str | None = None, *, config_file=None,
         if base.hidden_sizes == (DEFAULT_HIDDEN[dataset],):
             preset = dataset_fields(dataset)
             preset.update(rule_fields(dataset, base.rule))
-            from_file = set(_read_config_file(config_file)) if config_file is not None else set()
+            from_file = set(read_config_file(config_file)) if config_file is not None else set()
             data.update({k: v for k, v in preset.items()
                          if k in Config.RUNTIME_FIELDS and k not in from_file})
     if rule is not None and rule != base.rule:

@@ -3,7 +3,7 @@
 :class:`Emulator` answers request bytes with reply bytes (:meth:`Emulator.feed`) exactly as
 ``docs/protocol.md`` says, around a fixed-point golden :class:`~plasticore.golden.network.Network`
 (one replica) seen through the core's memory map (:class:`CoreMemory`, the layout of
-``rtl.core.Core`` and ``rtl.golden_view``). It is deterministic: the same bytes fed in the same
+``chip/memmap.py``, every kind of core's). It is deterministic: the same bytes fed in the same
 chunks give the same bytes out, which is what the RTL protocol engine is tested against.
 
 Choices the protocol text leaves open (the RTL must make the same ones):
@@ -43,32 +43,29 @@ import tty
 
 import numpy as np
 
+from plasticore.chip import protocol as P
+from plasticore.chip.boardspec import (DEFAULT_BAUD, DEFAULT_CLK_HZ, REFERENCE_KIND, RX_WINDOW,
+                                       BoardSpec, divisor)
+from plasticore.chip.memmap import Mem, MemoryMap, flags_word
+from plasticore.chip.protocol import ErrorCode, Op
 from plasticore.golden.config import Config
 from plasticore.golden.network import FLAG_NAMES, Network
-from plasticore.rtl.core import Core, Mem
-from plasticore.rtl.golden_view import golden_flags
-
-from . import protocol as P
-from .protocol import ErrorCode, Op
 
 __all__ = ["CoreMemory", "Emulator", "serve", "EmulatorPty", "identity_of", "power_up_network"]
 
-DEFAULT_CLK_HZ = 12_000_000
-DEFAULT_BAUD_DIVISOR = 104          # 115384 baud at 12 MHz
+DEFAULT_BAUD_DIVISOR = divisor(DEFAULT_CLK_HZ, DEFAULT_BAUD)   # 104: 115384 baud at 12 MHz
 
 
 class CoreMemory:
-    """The access-port memories of ``rtl.core.Core`` over a golden network (replica 0): raw words
-    as ``Core.encode``/``Core.decode`` define them, addressed as ``rtl.core.Mem`` documents."""
+    """The access-port memories of a core over a golden network (replica 0): raw words as
+    ``MemoryMap.encode``/``decode`` define them, addressed as ``chip.memmap.Mem`` documents."""
 
-    def __init__(self, config: Config, net: Network, core: Core | None = None):
+    def __init__(self, config: Config, net: Network, core: MemoryMap | None = None):
         self.config = config
         self.net = net
-        self.core = core if core is not None else Core.model(config)
+        self.core = core if core is not None else MemoryMap(config)
         c = self.core
-        self.depths = {Mem.WEIGHT: c.n_weights, Mem.STATE: c.n_neurons, Mem.TRACE: c.n_traces,
-                       Mem.PERTURB: max(1, c.n_hidden), Mem.GRAD: c.n_weights,
-                       Mem.FEEDBACK: c.n_feedback}
+        self.depths = c.depths
 
     def depth(self, mem) -> int:
         return self.depths[Mem(mem)]
@@ -157,14 +154,13 @@ def power_up_network(config: Config) -> Network:
     return net
 
 
-def identity_of(config: Config, core: Core | None = None, *, clk_hz: int = DEFAULT_CLK_HZ,
-                baud_divisor: int = DEFAULT_BAUD_DIVISOR, rx_window: int = 1024) -> P.Identity:
-    """The IDENTIFY reply of a board built for ``config``."""
-    core = core if core is not None else Core.model(config)
-    return P.Identity(core_hash=config.core_hash, board_hash=config.board_hash, clk_hz=clk_hz,
-                      baud_divisor=baud_divisor, rx_window=rx_window, data_width=core.data_width,
-                      addr_width=core.addr_width, event_bytes=P.event_bytes(config.n_inputs),
-                      layers=tuple(config.layers))
+def identity_of(config: Config, core: MemoryMap | None = None, *, clk_hz: int = DEFAULT_CLK_HZ,
+                baud_divisor: int = DEFAULT_BAUD_DIVISOR, rx_window: int = RX_WINDOW) -> P.Identity:
+    """The IDENTIFY reply of a board built for ``config`` (``chip.boardspec.BoardSpec``) with
+    ``core``'s kind of core (a cycle model or a core: its ``kind``; the pipelined one without)."""
+    spec = BoardSpec(config, core=getattr(core, "kind", REFERENCE_KIND), clk_hz=clk_hz,
+                     rx_window=rx_window)
+    return spec.identity(baud_divisor=baud_divisor)
 
 
 class _Reject(Exception):
@@ -183,17 +179,17 @@ class Emulator:
     """A Plasticore board in Python: :meth:`feed` request bytes, get reply bytes."""
 
     def __init__(self, config: Config, *, clk_hz: int = DEFAULT_CLK_HZ,
-                 baud_divisor: int = DEFAULT_BAUD_DIVISOR, rx_window: int = 1024):
+                 baud_divisor: int = DEFAULT_BAUD_DIVISOR, rx_window: int = RX_WINDOW):
         if config.perturbation != "rademacher":
             raise ValueError("the fixed-point core draws Rademacher perturbations only")
         if not 2 * P.MAX_WIRE <= rx_window <= 0xFFFF:
             raise ValueError(f"rx_window must hold two whole frames ({2 * P.MAX_WIRE} bytes) and "
                              f"fit u16, not {rx_window}")
         self.config = config
-        self.core = Core.model(config)
+        self.core = MemoryMap(config)
         self.net = power_up_network(config)
         self.memory = CoreMemory(config, self.net, self.core)
-        self.identity = identity_of(config, self.core, clk_hz=clk_hz, baud_divisor=baud_divisor,
+        self.identity = identity_of(config, clk_hz=clk_hz, baud_divisor=baud_divisor,
                                     rx_window=rx_window)
         self.rx_window = rx_window
         self.word_bytes = self.identity.word_bytes
@@ -273,7 +269,7 @@ class Emulator:
         return bytes(np.minimum(self.net.layers[-1].count[0], 255).astype(np.uint8))
 
     def _current_status(self) -> P.Status:
-        self.status.flags = golden_flags(self.net)
+        self.status.flags = flags_word(self.net)
         self.status.step = self.net.step_index & 0xFF
         return self.status
 

@@ -101,15 +101,22 @@ def _nothing_to_plot(fig, ax, path, why: str) -> Path:
     return _finish(fig, ax, path, integer_x=False)
 
 
+def _history_panel(history: list[dict], key: str, head: str, title: str, ylabel: str):
+    """(epochs, per-seed values of ``key``, figure, axis) of a per-epoch panel, titled."""
+    epochs = _epochs(history)
+    values = _per_seed(history, key)
+    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    ax.set_title(f"{head}\n{title}" if title else head)
+    ax.set_ylabel(ylabel)
+    return epochs, values, fig, ax
+
+
 def alignment_plot(history: list[dict], path, *, title: str = "", rule: str = "sfdfa",
                    seeds=None) -> Path:
     """Cosine between the feedback matrix B and the output weights W per epoch."""
-    epochs = _epochs(history)
-    values = _per_seed(history, "feedback_alignment")
-    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
-    head = "Feedback alignment: cos(B, W_out)"
-    ax.set_title(f"{head}\n{title}" if title else head)
-    ax.set_ylabel("cosine between feedback and output weights")
+    epochs, values, fig, ax = _history_panel(history, "feedback_alignment",
+                                             "Feedback alignment: cos(B, W_out)", title,
+                                             "cosine between feedback and output weights")
     if rule == "readout" or values.shape[1] == 0:
         why = ("no feedback: the readout rule trains only the output layer" if rule == "readout"
                else "no feedback: the network has no hidden layer")
@@ -126,12 +133,9 @@ def alignment_plot(history: list[dict], path, *, title: str = "", rule: str = "s
 def hidden_rate_plot(history: list[dict], path, *, title: str = "", rate_target=None,
                      seeds=None) -> Path:
     """Mean hidden spikes per neuron and test sample, per epoch."""
-    epochs = _epochs(history)
-    values = _per_seed(history, "hidden_spikes_per_neuron")
-    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
-    head = "Hidden activity on the test set"
-    ax.set_title(f"{head}\n{title}" if title else head)
-    ax.set_ylabel("spikes per hidden neuron per sample")
+    epochs, values, fig, ax = _history_panel(history, "hidden_spikes_per_neuron",
+                                             "Hidden activity on the test set", title,
+                                             "spikes per hidden neuron per sample")
     if values.shape[1] == 0:
         return _nothing_to_plot(fig, ax, path, "no hidden layer")
     _seed_lines(ax, epochs, values, "tab:purple", "hidden rate", seeds)

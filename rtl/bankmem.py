@@ -18,13 +18,15 @@ from amaranth import Module, Shape, Signal
 from amaranth.hdl import Elaboratable
 from amaranth.lib import memory
 
+from plasticore.chip.cycles import BANK_READ_LATENCY
+
 from .pairmem import _Port          # the same port bundle (addr, en, data)
 
 __all__ = ["BankedRAM", "LATENCY", "BANK_DEPTH"]
 
 #: clocks from a read to its data: the block RAM, the bank registers, the bank multiplexer's
-#: register
-LATENCY = 3
+#: register (the cycle models count it, ``chip/cycles.py``)
+LATENCY = BANK_READ_LATENCY
 #: words per bank: one DP16KD (ECP5) in its 1024 x 18 mode (four iCE40 EBRs at 16 bits)
 BANK_DEPTH = 1024
 

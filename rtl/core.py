@@ -1,18 +1,26 @@
-"""The neurocore's inference engine: one time-multiplexed datapath for every layer
-(``docs/spec.md`` sections 4 and 5, without the eligibility ``ghat``/``ehat`` of step 3 and the
-end-of-sample learning of section 6). Design note with block diagram: ``docs/rtl.md``.
+"""The pipelined neurocore: one time-multiplexed datapath for every layer that runs the whole of
+``docs/spec.md`` sections 4-6 (a step's neuron, trace and eligibility updates, the end-of-sample
+learning), bit for bit as ``golden/network.py``. Design note with block diagram: ``docs/rtl.md``.
 
-A time step, layer by layer (first hidden layer first), runs two engines side by side:
+``elaborate`` wires the engines, each a method named after the golden function it equals
+(signals pass between them through a :class:`~.corebase.Wires`, by name):
 
-* the **neuron loop** visits the layer's neurons in order. For neuron ``i`` it reads the state
-  word, decays ``a`` and ``c`` on two multipliers in the same clock (step 1), tests the threshold (step 2),
-  does the counter and grade bookkeeping of step 3 and the ``-theta_q`` reset, accumulates
-  ``w_ij`` (and ``(w_ij * d_j) >> weight.frac``) over the layer's list of spiking inputs, one
-  weight read per clock, and stores every field once, saturated (step 4). Spikes go into the
-  next layer's input list;
-* the **trace pass** decays every trace of the layer's inputs and adds 1.0 to the spiking ones
-  (steps 1 and 4), two inputs per clock (two per memory word), with its own memory and
-  multipliers.
+* :meth:`Core._step_layer`, the **neuron loop**, visits the layer's neurons in order. For neuron
+  ``i`` it reads the state word, decays ``a`` and ``c`` on two multipliers in the same clock
+  (step 1), tests the threshold (step 2), does the counter and grade bookkeeping of step 3 and the
+  ``-theta_q`` reset, accumulates ``w_ij`` (and ``(w_ij * d_j) >> weight.frac``) over the layer's
+  list of spiking inputs, one weight read per clock, and stores every field once, saturated
+  (step 4). Spikes go into the next layer's input list;
+* :meth:`Core._step_traces`, the **trace pass**, decays every trace of the layer's inputs and
+  adds 1.0 to the spiking ones (steps 1 and 4), two inputs per clock (two per memory word), with
+  its own memory and multipliers; it runs beside the neuron loop;
+* :meth:`Core._eligibility_updates` (spec 5.3) serves the spiking neurons of every layer in
+  order, one synapse per clock, overlapping the next layer;
+* ``LEARN`` (spec 6): :meth:`Core._output_errors`, :meth:`Core._hidden_errors`,
+  :meth:`Core._update_weights`, :meth:`Core._update_feedback`, one word per clock each;
+* :meth:`Core._sequencer`: the command FSM over them; :meth:`Core._memories`,
+  :meth:`Core._registers` and :meth:`Core._access_read` the memories, shared registers and the
+  host's access port.
 
 Latency and throughput: a layer with ``N`` neurons, ``J`` inputs of which ``K`` spiked takes
 ``max(N * max(K, 1) + 3 + LIST_READ_LATENCY + READ_DELAY, ceil(J / 2) + 3)`` clocks plus the
@@ -30,131 +38,22 @@ step are dropped) and at most ``n_steps`` ``STEP`` commands per sample. The memo
 works only while ``busy`` is low.
 """
 
-from types import SimpleNamespace
+from amaranth import Array, Cat, Const, Mux, Signal, signed, unsigned
+from amaranth.lib import data, fifo, memory
 
-from amaranth import Array, Cat, Const, Module, Mux, Shape, Signal, Value, signed, unsigned
-from amaranth.lib import data, enum, fifo, memory, stream, wiring
-from amaranth.lib.wiring import In, Out
-
+from plasticore.chip.cycles import PipelinedCycles
 from plasticore.golden.config import DECAY_FRAC, Config
-from plasticore.golden.network import FLAG_NAMES
 
-from .bankmem import BANK_DEPTH, LATENCY, BankedRAM
-from .lfsr import LFSR
+from .bankmem import BANK_DEPTH, BankedRAM
+from .corebase import Cmd, CoreBase, Mem
+from .datapath import _Port, _bits, _delay_line, _delayed, _sat, _share, _table
 from .pairmem import PairedRAM
 from .reciprocal import Reciprocal
 
 __all__ = ["Core", "Cmd", "Mem"]
 
 
-class Cmd(enum.Enum, shape=2):
-    """Command of an input event."""
-    SPIKE = 0   #: input ``addr`` spikes in the coming step
-    STEP = 1    #: end of the step's input events: run the step
-    SAMPLE = 2  #: start a sample: clear the state, draw the perturbations (spec 4.1)
-    LEARN = 3   #: end of sample: the learning sequence of spec 6, label ``addr``
-
-
-class Mem(enum.Enum, shape=3):
-    """Memory selected by the access port."""
-    WEIGHT = 0   #: one weight per synapse, layers concatenated, row-major (neuron, input)
-    STATE = 1    #: one word per neuron (layers concatenated): ``state_layout``
-    TRACE = 2    #: one word per layer input (layers' inputs concatenated): ``trace_layout``
-    PERTURB = 3  #: one bit per hidden neuron: 1 for p = +1.0, 0 for -1.0 (read only)
-    GRAD = 4     #: one word per synapse (addressed like WEIGHT): ``grad_layout`` {ghat, ehat}
-    FEEDBACK = 5  #: one word per (output, hidden) pair, hidden layers concatenated, row-major (o, i)
-
-
-def _sat(x, fmt):
-    """(x clipped to fmt, clipped?) -- spec 1, ``sat``: two comparisons (the pipelined core; the
-    ECP5's carry chains make them fast: with ``_sat_bits`` instead the ULX3S build missed 50 MHz)."""
-    over, under = x > fmt.hi, x < fmt.lo
-    return Mux(over, fmt.hi, Mux(under, fmt.lo, x)), over | under
-
-
-def _sat_bits(x, fmt):
-    """The same as ``_sat``, decided from the bits of ``x`` above the format instead of
-    comparisons with ``fmt.lo``/``fmt.hi``: no carry chains (the sequenced core; iCE40 area)."""
-    x = Value.cast(x)
-    signed_x = x.shape().signed
-    if signed_x and not fmt.signed and len(x) <= fmt.bits:
-        # sign-extended to one bit above the format, where its sign bit is checked
-        x = Cat(x, *[x[-1]] * (fmt.bits + 1 - len(x))).as_signed()
-    n = fmt.bits - (1 if fmt.signed else 0)
-    if len(x) <= n or (len(x) == fmt.bits and signed_x == fmt.signed):
-        return x, Const(0)
-    top = x[n:]                         # a signed x: its sign bit is the top bit of ``top``
-    if fmt.signed and signed_x:
-        fits = ~top.any() | top.all()
-    else:
-        fits = ~top.any()
-    low = x[:fmt.bits].as_signed() if fmt.signed else x[:fmt.bits]
-    clipped = Mux(x[-1], fmt.lo, fmt.hi) if signed_x else fmt.hi
-    return Mux(fits, low, clipped), ~fits
-
-
-def _table(values):
-    """A ROM of integers, indexed by a signal (``_table(values)[index]``): per-layer constants."""
-    return Array(Const(v, range(max(values) + 1)) for v in values)
-
-
-def _bits(n):
-    return max(1, (n - 1).bit_length())
-
-
-def _delay_line(m, first, n, name):
-    """``[first, q2, ..., q(n+1)]``: ``first`` and ``n`` registers of its shape, each one clock
-    behind the one before (a pipeline's stages while a read of a large memory is under way)."""
-    stages = [first]
-    for k in range(n):
-        q = Signal(first.shape(), name=f"{name}{k + 2}")
-        m.d.sync += q.eq(stages[-1])
-        stages.append(q)
-    return stages
-
-
-def _delayed(m, port, n, name):
-    """``port`` (``addr``, ``en``, ``data``) with its read data ``n`` clocks later, held like
-    ``port``'s until the next read's."""
-    en = Signal(name=f"{name}_en1")
-    m.d.sync += en.eq(port.en)
-    out = port.data
-    for k in range(n):
-        q = Signal(port.data.shape(), name=f"{name}_q{k + 2}")
-        nxt = Signal(name=f"{name}_en{k + 2}")
-        with m.If(en):
-            m.d.sync += q.eq(out)
-        m.d.sync += nxt.eq(en)
-        out, en = q, nxt
-    return SimpleNamespace(addr=port.addr, en=port.en, data=out)
-
-
-class _Port:
-    """A memory port of one user of a shared memory (``_share``)."""
-
-    def __init__(self, depth, shape, lanes=1):
-        self.addr = Signal(range(max(depth, 2)))
-        self.en = Signal()
-        self.data = Signal(shape)
-        #: lanes written (a memory with a write granularity): all unless a user narrows it
-        self.lanes = Signal(lanes, init=(1 << lanes) - 1)
-
-
-def _share(m, rd, wr, width, *users):
-    """Drive the read port ``rd`` and write port ``wr`` of one memory from ``users``
-    ``(read, write, base)``, each at its own address range (``base`` + addr) and never two in the
-    same clock (they run in different phases)."""
-    m.d.comb += [rd.en.eq(0), wr.en.eq(0)]
-    for u_rd, u_wr, base in users:
-        m.d.comb += u_rd.data.eq(Value.cast(rd.data)[:Shape.cast(u_rd.data.shape()).width])
-        with m.If(u_rd.en):
-            m.d.comb += [rd.en.eq(1), rd.addr.eq(u_rd.addr + base)]
-        with m.If(u_wr.en):
-            m.d.comb += [wr.en.eq(u_wr.lanes), wr.addr.eq(u_wr.addr + base),
-                         wr.data.eq(Value.cast(u_wr.data))]
-
-
-class Core(wiring.Component):
+class Core(PipelinedCycles, CoreBase):
     """Inference engine of a Plasticore core, parameterised by a :class:`Config`.
 
     ``grad_memory`` (``"paired"``/``"banked"``) overrides the platform's choice of GRAD/FEEDBACK
@@ -167,133 +66,23 @@ class Core(wiring.Component):
     MHz, where the registers buy nothing (``docs/boards.md``). The cycle model follows the
     instance's latencies.
 
-    Attributes
-    ----------
-    events : In(stream.Signature(event_layout))
-        ``{cmd: Cmd, addr}``; taken (``ready``) only while idle.
-    busy : Out(1)
-        A step or a sample reset is running.
-    done : Out(1)
-        One-cycle pulse at the end of a step or a reset.
-    step : Out(step_bits)
-        Steps run since the last ``SAMPLE``.
-    monitor : Out(monitor_layout)
-        ``{valid, layer, neuron, step}``: one-cycle strobe per spike, in layer then neuron order.
-        No back-pressure: a watcher must sample it every cycle.
-    access : Out(access signature)
-        Memory port for the host and the tests, idle only: ``mem`` (Mem), ``addr``, ``en``,
-        ``we``, ``wdata``; ``rdata`` holds the word the cycle after a read (``en & ~we``).
-    flags : Out(len(FLAG_NAMES))
-        Sticky overflow flags (spec 8), bit ``k`` is ``FLAG_NAMES[k]``; ``flags_clear`` clears
-        the flags whose bits are set.
-    seed : In(32), seed_load : In(1)
-        Writes the perturbation LFSR (spec 7).
-    rates : In(rates_layout), rates_load : In(1)
-        ``{hidden, output}``: writes the learning-rate shifts ``lr_hidden_shift`` and
-        ``lr_output_shift`` (spec 6.3) used from the next ``LEARN`` on; values outside
-        ``config.lr_shift_range`` are the caller's to refuse (the link answers ``ARG``). At
-        power-up they are the configuration's. ``rates_now`` reads them back.
+    The ports, memory map and command dispatch are :class:`~.corebase.CoreBase`'s.
     """
-
-    #: clocks from a read of WEIGHT, GRAD or FEEDBACK to its data (rtl/bankmem.py), and the
-    #: clocks that adds to the pipelines that read them; host access reads have this latency
-    #: (1 and 0 for a ``compact`` core)
-    READ_LATENCY = LATENCY
-    READ_DELAY = LATENCY - 1
-    #: whether ``access.rdata`` keeps a read's word until the next read (it does not here: the
-    #: read registers move on every clock)
-    READ_HOLDS = False
-    #: clocks from a read of STATE, TRACE/errors or PERTURB to its data: their block RAMs' output
-    #: registered once (timing: a small block RAM far from the multiplier it feeds)
-    SMALL_READ_LATENCY = 2
-    #: clocks from a read of the spike lists to the entry, registered once (timing: the entry's
-    #: input index forms the weight address, which fans out to every WEIGHT bank)
-    LIST_READ_LATENCY = 2
 
     def __init__(self, config: Config, *, grad_memory: str | None = None, compact: bool = False):
         if not isinstance(config, Config):
             raise TypeError(f"config must be a Config, not {config!r}")
         if grad_memory not in (None, "paired", "banked"):
             raise ValueError(f"grad_memory must be None, 'paired' or 'banked', not {grad_memory!r}")
-        if not isinstance(compact, bool):
-            raise TypeError(f"compact must be a bool, not {compact!r}")
+        PipelinedCycles.__init__(self, config, compact=compact)
         self._grad_memory = grad_memory
-        self.compact = compact
-        if compact:
-            self.READ_LATENCY, self.READ_DELAY = 1, 0
-            self.SMALL_READ_LATENCY = self.LIST_READ_LATENCY = 1
-        #: clocks from a spike's detection to the start of its reciprocal (queue) and from the
-        #: last synapse update issued to the layer switch (drain); only their sum is observable
-        self.ELIG_QUEUE = 1 + self.LIST_READ_LATENCY + self.READ_DELAY
-        self.ELIG_DRAIN = 4 + self.READ_DELAY
-        self._config = cfg = config
-        sizes = cfg.layers
-        self.n_layers = len(sizes) - 1
-        self.neuron_base = [sum(sizes[1:1 + k]) for k in range(self.n_layers)]
-        self.trace_base = [sum(sizes[:k]) for k in range(self.n_layers)]
-        #: TRACE holds two inputs per word (the trace pass does two per clock); each layer's
-        #: inputs start a word of their own, so a layer with an odd input count leaves one lane
-        #: unused. Host addresses stay ``trace_base[l] + j`` (the core translates them)
-        self.trace_words = [(sizes[k] + 1) // 2 for k in range(self.n_layers)]
-        self.trace_word_base = [sum(self.trace_words[:k]) for k in range(self.n_layers)]
-        self.n_trace_words = sum(self.trace_words)
-        self.weight_base = [sum(sizes[q + 1] * sizes[q] for q in range(k)) for k in range(self.n_layers)]
-        self.n_neurons = sum(sizes[1:])
-        self.n_traces = sum(sizes[:-1])
-        self.n_weights = sum(sizes[k + 1] * sizes[k] for k in range(self.n_layers))
-        self.n_hidden = sum(cfg.hidden_sizes)
-        self.max_inputs = max(sizes[:-1])
-        #: words of the per-layer marks and eps memories (two inputs each)
-        self.half_inputs = (self.max_inputs + 1) // 2
-        #: eps banks (layer parity), so that a layer's eligibility overlaps the next layer
-        self.eps_banks = 2 if self.n_layers > 1 else 1
-        #: neurons waiting for the eligibility engine: a layer's and the next one's at most
-        self.elig_queue_depth = max(2, max(sizes[k + 1] + (sizes[k + 2] if k + 2 < len(sizes) else 0)
-                                           for k in range(self.n_layers)))
-        self.max_neurons = max(sizes[1:])
-        hs = cfg.hidden_sizes
-        self.feedback_base = [sum(cfg.n_outputs * hs[q] for q in range(k)) for k in range(len(hs))]
-        self.n_feedback = cfg.n_outputs * sum(hs)
+        sizes = config.layers
         #: GRAD in two single-port banks (rtl/pairmem.py): needs even rows and layer bases
         self.grads_paired = all(j % 2 == 0 for j in sizes[:-1]) and self.n_weights >= 2
         if grad_memory == "paired" and not self.grads_paired:
             raise ValueError(f"grad_memory='paired' needs an even input count in every layer "
                              f"and 2 weights or more; layers {sizes}")
-        st, gr = signed(cfg.state.bits), signed(cfg.grade.bits)
-        self.state_layout = data.StructLayout({
-            "a": st, "c": st, "grade_sum": gr, "grade_total": gr,
-            "count": unsigned(cfg.count_bits), "last_step": unsigned(cfg.step_bits)})
-        gd = signed(cfg.grad.bits)
-        self.grad_layout = data.StructLayout({"ghat": gd, "ehat": gd} if cfg.reset_path else {"ghat": gd})
-        tr = unsigned(cfg.trace.bits)
-        self.trace_layout = data.StructLayout({"x": tr, "y": tr})
-        self.event_layout = data.StructLayout({"cmd": Cmd, "addr": unsigned(_bits(cfg.n_inputs))})
-        self.rates_layout = data.StructLayout({"hidden": 8, "output": 8})
-        self.monitor_layout = data.StructLayout({
-            "valid": 1, "layer": unsigned(_bits(self.n_layers)),
-            "neuron": unsigned(_bits(max(sizes[1:]))), "step": unsigned(cfg.step_bits)})
-        self.data_width = max(cfg.weight.bits, self.state_layout.size, self.trace_layout.size,
-                              self.grad_layout.size, cfg.feedback.bits)
-        self.addr_width = _bits(max(self.n_weights, self.n_neurons, self.n_traces, self.n_hidden,
-                                    self.n_feedback, 2))
-        access = wiring.Signature({
-            "mem": Out(Mem), "addr": Out(self.addr_width), "en": Out(1), "we": Out(1),
-            "wdata": Out(self.data_width), "rdata": In(self.data_width)})
-        super().__init__({
-            "events": In(stream.Signature(self.event_layout)),
-            "busy": Out(1), "done": Out(1), "step": Out(cfg.step_bits),
-            "monitor": Out(self.monitor_layout),
-            "access": In(access),
-            "flags": Out(len(FLAG_NAMES)), "flags_clear": In(len(FLAG_NAMES)),
-            "seed": In(32), "seed_load": In(1),
-            "round_seed": In(32), "round_seed_load": In(1),
-            "perturb_state": Out(32), "round_state": Out(32),
-            "rates": In(self.rates_layout), "rates_load": In(1), "rates_now": Out(self.rates_layout),
-        })
-
-    @property
-    def config(self) -> Config:
-        return self._config
+        CoreBase.__init__(self)
 
     def grad_memory(self, device: str = "") -> str:
         """How GRAD/FEEDBACK are built for an FPGA ``device`` (``""``: simulation): ``"paired"``
@@ -303,172 +92,16 @@ class Core(wiring.Component):
             return self._grad_memory
         return "paired" if self.grads_paired and str(device).startswith("iCE40UP") else "banked"
 
-    @classmethod
-    def model(cls, config: Config, *, compact: bool = False) -> "Core":
-        """A core used only for its pure-Python side (memory map, ``encode``/``decode``, cycle
-        model), never elaborated: Amaranth is told not to warn that it went unused."""
-        core = cls(config, compact=compact)
-        core._MustUse__silence = True
-        return core
+    # --- circuit ---------------------------------------------------------------------------------
+    #: the engines ``elaborate`` runs in order (``CoreBase.elaborate``)
+    ENGINES = ("_memories", "_registers", "_step_layer", "_step_traces", "_eligibility_updates",
+               "_output_errors", "_hidden_errors", "_update_weights", "_update_feedback",
+               "_sequencer", "_access_read")
 
-    # --- host-side helpers (pure Python) -------------------------------------------------------
-    def _layout(self, mem):
-        return {Mem.STATE: self.state_layout, Mem.TRACE: self.trace_layout,
-                Mem.GRAD: self.grad_layout}.get(mem)
-
-    def _word_bits(self, mem):
-        return {Mem.WEIGHT: self._config.weight.bits, Mem.FEEDBACK: self._config.feedback.bits}.get(mem, 1)
-
-    def decode(self, mem: Mem, raw: int):
-        """The fields of a raw access word as a dict of ints (signed where the layout is)."""
-        layout = self._layout(mem)
-        if layout is None:
-            bits = self._word_bits(mem)
-            raw &= (1 << bits) - 1
-            return raw - (1 << bits) if mem != Mem.PERTURB and raw >> (bits - 1) else raw
-        out = {}
-        for name, field in layout:
-            v = (raw >> field.offset) & ((1 << field.width) - 1)
-            out[name] = v - (1 << field.width) if field.shape.signed and v >> (field.width - 1) else v
-        return out
-
-    def encode(self, mem: Mem, value) -> int:
-        """A raw access word from an int (weights, feedback) or a dict of fields (state, trace,
-        grad)."""
-        layout = self._layout(mem)
-        if layout is None:
-            return int(value) & ((1 << self._word_bits(mem)) - 1)
-        raw = 0
-        for name, field in layout:
-            raw |= (int(value.get(name, 0)) & ((1 << field.width) - 1)) << field.offset
-        return raw
-
-    # --- cycle model (pure Python; asserted by tests/rtl/test_core.py and sim/tb_core.py) ---------
-    def step_timing(self, listed, spikers) -> dict:
-        """Clocks of one step with ``listed[k]`` spiking inputs and the spiking neurons
-        ``spikers[k]`` (ascending) of layer ``k``: ``{"clocks", "layers"}``, ``clocks`` from the
-        transfer of ``STEP`` to ``done``, and per layer ``{"start", "loop", "trace",
-        "elig_start", "elig_end", "updates"}`` (times from the transfer + 1; ``elig_*`` None
-        when no neuron of the layer spiked). Layer k+1 starts when layer k's neuron loop and
-        trace pass are done and no neuron of layer k-1 waits for the eligibility engine (their
-        eps bank is the one layer k+1 writes); the step ends when every layer is done and the
-        engine has drained. The engine serves the neurons of all layers in order: a reciprocal
-        starts when the neuron's spike is queued and the previous result has been taken, and a
-        result is taken when the synapse loop of the previous neuron (over its layer's inputs)
-        ends (docs/rtl.md)."""
-        cfg = self._config
-        t = 0
-        handoff, run_inputs = None, 0       # the last reciprocal result taken, its synapse count
-        bank_end = [0, 0]                   # when each eps bank's queued neurons are written back
-        layers = []
-        for k, K in enumerate(listed):
-            n, j = cfg.layers[k + 1], cfg.layers[k]
-            tokens = max(K, 1)
-            loop = n * tokens + 3 + self.LIST_READ_LATENCY + self.READ_DELAY
-            trace = self.trace_words[k] + 1 + self.SMALL_READ_LATENCY
-            first = end = None
-            for i in spikers[k]:            # the queue is in neuron order
-                start = t + (i + 1) * tokens + 1 + self.ELIG_QUEUE      # the reciprocal starts
-                if handoff is not None:
-                    start = max(start, handoff)
-                handoff = max(start + 17, handoff + run_inputs if handoff is not None else 0)
-                run_inputs = j
-                first = handoff if first is None else first
-            if first is not None:
-                end = bank_end[k % 2] = handoff + j + self.ELIG_DRAIN
-            layers.append({"start": t, "loop": loop, "trace": trace, "elig_start": first,
-                           "elig_end": end, "updates": len(spikers[k]) * j})
-            if k + 1 < len(listed):
-                t = max(t + max(loop, trace), bank_end[(k + 1) % 2])
-            else:
-                t = max(t + max(loop, trace), *bank_end)
-        return {"clocks": 1 + t, "layers": layers}
-
-    def step_cycles(self, listed, spikers) -> int:
-        """Clocks from the transfer of ``STEP`` to ``done`` (:meth:`step_timing`)."""
-        return self.step_timing(listed, spikers)["clocks"]
-
-    @property
-    def clear_words(self) -> int:
-        """Addresses ``SAMPLE`` visits with a clean ``GRAD``: state words, trace words (two
-        inputs each), marks words and one perturbation draw per hidden neuron, in parallel."""
-        return max(self.n_neurons, self.n_trace_words, self.half_inputs, self.n_hidden)
-
-    def sample_cycles(self, grad_dirty: bool = False) -> int:
-        """Clocks from the transfer of ``SAMPLE`` to ``done``: the ``CLEAR`` state visits
-        ``0 .. clear_words`` (``n_weights`` when ``GRAD`` is dirty, i.e. not after a ``LEARN``
-        of rule ``sfdfa``/``dfa``) plus the transfer clock."""
-        return max(self.clear_words, self.n_weights if grad_dirty else 0) + 2
-
-    def learn_cycles(self, lr_hidden_shift: int | None = None, lr_output_shift: int | None = None) -> int:
-        """Clocks from the transfer of ``LEARN`` to ``done`` (independent of the data and of the
-        learning rates, which the signature takes for the other kinds of core, ``rtl/kinds.py``)."""
-        cfg, X = self._config, self.READ_DELAY
-        clocks = cfg.n_outputs + self.SMALL_READ_LATENCY + 1             # phase A + switch
-        if cfg.learns_hidden:
-            clocks += self.n_hidden * cfg.n_outputs + 1 + 1 + X            # phase B
-        words = self.n_weights if cfg.learns_hidden else self.n_weights - self.weight_base[-1]
-        clocks += words + 2 + 1 + X                                      # phase C
-        if cfg.learns_feedback:
-            clocks += self.n_feedback + 1 + 1 + X                        # phase D
-        return clocks
-
-    # --- circuit -------------------------------------------------------------------------------
-    def _sticky_flags(self, m):
-        """The overflow flags of spec 8: ``{name: raise}``, each raise a one-clock strobe that
-        sets its sticky bit of ``flags`` until the host clears it."""
-        flag = {name: Signal(name=f"raise_{name}") for name in FLAG_NAMES}
-        flags = Signal(len(FLAG_NAMES))
-        m.d.comb += self.flags.eq(flags)
-        m.d.sync += flags.eq((flags & ~self.flags_clear) | Cat(flag[n] for n in FLAG_NAMES))
-        return flag
-
-    def _clear_step(self, m, lfsr, draw, clr, clr_end, grad_dirty):
-        """One clock of ``SAMPLE``'s clear (the caller zeroes the memories at ``clr``): a
-        perturbation draw per hidden neuron (spec 7, written the next clock through ``draw``),
-        then ``done`` and a clean GRAD at ``clr_end``."""
-        with m.If(clr < self.n_hidden):
-            m.d.comb += lfsr.advance.eq(1)
-            m.d.sync += [draw.valid.eq(1), draw.addr.eq(clr)]
-        m.d.sync += clr.eq(clr + 1)
-        with m.If(clr == clr_end):
-            m.d.sync += [self.done.eq(1), grad_dirty.eq(0)]
-            m.next = "IDLE"
-
-    def _random_bits(self, m):
-        """The two LFSRs of spec 7 (``lfsr_perturb``, ``lfsr_round``) on the seed ports."""
-        cfg = self._config
-        m.submodules.lfsr = lfsr = LFSR(init=cfg.seed_perturb)
-        m.d.comb += [lfsr.seed.eq(self.seed), lfsr.load.eq(self.seed_load),
-                     self.perturb_state.eq(lfsr.value)]
-        m.submodules.lfsr_round = rlfsr = LFSR(init=cfg.seed_round)
-        m.d.comb += [rlfsr.seed.eq(self.round_seed), rlfsr.load.eq(self.round_seed_load),
-                     self.round_state.eq(rlfsr.value)]
-        return lfsr, rlfsr
-
-    def _update_shifts(self, m):
-        """The learning rates (spec 6.3), written by the host between samples, kept as the
-        update shifts they give: ``(k_hid, k_out, new_hid, new_out)``, the last two the shifts
-        being loaded (valid while ``rates_load``)."""
-        cfg = self._config
-        off_hid, off_out = cfg.update_offset("lr_hidden_shift"), cfg.update_offset("lr_output_shift")
-        lr_hid = Signal(8, init=cfg.lr_hidden_shift)
-        lr_out = Signal(8, init=cfg.lr_output_shift)
-        k_hid = Signal(5, init=cfg.hidden_update_shift)
-        k_out = Signal(5, init=cfg.output_update_shift)
-        new_hid = (self.rates.hidden + off_hid)[:5]
-        new_out = (self.rates.output + off_out)[:5]
-        m.d.comb += [self.rates_now.hidden.eq(lr_hid), self.rates_now.output.eq(lr_out)]
-        with m.If(self.rates_load):
-            m.d.sync += [lr_hid.eq(self.rates.hidden), lr_out.eq(self.rates.output),
-                         k_hid.eq(new_hid), k_out.eq(new_out)]
-        return k_hid, k_out, new_hid, new_out
-
-    def elaborate(self, platform):
-        m = Module()
-        cfg, L = self._config, self.n_layers
-        flag = self._sticky_flags(m)
-
+    def _memories(self, m, e):
+        """The memories and their ports (docs/rtl.md, "Memories"; word formats: docs/spec.md section
+        3, chip/memmap.py). Memories used in disjoint phases share one block RAM."""
+        cfg, platform = e.take("cfg platform")
         # memories: one read + one write port each. Memories used in disjoint phases share one
         # block RAM (iCE40 UP5K: 30 EBRs): GRAD and FEEDBACK (FEEDBACK above the synapses),
         # TRACE and the errors (errors above the traces); the two spike lists are the two
@@ -550,7 +183,16 @@ class Core(wiring.Component):
         l_rd, l_wr = _delayed(m, list_mem.read_port(), self.LIST_READ_LATENCY - 1, "l_rd"), list_mem.write_port()
         k_rd = [mem.read_port() for mem in marks]
         k_wr = [mem.write_port(granularity=1) for mem in marks]
+        e.put(O=O, d_rd=d_rd, d_wr=d_wr, dw=dw, e_rd=e_rd, e_wr=e_wr, eps_shape=eps_shape,
+              eps_word=eps_word, f_rd=f_rd, f_wr=f_wr, g_rd=g_rd, g_wr=g_wr,
+              half_inputs=half_inputs, k_rd=k_rd, k_wr=k_wr, l_rd=l_rd, l_wr=l_wr, lane=lane,
+              lbits=lbits, p_rd=p_rd, p_wr=p_wr, s_rd=s_rd, s_wr=s_wr, t_rd=t_rd, t_wr=t_wr,
+              trace_lane=trace_lane, w_rd=w_rd, w_wr=w_wr)
 
+    def _registers(self, m, e):
+        """The random bits (spec 7), the update shifts and their noise masks (spec 6.3), the layer
+        register with its per-layer constants, the step and spike-list counters."""
+        L, cfg = e.take("L cfg")
         lfsr, rlfsr = self._random_bits(m)
 
         # the rounding-noise masks of the update shifts, loaded with them, so that phase C's
@@ -577,7 +219,16 @@ class Core(wiring.Component):
         n_in = Signal(range(self.max_inputs + 1))    # events listed for the coming step
         n_out = Signal(range(self.max_inputs + 1))   # spikes listed by the running layer
         K = Signal(range(self.max_inputs + 1))       # spiking inputs of the running layer
+        e.put(K=K, in_bank=in_bank, inputs_of=inputs_of, is_last=is_last, j_of=j_of, k_hid=k_hid,
+              k_out=k_out, layer=layer, lfsr=lfsr, mask_hid=mask_hid, mask_out=mask_out, n_in=n_in,
+              n_of=n_of, n_out=n_out, nbase=nbase, rlfsr=rlfsr, step=step, wbase_next=wbase_next)
 
+    def _step_layer(self, m, e):
+        """The neuron loop: golden Network._step_layer (and _spike_updates' grades and counters) for
+        one neuron per max(K, 1) clocks: decay, threshold, reset, the integration of the layer's
+        spiking inputs, one state write (docs/spec.md section 5, steps 1-4)."""
+        (K, cfg, d_rd, dw, flag, g_rd, is_last, l_rd, layer, n_out, p_rd, s_rd, step, w_rd) = e.take(
+            "K cfg d_rd dw flag g_rd is_last l_rd layer n_out p_rd s_rd step w_rd")
         # ---- neuron loop: S0 token generator ------------------------------------------------------
         gen_run = Signal()
         gi = Signal(range(max(self.n_neurons, 2)))   # neuron within the layer
@@ -692,7 +343,20 @@ class Core(wiring.Component):
         listing = emit & ~is_last
         with m.If(listing):
             m.d.sync += n_out.eq(n_out + 1)
+        e.put(X=X, big_prod=big_prod, c_dec=c_dec, cur=cur, early=early, entry_rd=entry_rd,
+              fin=fin, g_has=g_has, g_last=g_last, gen_run=gen_run, gi=gi, gk=gk, gm_a=gm_a,
+              gm_b=gm_b, grade_prod=grade_prod, grow=grow, learning_b=learning_b,
+              learning_c=learning_c, listing=listing, loop_pipe=loop_pipe, s2=s2, s3=s3,
+              s_issue=s_issue, spike=spike, sw=sw, theta=theta, word=word)
 
+    def _step_traces(self, m, e):
+        """The trace pass: the trace half of golden Network._step_layer, two inputs per clock:
+        decay, +1.0 for the spiking ones, and eps for the eligibility engine (docs/spec.md
+        section 5, steps 1 and 4)."""
+        (cfg, e_wr, eps_shape, eps_word, flag, half_inputs, in_bank, j_of, k_rd, lane, layer,
+         t_rd, trace_lane) = e.take(
+            "cfg e_wr eps_shape eps_word flag half_inputs in_bank j_of k_rd lane layer t_rd "
+            "trace_lane")
         # ---- trace pass ------------------------------------------------------------------------------
         # two inputs per clock: word t_p holds inputs 2 t_p (lane 0) and 2 t_p + 1 (lane 1)
         t_run = Signal()
@@ -729,7 +393,17 @@ class Core(wiring.Component):
             eps.append(((x_dec - y_dec) >> (cfg.trace.frac - cfg.grad.frac))[:eps_shape.width])
         m.d.comb += flag["trace"].eq(t2.valid & (t_clip[0] | (lane1 & t_clip[1])))
         m.d.comb += [e_wr.addr.eq(eps_word(t2.p, in_bank)), e_wr.data.eq(Cat(*eps))]
+        e.put(lane1=lane1, pairs_of=pairs_of, t1=t1, t2=t2, t_new=t_new, t_p=t_p, t_run=t_run,
+              tword=tword)
 
+    def _eligibility_updates(self, m, e):
+        """The eligibility engine: golden Network._eligibility_updates, one reciprocal per spiking
+        neuron and one synapse per clock: ghat += r (ehat - eps), ehat decayed lazily
+        (docs/spec.md section 5.3)."""
+        (X, c_dec, cfg, cur, e_rd, eps_shape, fin, flag, g_rd, grow, half_inputs, in_bank,
+         inputs_of, layer, s2, spike, step, theta) = e.take(
+            "X c_dec cfg cur e_rd eps_shape fin flag g_rd grow half_inputs in_bank inputs_of "
+            "layer s2 spike step theta")
         # ---- eligibility engine (spec 5.3: ghat, ehat) --------------------------------------------
         # spiking neurons queue {row, c', elapsed, layer}; one reciprocal at a time, then one
         # synapse per clock over all J inputs of the neuron's layer; the next reciprocal overlaps
@@ -817,7 +491,13 @@ class Core(wiring.Component):
         grad_dirty = Signal()          # some ghat/ehat may be non-zero: SAMPLE must clear them
 
         m.d.comb += flag["grad"].eq(e3.valid & (ghat_clip | ehat_clip))
+        e.put(e2=e2, e3=e3, el_cnt=el_cnt, el_j=el_j, el_row=el_row, el_run=el_run,
+              el_word=el_word, eps_issue=eps_issue, grad_dirty=grad_dirty)
 
+    def _output_errors(self, m, e):
+        """LEARN phase A: golden Network.output_errors, delta_o and the grade totals, one output per
+        clock (docs/spec.md section 6.1)."""
+        O, cfg, s_rd = e.take("O cfg s_rd")
         # ---- learning engine (spec 6) ----------------------------------------------------------------
         label = Signal(self.event_layout["addr"].shape)
         # delta_o (phase B) and D_o (phase D) are read back from the errors memory and STATE,
@@ -836,6 +516,14 @@ class Core(wiring.Component):
             a_delta = Mux(a_raw > clip, clip, Mux(a_raw < -clip, -clip, a_raw))
         else:
             a_delta = a_raw
+        e.put(a0=a0, a1=a1, a_delta=a_delta, fired=fired, la=la, label=label, out_base=out_base)
+
+    def _hidden_errors(self, m, e):
+        """LEARN phase B: golden Network.hidden_errors, delta_i = sum_o B_oi delta_o, one product
+        per clock (docs/spec.md section 6.2)."""
+        (O, X, cfg, d_rd, dw, early, f_rd, fired, gm_a, gm_b, grade_prod, layer, learning_b, s2,
+         s_rd, w_rd) = e.take(
+            "O X cfg d_rd dw early f_rd fired gm_a gm_b grade_prod layer learning_b s2 s_rd w_rd")
         # phase B: hidden errors, neuron i of hidden layer `layer`, output o: one product per clock
         fb_base = _table(self.feedback_base + [0])[layer]
         fb_base_next = _table(self.feedback_base[1:] + [0, 0])[layer]
@@ -868,6 +556,15 @@ class Core(wiring.Component):
             h_delta = hacc_next
         with m.If(b2.valid & b2.last):
             m.d.sync += fired.bit_select(b2.h, 1).eq(h_count != 0)
+        e.put(b0=b0, b2=b2, b_issue=b_issue, fb_base=fb_base, fb_base_next=fb_base_next,
+              h_delta=h_delta, hb_fa=hb_fa, hb_i=hb_i, hb_o=hb_o, hb_pipe=hb_pipe, hb_run=hb_run)
+
+    def _update_weights(self, m, e):
+        """LEARN phase C: golden Network._update_weights, w += (-(delta ghat) + noise) >> k, ghat =
+        0, one word per clock (docs/spec.md section 6.3)."""
+        (L, X, big_prod, cfg, dw, early, flag, k_hid, k_out, layer, mask_hid, mask_out, rlfsr,
+         w_rd) = e.take(
+            "L X big_prod cfg dw early flag k_hid k_out layer mask_hid mask_out rlfsr w_rd")
         # phase C: weight updates, one word per clock, hidden layers then output layer
         cw_a = Signal(range(max(self.n_weights, 2)))
         cw_n = Signal(range(max(self.n_neurons, 2)))
@@ -895,6 +592,14 @@ class Core(wiring.Component):
         c_sum = c2.noise - c2.p
         w_upd, w_clip = _sat(c2.w + (c_sum >> c2.k), cfg.weight)
         m.d.comb += flag["weight"].eq(c2.valid & w_clip)
+        e.put(c0=c0, c2=c2, c_issue=c_issue, cw_a=cw_a, cw_j=cw_j, cw_n=cw_n, cw_pipe=cw_pipe,
+              cw_run=cw_run, last_of=last_of, w_upd=w_upd)
+
+    def _update_feedback(self, m, e):
+        """LEARN phase D: golden Network._update_feedback, B += (T - B + noise) >> s where the
+        hidden neuron fired, one word per clock (docs/spec.md section 6.4)."""
+        (O, X, cfg, early, f_rd, fired, flag, p_rd, rlfsr, s_rd) = e.take(
+            "O X cfg early f_rd fired flag p_rd rlfsr s_rd")
         # phase D: feedback updates (SFDFA), one word per clock, row-major (o, i) per hidden layer
         fd_a = Signal(range(max(self.n_feedback, 2)))
         fd_o = Signal(range(max(O, 2)))
@@ -924,7 +629,14 @@ class Core(wiring.Component):
                      d2.b.eq(f_rd.data), d2.t.eq(f_target), d2.noise.eq(f_noise)]
         f_new, f_clip = _sat(d2.b + ((d2.t - d2.b + d2.noise) >> fshift), cfg.feedback)
         m.d.comb += flag["feedback"].eq(d2.valid & d2.fired & f_clip)
+        e.put(d0=d0, d2=d2, d_issue=d_issue, f_new=f_new, fd_a=fd_a, fd_i=fd_i, fd_o=fd_o,
+              fd_pipe=fd_pipe, fd_run=fd_run)
 
+    def _sequencer(self, m, e):
+        """The command sequencer (docs/spec.md section 4): one FSM over the engines; the access
+        port's TRACE address translation."""
+        (L, el_cnt, gen_run, grad_dirty, in_bank, loop_pipe, s3, t1, t2, t_run) = e.take(
+            "L el_cnt gen_run grad_dirty in_bank loop_pipe s3 t1 t2 t_run")
         # ---- access port: TRACE host address trace_base[l] + j -> word, lane ------------------------
         acc_word = Signal(range(max(self.n_trace_words, 2)))
         acc_lane = Signal()
@@ -947,198 +659,235 @@ class Core(wiring.Component):
         step_over = pipe_idle & (el_cnt[0] == 0) & (el_cnt[1] == 0)
         acc_ = self.access
 
+        e.put(acc_=acc_, acc_lane=acc_lane, acc_word=acc_word, clr=clr, clr_end=clr_end, draw=draw,
+              ev=ev, step_over=step_over, switch_ok=switch_ok)
         with m.FSM() as fsm:
-            with m.State("IDLE"):
-                with m.If(self.events.valid):
-                    with m.Switch(ev.cmd):
-                        with m.Case(Cmd.SPIKE):
-                            with m.If(n_in < cfg.n_inputs):
-                                m.d.comb += [l_wr.en.eq(1), l_wr.addr.eq(n_in),
-                                             l_wr.data.j.eq(ev.addr), l_wr.data.d.eq(0),
-                                             k_wr[0].en.eq(Mux(ev.addr[0], 0b10, 0b01)),
-                                             k_wr[0].addr.eq(ev.addr >> 1), k_wr[0].data.eq(0b11)]
-                                m.d.sync += n_in.eq(n_in + 1)
-                        with m.Case(Cmd.STEP):
-                            m.d.sync += [layer.eq(0), K.eq(n_in), n_in.eq(0), n_out.eq(0),
-                                         gen_run.eq(1), gi.eq(0), gk.eq(0), grow.eq(0),
-                                         t_run.eq(1), t_p.eq(0)]
-                            m.next = "LAYER"
-                        with m.Case(Cmd.SAMPLE):
-                            m.d.sync += [clr.eq(0), n_in.eq(0), step.eq(0)]
-                            m.next = "CLEAR"
-                        with m.Case(Cmd.LEARN):
-                            m.d.sync += [label.eq(ev.addr), la.eq(0)]
-                            m.next = "L_OUT"
-                # host access
-                with m.Switch(acc_.mem):
-                    with m.Case(Mem.WEIGHT):
-                        m.d.comb += [w_rd.en.eq(acc_.en & ~acc_.we), w_wr.en.eq(acc_.en & acc_.we)]
-                    with m.Case(Mem.STATE):
-                        m.d.comb += [s_rd.en.eq(acc_.en & ~acc_.we), s_wr.en.eq(acc_.en & acc_.we)]
-                    with m.Case(Mem.TRACE):
-                        m.d.comb += [t_rd.en.eq(acc_.en & ~acc_.we), t_wr.en.eq(acc_.en & acc_.we)]
-                    with m.Case(Mem.PERTURB):
-                        m.d.comb += p_rd.en.eq(acc_.en & ~acc_.we)
-                    with m.Case(Mem.GRAD):
-                        m.d.comb += [g_rd.en.eq(acc_.en & ~acc_.we), g_wr.en.eq(acc_.en & acc_.we)]
-                        with m.If(acc_.en & acc_.we):
-                            m.d.sync += grad_dirty.eq(1)
-                    with m.Case(Mem.FEEDBACK):
-                        m.d.comb += [f_rd.en.eq(acc_.en & ~acc_.we), f_wr.en.eq(acc_.en & acc_.we)]
-                m.d.comb += [w_rd.addr.eq(acc_.addr), s_rd.addr.eq(acc_.addr),
-                             t_rd.addr.eq(acc_word), p_rd.addr.eq(acc_.addr),
-                             g_rd.addr.eq(acc_.addr), f_rd.addr.eq(acc_.addr),
-                             w_wr.addr.eq(acc_.addr), s_wr.addr.eq(acc_.addr), t_wr.addr.eq(acc_word),
-                             g_wr.addr.eq(acc_.addr), f_wr.addr.eq(acc_.addr),
-                             w_wr.data.eq(acc_.wdata), s_wr.data.eq(acc_.wdata),
-                             t_wr.data.eq(Cat(acc_.wdata[:lane], acc_.wdata[:lane])),
-                             t_wr.lanes.eq(Mux(acc_lane, 0b10, 0b01)),
-                             g_wr.data.eq(acc_.wdata), f_wr.data.eq(acc_.wdata)]
+            self._take_command(m, e)
+            self._clear_sample(m, e)
+            self._run_layers(m, e)
+            self._learn_sequence(m, e)
 
-            with m.State("CLEAR"):
-                zero = [s_wr.en.eq(clr < self.n_neurons), s_wr.addr.eq(clr), s_wr.data.eq(0),
-                        t_wr.en.eq(clr < self.n_trace_words), t_wr.addr.eq(clr), t_wr.data.eq(0),
-                        g_wr.en.eq(grad_dirty & (clr < self.n_weights)), g_wr.addr.eq(clr),
-                        g_wr.data.eq(0)]
-                for port in k_wr:            # (stale list entries are never read: < K only)
-                    zero += [port.en.eq(Mux(clr < half_inputs, 0b11, 0)), port.addr.eq(clr),
-                             port.data.eq(0)]
-                m.d.comb += zero
-                self._clear_step(m, lfsr, draw, clr, clr_end, grad_dirty)
+        e.put(fsm=fsm)
 
-            with m.State("LAYER"):
-                # neuron loop ports
-                m.d.comb += [s_rd.addr.eq(nbase + s_issue[1]), s_rd.en.eq(s_issue[0]),
-                             p_rd.addr.eq(nbase + s_issue[1]), p_rd.en.eq(s_issue[0]),
-                             w_rd.addr.eq(sw.row + entry_rd.j), w_rd.en.eq(sw.valid & sw.has),
-                             s_wr.addr.eq(nbase + s3.i), s_wr.data.eq(word), s_wr.en.eq(s3.valid)]
-                # list bank in_bank (the upper half of the list memory for bank 1) is read, the
-                # other one collects the spikes of this layer for the next one
-                m.d.comb += [l_rd.addr.eq(Cat(gk[:lbits], in_bank)), l_rd.en.eq(gen_run & g_has),
-                             l_wr.en.eq(listing), l_wr.addr.eq(Cat(n_out[:lbits], ~in_bank)),
-                             l_wr.data.j.eq(s3.i), l_wr.data.d.eq(s3.d)]
-                for b in range(2):
-                    m.d.comb += [k_rd[b].addr.eq(t_p), k_rd[b].en.eq(t_run & (in_bank == b))]
-                    with m.If(in_bank == b):       # trace pass clears this bank's marks
-                        m.d.comb += [k_wr[b].en.eq(Mux(t1.valid, 0b11, 0)), k_wr[b].addr.eq(t1.p),
-                                     k_wr[b].data.eq(0)]
-                    with m.Else():                 # the spikes of this layer, for the next one
-                        m.d.comb += [k_wr[b].en.eq(Mux(listing, Mux(s3.i[0], 0b10, 0b01), 0)),
-                                     k_wr[b].addr.eq(s3.i >> 1), k_wr[b].data.eq(0b11)]
-                # eligibility engine ports (eps written by the trace pass)
-                m.d.comb += [e_wr.en.eq(t2.valid), e_rd.en.eq(eps_issue.valid),
-                             e_rd.addr.eq(eps_word(eps_issue.word, eps_issue.bank)),
-                             g_rd.addr.eq(el_row + el_j), g_rd.en.eq(el_run),
-                             g_wr.addr.eq(e3.addr), g_wr.data.eq(el_word), g_wr.en.eq(e3.valid)]
-                with m.If(e2.valid):
-                    m.d.sync += grad_dirty.eq(1)
-                # trace pass ports
-                m.d.comb += [t_rd.addr.eq(tword + t_p), t_rd.en.eq(t_run),
-                             t_wr.addr.eq(tword + t2.p), t_wr.en.eq(t2.valid), t_wr.data.eq(t_new),
-                             t_wr.lanes.eq(Cat(1, lane1))]
-                # token generator
-                with m.If(gen_run):
-                    with m.If(g_last):
-                        m.d.sync += [gk.eq(0), gi.eq(gi + 1), grow.eq(grow + j_of)]
-                        with m.If(gi == n_of - 1):
-                            m.d.sync += gen_run.eq(0)
-                    with m.Else():
-                        m.d.sync += gk.eq(gk + 1)
-                with m.If(t_run):
-                    m.d.sync += t_p.eq(t_p + 1)
-                    with m.If(t_p == pairs_of - 1):
-                        m.d.sync += t_run.eq(0)
-                with m.If(is_last):
-                    with m.If(step_over):
-                        m.d.sync += [step.eq(step + 1), self.done.eq(1)]
-                        m.next = "IDLE"
+    def _take_command(self, m, e):
+        """IDLE: take one event (SPIKE lists an input, STEP runs the step, SAMPLE clears, LEARN
+        learns) and serve the host's access port."""
+        (K, acc_, acc_lane, acc_word, clr, ev, f_rd, f_wr, g_rd, g_wr, gen_run, gi, gk,
+         grad_dirty, grow, k_wr, l_wr, la, label, lane, layer, n_in, n_out, p_rd, s_rd, s_wr,
+         step, t_p, t_rd, t_run, t_wr, w_rd, w_wr) = e.take(
+            "K acc_ acc_lane acc_word clr ev f_rd f_wr g_rd g_wr gen_run gi gk grad_dirty grow "
+            "k_wr l_wr la label lane layer n_in n_out p_rd s_rd s_wr step t_p t_rd t_run t_wr "
+            "w_rd w_wr")
+        with m.State("IDLE"):
+            self._dispatch(
+                m, ev, n_in,
+                spike=[l_wr.en.eq(1), l_wr.addr.eq(n_in), l_wr.data.j.eq(ev.addr), l_wr.data.d.eq(0),
+                       k_wr[0].en.eq(Mux(ev.addr[0], 0b10, 0b01)), k_wr[0].addr.eq(ev.addr >> 1),
+                       k_wr[0].data.eq(0b11)],
+                step=([layer.eq(0), K.eq(n_in), n_in.eq(0), n_out.eq(0), gen_run.eq(1), gi.eq(0),
+                       gk.eq(0), grow.eq(0), t_run.eq(1), t_p.eq(0)], "LAYER"),
+                sample=([clr.eq(0), n_in.eq(0), step.eq(0)], "CLEAR"),
+                learn=([label.eq(ev.addr), la.eq(0)], "L_OUT"))
+            # host access
+            with m.Switch(acc_.mem):
+                with m.Case(Mem.WEIGHT):
+                    m.d.comb += [w_rd.en.eq(acc_.en & ~acc_.we), w_wr.en.eq(acc_.en & acc_.we)]
+                with m.Case(Mem.STATE):
+                    m.d.comb += [s_rd.en.eq(acc_.en & ~acc_.we), s_wr.en.eq(acc_.en & acc_.we)]
+                with m.Case(Mem.TRACE):
+                    m.d.comb += [t_rd.en.eq(acc_.en & ~acc_.we), t_wr.en.eq(acc_.en & acc_.we)]
+                with m.Case(Mem.PERTURB):
+                    m.d.comb += p_rd.en.eq(acc_.en & ~acc_.we)
+                with m.Case(Mem.GRAD):
+                    m.d.comb += [g_rd.en.eq(acc_.en & ~acc_.we), g_wr.en.eq(acc_.en & acc_.we)]
+                    with m.If(acc_.en & acc_.we):
+                        m.d.sync += grad_dirty.eq(1)
+                with m.Case(Mem.FEEDBACK):
+                    m.d.comb += [f_rd.en.eq(acc_.en & ~acc_.we), f_wr.en.eq(acc_.en & acc_.we)]
+            m.d.comb += [w_rd.addr.eq(acc_.addr), s_rd.addr.eq(acc_.addr),
+                         t_rd.addr.eq(acc_word), p_rd.addr.eq(acc_.addr),
+                         g_rd.addr.eq(acc_.addr), f_rd.addr.eq(acc_.addr),
+                         w_wr.addr.eq(acc_.addr), s_wr.addr.eq(acc_.addr), t_wr.addr.eq(acc_word),
+                         g_wr.addr.eq(acc_.addr), f_wr.addr.eq(acc_.addr),
+                         w_wr.data.eq(acc_.wdata), s_wr.data.eq(acc_.wdata),
+                         t_wr.data.eq(Cat(acc_.wdata[:lane], acc_.wdata[:lane])),
+                         t_wr.lanes.eq(Mux(acc_lane, 0b10, 0b01)),
+                         g_wr.data.eq(acc_.wdata), f_wr.data.eq(acc_.wdata)]
+
+    def _clear_sample(self, m, e):
+        """CLEAR (SAMPLE, docs/spec.md section 4.1): zero the state, traces, marks and a dirty GRAD;
+        draw the perturbations."""
+        (clr, clr_end, draw, g_wr, grad_dirty, half_inputs, k_wr, lfsr, s_wr, t_wr) = e.take(
+            "clr clr_end draw g_wr grad_dirty half_inputs k_wr lfsr s_wr t_wr")
+        with m.State("CLEAR"):
+            zero = [s_wr.en.eq(clr < self.n_neurons), s_wr.addr.eq(clr), s_wr.data.eq(0),
+                    t_wr.en.eq(clr < self.n_trace_words), t_wr.addr.eq(clr), t_wr.data.eq(0),
+                    g_wr.en.eq(grad_dirty & (clr < self.n_weights)), g_wr.addr.eq(clr),
+                    g_wr.data.eq(0)]
+            for port in k_wr:            # (stale list entries are never read: < K only)
+                zero += [port.en.eq(Mux(clr < half_inputs, 0b11, 0)), port.addr.eq(clr),
+                         port.data.eq(0)]
+            m.d.comb += zero
+            self._clear_step(m, lfsr, draw, clr, clr_end, grad_dirty)
+
+    def _run_layers(self, m, e):
+        """LAYER (STEP): start each layer's neuron loop and trace pass, switch layers, end the step
+        when the eligibility engine has drained."""
+        (K, e2, e3, e_rd, e_wr, el_j, el_row, el_run, el_word, entry_rd, eps_issue, eps_word,
+         g_has, g_last, g_rd, g_wr, gen_run, gi, gk, grad_dirty, grow, in_bank, is_last, j_of,
+         k_rd, k_wr, l_rd, l_wr, lane1, layer, lbits, listing, n_of, n_out, nbase, p_rd,
+         pairs_of, s3, s_issue, s_rd, s_wr, step, step_over, sw, switch_ok, t1, t2, t_new, t_p,
+         t_rd, t_run, t_wr, tword, w_rd, wbase_next, word) = e.take(
+            "K e2 e3 e_rd e_wr el_j el_row el_run el_word entry_rd eps_issue eps_word g_has "
+            "g_last g_rd g_wr gen_run gi gk grad_dirty grow in_bank is_last j_of k_rd k_wr l_rd "
+            "l_wr lane1 layer lbits listing n_of n_out nbase p_rd pairs_of s3 s_issue s_rd s_wr "
+            "step step_over sw switch_ok t1 t2 t_new t_p t_rd t_run t_wr tword w_rd wbase_next "
+            "word")
+        with m.State("LAYER"):
+            # neuron loop ports
+            m.d.comb += [s_rd.addr.eq(nbase + s_issue[1]), s_rd.en.eq(s_issue[0]),
+                         p_rd.addr.eq(nbase + s_issue[1]), p_rd.en.eq(s_issue[0]),
+                         w_rd.addr.eq(sw.row + entry_rd.j), w_rd.en.eq(sw.valid & sw.has),
+                         s_wr.addr.eq(nbase + s3.i), s_wr.data.eq(word), s_wr.en.eq(s3.valid)]
+            # list bank in_bank (the upper half of the list memory for bank 1) is read, the
+            # other one collects the spikes of this layer for the next one
+            m.d.comb += [l_rd.addr.eq(Cat(gk[:lbits], in_bank)), l_rd.en.eq(gen_run & g_has),
+                         l_wr.en.eq(listing), l_wr.addr.eq(Cat(n_out[:lbits], ~in_bank)),
+                         l_wr.data.j.eq(s3.i), l_wr.data.d.eq(s3.d)]
+            for b in range(2):
+                m.d.comb += [k_rd[b].addr.eq(t_p), k_rd[b].en.eq(t_run & (in_bank == b))]
+                with m.If(in_bank == b):       # trace pass clears this bank's marks
+                    m.d.comb += [k_wr[b].en.eq(Mux(t1.valid, 0b11, 0)), k_wr[b].addr.eq(t1.p),
+                                 k_wr[b].data.eq(0)]
+                with m.Else():                 # the spikes of this layer, for the next one
+                    m.d.comb += [k_wr[b].en.eq(Mux(listing, Mux(s3.i[0], 0b10, 0b01), 0)),
+                                 k_wr[b].addr.eq(s3.i >> 1), k_wr[b].data.eq(0b11)]
+            # eligibility engine ports (eps written by the trace pass)
+            m.d.comb += [e_wr.en.eq(t2.valid), e_rd.en.eq(eps_issue.valid),
+                         e_rd.addr.eq(eps_word(eps_issue.word, eps_issue.bank)),
+                         g_rd.addr.eq(el_row + el_j), g_rd.en.eq(el_run),
+                         g_wr.addr.eq(e3.addr), g_wr.data.eq(el_word), g_wr.en.eq(e3.valid)]
+            with m.If(e2.valid):
+                m.d.sync += grad_dirty.eq(1)
+            # trace pass ports
+            m.d.comb += [t_rd.addr.eq(tword + t_p), t_rd.en.eq(t_run),
+                         t_wr.addr.eq(tword + t2.p), t_wr.en.eq(t2.valid), t_wr.data.eq(t_new),
+                         t_wr.lanes.eq(Cat(1, lane1))]
+            # token generator
+            with m.If(gen_run):
+                with m.If(g_last):
+                    m.d.sync += [gk.eq(0), gi.eq(gi + 1), grow.eq(grow + j_of)]
+                    with m.If(gi == n_of - 1):
+                        m.d.sync += gen_run.eq(0)
                 with m.Else():
-                    with m.If(switch_ok):
-                            m.d.sync += [layer.eq(layer + 1), K.eq(n_out), n_out.eq(0),
-                                         gen_run.eq(1), gi.eq(0), gk.eq(0), grow.eq(wbase_next),
-                                         t_run.eq(1), t_p.eq(0)]
+                    m.d.sync += gk.eq(gk + 1)
+            with m.If(t_run):
+                m.d.sync += t_p.eq(t_p + 1)
+                with m.If(t_p == pairs_of - 1):
+                    m.d.sync += t_run.eq(0)
+            with m.If(is_last):
+                with m.If(step_over):
+                    m.d.sync += [step.eq(step + 1), self.done.eq(1)]
+                    m.next = "IDLE"
+            with m.Else():
+                with m.If(switch_ok):
+                        m.d.sync += [layer.eq(layer + 1), K.eq(n_out), n_out.eq(0),
+                                     gen_run.eq(1), gi.eq(0), gk.eq(0), grow.eq(wbase_next),
+                                     t_run.eq(1), t_p.eq(0)]
 
-            with m.State("L_OUT"):        # phase A: delta_o = target - count_o, D_o
-                m.d.comb += [s_rd.addr.eq(out_base + la), s_rd.en.eq(la < O),
-                             d_wr.addr.eq(out_base + a1.o), d_wr.data.eq(a_delta), d_wr.en.eq(a1.valid)]
-                m.d.comb += [a0.valid.eq(la < O), a0.o.eq(la)]
-                with m.If(la < O):
-                    m.d.sync += la.eq(la + 1)
-                with m.If(a1.valid & (a1.o == O - 1)):
-                    if cfg.learns_hidden:
-                        m.d.sync += [layer.eq(0), hb_i.eq(0), hb_o.eq(0), hb_fa.eq(0), hb_run.eq(1)]
-                        m.next = "L_HID"
-                    else:
-                        m.d.sync += [layer.eq(L - 1), cw_a.eq(self.weight_base[-1]),
-                                     cw_n.eq(self.neuron_base[-1]), cw_j.eq(0), cw_run.eq(1)]
-                        m.next = "L_W"
-
-            with m.State("L_HID"):        # phase B: delta_i = sum_o B_oi delta_o (+ rate term)
-                m.d.comb += learning_b.eq(1)
-                m.d.comb += [f_rd.addr.eq(hb_fa), f_rd.en.eq(hb_run),
-                             s_rd.addr.eq(b_issue.h), s_rd.en.eq(b_issue.valid & b_issue.first),
-                             d_rd.addr.eq(out_base + b_issue.o), d_rd.en.eq(b_issue.valid),
-                             d_wr.addr.eq(b2.h), d_wr.data.eq(h_delta), d_wr.en.eq(b2.valid & b2.last)]
-                m.d.comb += [b0.valid.eq(hb_run), b0.first.eq(hb_o == 0), b0.last.eq(hb_o == O - 1),
-                             b0.o.eq(hb_o), b0.h.eq(nbase + hb_i)]
-                with m.If(hb_run):
-                    with m.If(hb_o == O - 1):
-                        m.d.sync += [hb_o.eq(0), hb_i.eq(hb_i + 1), hb_fa.eq(fb_base + hb_i + 1)]
-                        with m.If(hb_i == n_of - 1):
-                            m.d.sync += [hb_i.eq(0), layer.eq(layer + 1), hb_fa.eq(fb_base_next)]
-                            with m.If(layer == L - 2):
-                                m.d.sync += hb_run.eq(0)
-                    with m.Else():
-                        m.d.sync += [hb_o.eq(hb_o + 1), hb_fa.eq(hb_fa + n_of)]
-                with m.If(~hb_run & ~Cat(p.valid for p in hb_pipe[1:]).any()):
-                    m.d.sync += [layer.eq(0), cw_a.eq(0), cw_n.eq(0), cw_j.eq(0), cw_run.eq(1)]
+    def _learn_sequence(self, m, e):
+        """LEARN: phases A-D in order (docs/spec.md section 6), each state driving its datapath."""
+        (L, O, a0, a1, a_delta, b0, b2, b_issue, c0, c2, c_issue, cfg, cw_a, cw_j, cw_n, cw_pipe,
+         cw_run, d0, d2, d_issue, d_rd, d_wr, f_new, f_rd, f_wr, fb_base, fb_base_next, fd_a,
+         fd_i, fd_o, fd_pipe, fd_run, g_rd, g_wr, grad_dirty, h_delta, hb_fa, hb_i, hb_o,
+         hb_pipe, hb_run, is_last, j_of, la, last_of, layer, learning_b, learning_c, n_of, nbase,
+         out_base, p_rd, rlfsr, s_rd, w_rd, w_upd, w_wr) = e.take(
+            "L O a0 a1 a_delta b0 b2 b_issue c0 c2 c_issue cfg cw_a cw_j cw_n cw_pipe cw_run d0 "
+            "d2 d_issue d_rd d_wr f_new f_rd f_wr fb_base fb_base_next fd_a fd_i fd_o fd_pipe "
+            "fd_run g_rd g_wr grad_dirty h_delta hb_fa hb_i hb_o hb_pipe hb_run is_last j_of la "
+            "last_of layer learning_b learning_c n_of nbase out_base p_rd rlfsr s_rd w_rd w_upd "
+            "w_wr")
+        with m.State("L_OUT"):        # phase A: delta_o = target - count_o, D_o
+            m.d.comb += [s_rd.addr.eq(out_base + la), s_rd.en.eq(la < O),
+                         d_wr.addr.eq(out_base + a1.o), d_wr.data.eq(a_delta), d_wr.en.eq(a1.valid)]
+            m.d.comb += [a0.valid.eq(la < O), a0.o.eq(la)]
+            with m.If(la < O):
+                m.d.sync += la.eq(la + 1)
+            with m.If(a1.valid & (a1.o == O - 1)):
+                if cfg.learns_hidden:
+                    m.d.sync += [layer.eq(0), hb_i.eq(0), hb_o.eq(0), hb_fa.eq(0), hb_run.eq(1)]
+                    m.next = "L_HID"
+                else:
+                    m.d.sync += [layer.eq(L - 1), cw_a.eq(self.weight_base[-1]),
+                                 cw_n.eq(self.neuron_base[-1]), cw_j.eq(0), cw_run.eq(1)]
                     m.next = "L_W"
 
-            with m.State("L_W"):          # phase C: w += (-(delta * ghat) + noise) >> k, ghat = 0
-                m.d.comb += learning_c.eq(1)
-                m.d.comb += [w_rd.addr.eq(cw_a), w_rd.en.eq(cw_run), g_rd.addr.eq(cw_a),
-                             g_rd.en.eq(cw_run), d_rd.addr.eq(c_issue.n), d_rd.en.eq(c_issue.valid),
-                             rlfsr.advance.eq(cw_run),
-                             w_wr.addr.eq(c2.addr), w_wr.data.eq(w_upd), w_wr.en.eq(c2.valid),
-                             g_wr.addr.eq(c2.addr), g_wr.data.eq(0), g_wr.en.eq(c2.valid)]
-                m.d.comb += [c0.valid.eq(cw_run), c0.addr.eq(cw_a), c0.out.eq(is_last), c0.n.eq(cw_n)]
-                with m.If(cw_run):
-                    m.d.sync += [cw_a.eq(cw_a + 1), cw_j.eq(cw_j + 1)]
-                    with m.If(cw_j == j_of - 1):
-                        m.d.sync += [cw_j.eq(0), cw_n.eq(cw_n + 1)]
-                        with m.If(cw_n == last_of):
-                            m.d.sync += layer.eq(layer + 1)
-                    with m.If(cw_a == self.n_weights - 1):
-                        m.d.sync += cw_run.eq(0)
-                with m.If(~cw_run & ~Cat(p.valid for p in cw_pipe[1:]).any() & ~c2.valid):
-                    if cfg.learns_hidden:
-                        m.d.sync += grad_dirty.eq(0)      # every ghat/ehat was visited and cleared
-                    if cfg.learns_feedback:
-                        m.d.sync += [layer.eq(0), fd_a.eq(0), fd_o.eq(0), fd_i.eq(0), fd_run.eq(1)]
-                        m.next = "L_FB"
-                    else:
-                        m.d.sync += self.done.eq(1)
-                        m.next = "IDLE"
+        with m.State("L_HID"):        # phase B: delta_i = sum_o B_oi delta_o (+ rate term)
+            m.d.comb += learning_b.eq(1)
+            m.d.comb += [f_rd.addr.eq(hb_fa), f_rd.en.eq(hb_run),
+                         s_rd.addr.eq(b_issue.h), s_rd.en.eq(b_issue.valid & b_issue.first),
+                         d_rd.addr.eq(out_base + b_issue.o), d_rd.en.eq(b_issue.valid),
+                         d_wr.addr.eq(b2.h), d_wr.data.eq(h_delta), d_wr.en.eq(b2.valid & b2.last)]
+            m.d.comb += [b0.valid.eq(hb_run), b0.first.eq(hb_o == 0), b0.last.eq(hb_o == O - 1),
+                         b0.o.eq(hb_o), b0.h.eq(nbase + hb_i)]
+            with m.If(hb_run):
+                with m.If(hb_o == O - 1):
+                    m.d.sync += [hb_o.eq(0), hb_i.eq(hb_i + 1), hb_fa.eq(fb_base + hb_i + 1)]
+                    with m.If(hb_i == n_of - 1):
+                        m.d.sync += [hb_i.eq(0), layer.eq(layer + 1), hb_fa.eq(fb_base_next)]
+                        with m.If(layer == L - 2):
+                            m.d.sync += hb_run.eq(0)
+                with m.Else():
+                    m.d.sync += [hb_o.eq(hb_o + 1), hb_fa.eq(hb_fa + n_of)]
+            with m.If(~hb_run & ~Cat(p.valid for p in hb_pipe[1:]).any()):
+                m.d.sync += [layer.eq(0), cw_a.eq(0), cw_n.eq(0), cw_j.eq(0), cw_run.eq(1)]
+                m.next = "L_W"
 
-            with m.State("L_FB"):         # phase D: B += (T - B + noise) >> s where i fired
-                m.d.comb += [f_rd.addr.eq(fd_a), f_rd.en.eq(fd_run), p_rd.addr.eq(d_issue.h),
-                             p_rd.en.eq(d_issue.valid), rlfsr.advance.eq(fd_run),
-                             s_rd.addr.eq(out_base + d_issue.o), s_rd.en.eq(d_issue.valid),
-                             f_wr.addr.eq(d2.addr), f_wr.data.eq(Mux(d2.fired, f_new, d2.b)),
-                             f_wr.en.eq(d2.valid)]
-                m.d.comb += [d0.valid.eq(fd_run), d0.addr.eq(fd_a), d0.o.eq(fd_o), d0.h.eq(nbase + fd_i)]
-                with m.If(fd_run):
-                    m.d.sync += [fd_a.eq(fd_a + 1), fd_i.eq(fd_i + 1)]
-                    with m.If(fd_i == n_of - 1):
-                        m.d.sync += [fd_i.eq(0), fd_o.eq(fd_o + 1)]
-                        with m.If(fd_o == O - 1):
-                            m.d.sync += [fd_o.eq(0), layer.eq(layer + 1)]
-                    with m.If(fd_a == self.n_feedback - 1):
-                        m.d.sync += fd_run.eq(0)
-                with m.If(~fd_run & ~Cat(p.valid for p in fd_pipe[1:]).any()):
+        with m.State("L_W"):          # phase C: w += (-(delta * ghat) + noise) >> k, ghat = 0
+            m.d.comb += learning_c.eq(1)
+            m.d.comb += [w_rd.addr.eq(cw_a), w_rd.en.eq(cw_run), g_rd.addr.eq(cw_a),
+                         g_rd.en.eq(cw_run), d_rd.addr.eq(c_issue.n), d_rd.en.eq(c_issue.valid),
+                         rlfsr.advance.eq(cw_run),
+                         w_wr.addr.eq(c2.addr), w_wr.data.eq(w_upd), w_wr.en.eq(c2.valid),
+                         g_wr.addr.eq(c2.addr), g_wr.data.eq(0), g_wr.en.eq(c2.valid)]
+            m.d.comb += [c0.valid.eq(cw_run), c0.addr.eq(cw_a), c0.out.eq(is_last), c0.n.eq(cw_n)]
+            with m.If(cw_run):
+                m.d.sync += [cw_a.eq(cw_a + 1), cw_j.eq(cw_j + 1)]
+                with m.If(cw_j == j_of - 1):
+                    m.d.sync += [cw_j.eq(0), cw_n.eq(cw_n + 1)]
+                    with m.If(cw_n == last_of):
+                        m.d.sync += layer.eq(layer + 1)
+                with m.If(cw_a == self.n_weights - 1):
+                    m.d.sync += cw_run.eq(0)
+            with m.If(~cw_run & ~Cat(p.valid for p in cw_pipe[1:]).any() & ~c2.valid):
+                if cfg.learns_hidden:
+                    m.d.sync += grad_dirty.eq(0)      # every ghat/ehat was visited and cleared
+                if cfg.learns_feedback:
+                    m.d.sync += [layer.eq(0), fd_a.eq(0), fd_o.eq(0), fd_i.eq(0), fd_run.eq(1)]
+                    m.next = "L_FB"
+                else:
                     m.d.sync += self.done.eq(1)
                     m.next = "IDLE"
 
+        with m.State("L_FB"):         # phase D: B += (T - B + noise) >> s where i fired
+            m.d.comb += [f_rd.addr.eq(fd_a), f_rd.en.eq(fd_run), p_rd.addr.eq(d_issue.h),
+                         p_rd.en.eq(d_issue.valid), rlfsr.advance.eq(fd_run),
+                         s_rd.addr.eq(out_base + d_issue.o), s_rd.en.eq(d_issue.valid),
+                         f_wr.addr.eq(d2.addr), f_wr.data.eq(Mux(d2.fired, f_new, d2.b)),
+                         f_wr.en.eq(d2.valid)]
+            m.d.comb += [d0.valid.eq(fd_run), d0.addr.eq(fd_a), d0.o.eq(fd_o), d0.h.eq(nbase + fd_i)]
+            with m.If(fd_run):
+                with m.If(self._next_feedback_word(m, fd_a, fd_i, fd_o, layer, n_of)):
+                    m.d.sync += fd_run.eq(0)
+            with m.If(~fd_run & ~Cat(p.valid for p in fd_pipe[1:]).any()):
+                m.d.sync += self.done.eq(1)
+                m.next = "IDLE"
+
+    def _access_read(self, m, e):
+        """busy/ready from the sequencer, the perturbation draws, and the access port's read data,
+        READ_LATENCY clocks after the read."""
+        (acc_, acc_lane, draw, f_rd, fsm, g_rd, lfsr, p_rd, p_wr, s_rd, t_rd, trace_lane, w_rd) = e.take(
+            "acc_ acc_lane draw f_rd fsm g_rd lfsr p_rd p_wr s_rd t_rd trace_lane w_rd")
         # outside the FSM's processes: continuous assignments, valid from time 0 on Icarus
         m.d.comb += [self.events.ready.eq(fsm.ongoing("IDLE")), self.busy.eq(~fsm.ongoing("IDLE"))]
         m.d.comb += [p_wr.en.eq(draw.valid), p_wr.addr.eq(draw.addr), p_wr.data.eq(lfsr.value[0])]
@@ -1172,4 +921,3 @@ class Core(wiring.Component):
                                (Mem.FEEDBACK, f_rd.data.as_unsigned())):
                 with m.Case(mem):
                     m.d.comb += acc_.rdata.eq(value)
-        return m

@@ -25,10 +25,11 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import crc, data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from plasticore.chip.boardspec import board_hash
 from plasticore.golden.config import Config
 from plasticore.golden.network import FLAG_NAMES
 # the protocol's one definition (ops, error codes, limits, IDENTIFY body), shared with the host
-from plasticore.host.protocol import MAX_BODY, MAX_FRAME, REPLY, STATUS_BYTES, ErrorCode as Error, \
+from plasticore.chip.protocol import MAX_BODY, MAX_FRAME, REPLY, STATUS_BYTES, ErrorCode as Error, \
     Identity, Op, event_bytes
 
 from .core import Cmd, Core, Mem
@@ -109,7 +110,7 @@ class Link(wiring.Component):
         self._config = config
         self.core = make_core(config, core)
         self.identity = Identity(
-            core_hash=config.core_hash, board_hash=config.board_hash, clk_hz=clk_hz,
+            core_hash=config.core_hash, board_hash=board_hash(config, core), clk_hz=clk_hz,
             baud_divisor=baud_divisor, rx_window=rx_window, data_width=self.core.data_width,
             addr_width=self.core.addr_width, event_bytes=event_bytes(config.n_inputs),
             layers=tuple(config.layers)).pack()

@@ -16,9 +16,17 @@ reciprocal unit and a state machine that visits, in the spec's order:
 * ``LEARN``: phases A-D of spec 6 (output errors, hidden errors through the feedback, the
   weight updates, the feedback updates), one word at a time.
 
-Ports, memory map, access port, flags and host-side helpers are :class:`~.core.Core`'s
-(inherited), so the link and every bit-exact test drive it unchanged; the cycle model
-(:meth:`step_cycles`, :meth:`sample_cycles`, :meth:`learn_cycles`) is its own. WEIGHT with
+``elaborate`` builds the memories and the two multipliers, then the sequencer's FSM; each group
+of its states is a method named after the golden function it equals (``_step_traces``,
+``_step_layer``, ``_eligibility_updates``, ``_synaptic_sum``, ``_spike_updates``,
+``_output_errors``, ``_hidden_errors``, ``_update_weights``, ``_update_feedback``), so that the
+neuron, eligibility and learning updates are found once here as they are once in
+``golden/network.py`` and in ``rtl/core.py``.
+
+Ports, access port, flags and the shared pieces of the sequencer are :class:`~.corebase.CoreBase`'s
+and the memory map is ``chip/memmap.py``'s, as :class:`~.core.Core`'s are (the two are siblings),
+so the link and every bit-exact test drive it unchanged; the cycle model
+(``chip/cycles.py``: :class:`~plasticore.chip.cycles.SequencedCycles`) is its own. WEIGHT with
 FEEDBACK above it, and GRAD, are single-port memories (``rtl/spram.py``): SPRAM on an iCE40
 UltraPlus, where 64-128-10 (9,472 synapses) fits in three of the four.
 
@@ -26,96 +34,43 @@ Why it may be slow: at the iCEBreaker's 115,200 baud a digits sample takes about
 of a 24 MHz core on the wire; this core's work is a few tens of thousands (``docs/boards.md``).
 """
 
-from amaranth import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth import Cat, Const, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory
 
+from plasticore.chip.cycles import SequencedCycles
 from plasticore.golden.config import DECAY_FRAC, Config
 
-from .core import Cmd, Core, Mem, _bits, _sat_bits, _table
+from .corebase import CoreBase, Mem
+from .datapath import _bits, _sat_bits, _table
 from .reciprocal import Reciprocal
 from .spram import SinglePortRAM
 
 __all__ = ["SequencedCore"]
 
-#: clocks from a reciprocal's start to its result being taken (rtl/reciprocal.py: 1 + 16, and
-#: the clock that starts it)
-RECIPROCAL_CLOCKS = DECAY_FRAC + 2
 
-
-class SequencedCore(Core):
+class SequencedCore(SequencedCycles, CoreBase):
     """A Plasticore core with one datapath (:mod:`module docs <plasticore.rtl.seqcore>`).
 
     Every memory answers the clock after a read (``READ_LATENCY`` 1). The interface is
-    :class:`~.core.Core`'s; ``compact`` is true (no read registers).
+    :class:`~.corebase.CoreBase`'s, as :class:`~.core.Core`'s is; ``compact`` is true (no read
+    registers).
     """
 
-    READ_LATENCY = 1
-    #: ``access.rdata`` keeps a read's word until the next read (the link sends it from there)
-    READ_HOLDS = True
-    READ_DELAY = 0
-    SMALL_READ_LATENCY = 1
-    LIST_READ_LATENCY = 1
-
     def __init__(self, config: Config):
-        super().__init__(config, compact=True)
-
-    @classmethod
-    def model(cls, config: Config, **_) -> "SequencedCore":
-        """A core used only for its pure-Python side, never elaborated."""
-        core = cls(config)
-        core._MustUse__silence = True
-        return core
-
-    # --- cycle model (pure Python; asserted by tests/rtl/test_seqcore.py) -------------------------
-    def step_timing(self, listed, spikers) -> dict:
-        """Clocks of one step, ``listed[k]`` spiking inputs and spiking neurons ``spikers[k]`` of
-        layer ``k``: ``{"clocks", "layers"}`` with per layer ``{"start", "trace", "loop",
-        "elig", "updates"}`` (clocks from the transfer + 1; ``elig``: the loop's clocks spent on
-        reciprocals and eligibility updates, of which there are ``updates``)."""
-        cfg = self._config
-        t, layers = 0, []
-        for k, K in enumerate(listed):
-            n, j = cfg.layers[k + 1], cfg.layers[k]
-            trace = 1 + 2 * j
-            elig = len(spikers[k]) * (RECIPROCAL_CLOCKS + 4 * j)
-            loop = 1 + n * (5 + 2 * K) + elig
-            layers.append({"start": t, "trace": trace, "loop": loop, "elig": elig,
-                           "updates": len(spikers[k]) * j})
-            t += trace + loop
-        return {"clocks": t + 1, "layers": layers}
-
-    def step_cycles(self, listed, spikers) -> int:
-        return self.step_timing(listed, spikers)["clocks"]
-
-    @property
-    def clear_words(self) -> int:
-        """Addresses ``SAMPLE`` visits with a clean ``GRAD``."""
-        return max(self.n_neurons, self.n_traces, self.max_inputs, self.n_hidden)
-
-    def learn_cycles(self, lr_hidden_shift: int | None = None, lr_output_shift: int | None = None) -> int:
-        """Clocks from the transfer of ``LEARN`` to ``done``, at the learning rates given (the
-        configuration's by default): phase C shifts each update by its layer's ``k``, 4 bits per
-        clock and then 1."""
-        cfg, O = self._config, self._config.n_outputs
-        rates = {"lr_hidden_shift": lr_hidden_shift, "lr_output_shift": lr_output_shift}
-        k = {name: cfg.update_offset(name) + (getattr(cfg, name) if v is None else v)
-             for name, v in rates.items()}
-        per_word = {name: 5 + v // 4 + v % 4 for name, v in k.items()}
-        clocks = 1 + O                                             # phase A
-        if cfg.learns_hidden:
-            clocks += self.n_hidden * (2 * O + 1)                  # phase B
-            clocks += self.weight_base[-1] * per_word["lr_hidden_shift"]      # phase C
-        clocks += (self.n_weights - self.weight_base[-1]) * per_word["lr_output_shift"]
-        if cfg.learns_feedback:
-            clocks += 4 * self.n_feedback                          # phase D
-        return clocks + 1
+        if not isinstance(config, Config):
+            raise TypeError(f"config must be a Config, not {config!r}")
+        SequencedCycles.__init__(self, config)
+        CoreBase.__init__(self)
 
     # --- circuit -------------------------------------------------------------------------------
-    def elaborate(self, platform):
-        m = Module()
-        cfg, L, O = self._config, self.n_layers, self._config.n_outputs
-        flag = self._sticky_flags(m)
+    #: the engines ``elaborate`` runs in order (``CoreBase.elaborate``)
+    ENGINES = ("_memories", "_registers", "_multipliers", "_sequencer", "_access_read")
 
+    def _memories(self, m, e):
+        """The memories: WEIGHT with FEEDBACK above it and GRAD single-port (SPRAM on an iCE40
+        UltraPlus), the small ones, the reciprocal unit, the LFSRs and the update shifts
+        (docs/rtl.md, "The sequenced core")."""
+        O, cfg, platform = e.take("O cfg platform")
         # ---- memories --------------------------------------------------------------------------------
         spram = str(getattr(platform, "device", "")).startswith("iCE40UP")
         wf_width = max(cfg.weight.bits, cfg.feedback.bits)
@@ -125,7 +80,6 @@ class SequencedCore(Core):
         m.submodules.grads = gr = SinglePortRAM(width=self.grad_layout.size, depth=self.n_weights,
                                                 spram=spram)
         gr_rdata = data.View(self.grad_layout, gr.rdata)
-        gr_wdata = data.View(self.grad_layout, gr.wdata)
         w_of = wf.rdata[:cfg.weight.bits].as_signed()
         b_of = wf.rdata[:cfg.feedback.bits].as_signed()
 
@@ -177,7 +131,16 @@ class SequencedCore(Core):
         # the update shifts (spec 6.3); the noise mask 2**k - 1 is formed from the shift where it
         # is used (area: no mask registers and no shifter at the load)
         k_hid, k_out, _, _ = self._update_shifts(m)
+        e.put(b_of=b_of, banked=banked, cur=cur, dw=dw, ep_rd=ep_rd, ep_wr=ep_wr,
+              eps_shape=eps_shape, er_rd=er_rd, er_wr=er_wr, gr=gr, gr_rdata=gr_rdata, k_hid=k_hid,
+              k_out=k_out, lfsr=lfsr, ls_rd=ls_rd, ls_wr=ls_wr, mk_rd=mk_rd, mk_wr=mk_wr,
+              pt_rd=pt_rd, pt_wr=pt_wr, r=r, rcp=rcp, rlfsr=rlfsr, rp_rd=rp_rd, st_rd=st_rd,
+              st_wr=st_wr, theta=theta, tr_rd=tr_rd, tr_wr=tr_wr, w_of=w_of, wf=wf,
+              wf_width=wf_width)
 
+    def _registers(self, m, e):
+        """The layer register and its per-layer constants."""
+        L, cfg = e.take("L cfg")
         # ---- per-layer constants, indexed by the layer register ------------------------------------
         layer = Signal(range(max(2, L)))
         n_of = _table([cfg.layers[k + 1] for k in range(L)])[layer]
@@ -190,7 +153,13 @@ class SequencedCore(Core):
         bank = layer[0]
         out_base = self.neuron_base[-1]
         out_weights = self.weight_base[-1]
+        e.put(bank=bank, fbase_next=fbase_next, is_last=is_last, j_of=j_of, layer=layer, n_of=n_of,
+              nbase=nbase, out_base=out_base, out_weights=out_weights, tbase=tbase, wbase=wbase)
 
+    def _multipliers(self, m, e):
+        """The two multipliers every operation of the core shares: the decays (a word times an
+        unsigned 0.16 constant) and the signed products."""
+        cfg, dw, eps_shape = e.take("cfg dw eps_shape")
         # ---- the one multiplier ----------------------------------------------------------------
         # ---- two multipliers, each a pair of the iCE40's 16 x 16 DSPs: the decays (a signed word
         # times an unsigned 0.16 constant, rho, rho^k or r) and the signed products (w d, B delta,
@@ -204,7 +173,13 @@ class SequencedCore(Core):
         ma, mb = Signal(signed(sa_w)), Signal(signed(sb_w))
         prod = ma * mb
         m.d.comb += [ma.eq(0), mb.eq(0), ma_u.eq(0), mb_u.eq(0)]
+        e.put(decayed=decayed, ma=ma, ma_u=ma_u, mb=mb, mb_u=mb_u, prod=prod, sa_w=sa_w, sb_w=sb_w)
 
+    def _sequencer(self, m, e):
+        """The command sequencer (docs/spec.md section 4): one FSM that visits the spec's operations
+        in order, each group of states a method named after the golden function it equals."""
+        (O, cfg, dw, eps_shape, layer, lfsr, pt_wr, sa_w, sb_w, wf_width) = e.take(
+            "O cfg dw eps_shape layer lfsr pt_wr sa_w sb_w wf_width")
         # ---- registers of the sequencer -----------------------------------------------------------
         step = Signal(cfg.step_bits)
         m.d.comb += self.step.eq(step)
@@ -262,354 +237,439 @@ class SequencedCore(Core):
         count_max = (1 << cfg.count_bits) - 1
         one = cfg.trace.one
 
+        e.put(K=K, a_dec=a_dec, acc=acc, acc_=acc_, addr=addr, c_dec=c_dec, clr=clr,
+              clr_end=clr_end, count_max=count_max, diff=diff, draw=draw, e_reg=e_reg, ev=ev,
+              fa=fa, g_bits=g_bits, gacc=gacc, grad_dirty=grad_dirty, grade_clip=grade_clip,
+              grade_d=grade_d, h=h, hacc=hacc, i=i, j=j, kk=kk, label=label, mark=mark, n_in=n_in,
+              n_out=n_out, o=o, one=one, result=result, result_en=result_en, row=row, shift=shift,
+              spike=spike, step=step, total=total, update=update, x_dec=x_dec)
         with m.FSM() as fsm:
-            with m.State("IDLE"):
-                with m.If(self.events.valid):
-                    with m.Switch(ev.cmd):
-                        with m.Case(Cmd.SPIKE):
-                            with m.If(n_in < cfg.n_inputs):
-                                m.d.comb += [ls_wr.en.eq(1), ls_wr.addr.eq(n_in),
-                                             ls_wr.data.j.eq(ev.addr), ls_wr.data.d.eq(0),
-                                             mk_wr.en.eq(1), mk_wr.addr.eq(ev.addr), mk_wr.data.eq(1)]
-                                m.d.sync += n_in.eq(n_in + 1)
-                        with m.Case(Cmd.STEP):
-                            m.d.sync += [layer.eq(0), K.eq(n_in), n_in.eq(0), n_out.eq(0), j.eq(0)]
-                            m.next = "T_ISSUE"
-                        with m.Case(Cmd.SAMPLE):
-                            m.d.sync += [clr.eq(0), n_in.eq(0), step.eq(0)]
-                            m.next = "CLEAR"
-                        with m.Case(Cmd.LEARN):
-                            m.d.sync += [label.eq(ev.addr), o.eq(0)]
-                            m.next = "A_ISSUE"
-                # host access
-                rd_en, wr_en = acc_.en & ~acc_.we, acc_.en & acc_.we
-                m.d.comb += [wf.addr.eq(acc_.addr), wf.wdata.eq(acc_.wdata),
-                             gr.addr.eq(acc_.addr), gr.wdata.eq(acc_.wdata),
-                             st_rd.addr.eq(acc_.addr), st_wr.addr.eq(acc_.addr), st_wr.data.eq(acc_.wdata),
-                             tr_rd.addr.eq(acc_.addr), tr_wr.addr.eq(acc_.addr), tr_wr.data.eq(acc_.wdata),
-                             pt_rd.addr.eq(acc_.addr)]
-                with m.Switch(acc_.mem):
-                    with m.Case(Mem.WEIGHT):
-                        m.d.comb += [wf.en.eq(acc_.en), wf.we.eq(acc_.we)]
-                    with m.Case(Mem.FEEDBACK):
-                        m.d.comb += [wf.en.eq(acc_.en), wf.we.eq(acc_.we),
-                                     wf.addr.eq(self.n_weights + acc_.addr)]
-                    with m.Case(Mem.GRAD):
-                        m.d.comb += [gr.en.eq(acc_.en), gr.we.eq(acc_.we)]
-                        with m.If(wr_en):
-                            m.d.sync += grad_dirty.eq(1)
-                    with m.Case(Mem.STATE):
-                        m.d.comb += [st_rd.en.eq(rd_en), st_wr.en.eq(wr_en)]
-                    with m.Case(Mem.TRACE):
-                        m.d.comb += [tr_rd.en.eq(rd_en), tr_wr.en.eq(wr_en)]
-                    with m.Case(Mem.PERTURB):
-                        m.d.comb += pt_rd.en.eq(rd_en)
-
-            with m.State("CLEAR"):
-                m.d.comb += [st_wr.en.eq(clr < self.n_neurons), st_wr.addr.eq(clr), st_wr.data.eq(0),
-                             tr_wr.en.eq(clr < self.n_traces), tr_wr.addr.eq(clr), tr_wr.data.eq(0),
-                             mk_wr.en.eq(clr < self.max_inputs), mk_wr.addr.eq(clr), mk_wr.data.eq(0),
-                             gr.en.eq(grad_dirty & (clr < self.n_weights)), gr.we.eq(1),
-                             gr.addr.eq(clr), gr.wdata.eq(0)]
-                self._clear_step(m, lfsr, draw, clr, clr_end, grad_dirty)
-
-            # ---- a step: trace pass ------------------------------------------------------------------
-            with m.State("T_ISSUE"):
-                m.d.comb += [tr_rd.en.eq(1), tr_rd.addr.eq(tbase + j),
-                             mk_rd.en.eq(1), mk_rd.addr.eq(banked(j, bank))]
-                m.next = "T_X"
-            with m.State("T_X"):               # x decays (spec 5.1)
-                m.d.comb += [ma_u.eq(tr_rd.data.x), mb_u.eq(cfg.rho_q)]
-                m.d.sync += [x_dec.eq(decayed), mark.eq(mk_rd.data)]
-                m.next = "T_Y"
-            with m.State("T_Y"):               # y decays; eps_j; +1.0 (spec 5.1, 5.3, 5.4)
-                m.d.comb += [ma_u.eq(tr_rd.data.y), mb_u.eq(cfg.rho_s_q)]
-                y_dec = decayed[:cfg.trace.bits]          # y rho_s < 2**trace.bits
-                x_new, x_clip = _sat_bits(x_dec + Mux(mark, one, 0), cfg.trace)
-                y_new, y_clip = _sat_bits(y_dec + Mux(mark, one, 0), cfg.trace)
-                m.d.comb += [tr_wr.en.eq(1), tr_wr.addr.eq(tbase + j),
-                             tr_wr.data.x.eq(x_new), tr_wr.data.y.eq(y_new),
-                             ep_wr.en.eq(1), ep_wr.addr.eq(j),
-                             ep_wr.data.eq((x_dec - y_dec) >> (cfg.trace.frac - cfg.grad.frac)),
-                             mk_wr.en.eq(1), mk_wr.addr.eq(banked(j, bank)), mk_wr.data.eq(0),
-                             flag["trace"].eq(x_clip | y_clip)]
-                m.d.sync += j.eq(j + 1)
-                with m.If(j == j_of - 1):
-                    m.d.sync += [i.eq(0), row.eq(wbase)]
-                    m.next = "N_ISSUE"
-                with m.Else():
-                    m.d.comb += [tr_rd.en.eq(1), tr_rd.addr.eq(tbase + j + 1),
-                                 mk_rd.en.eq(1), mk_rd.addr.eq(banked(j + 1, bank))]
-                    m.next = "T_X"
-
-            # ---- a step: neuron loop -------------------------------------------------------------------
-            with m.State("N_ISSUE"):
-                m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(nbase + i),
-                             pt_rd.en.eq(~is_last), pt_rd.addr.eq(nbase + i)]
-                m.next = "N_A"
-            with m.State("N_A"):               # a decays
-                m.d.comb += [ma_u.eq(st_rd.data.a), mb_u.eq(cfg.rho_q)]
-                m.d.sync += a_dec.eq(decayed)
-                m.next = "N_C"
-            with m.State("N_C"):               # c decays
-                m.d.comb += [ma_u.eq(cur.c), mb_u.eq(cfg.rho_s_q)]
-                m.d.sync += c_dec.eq(decayed)
-                m.next = "N_TH"
-            with m.State("N_TH"):              # threshold (5.2); rho^k for the eligibility
-                # the grade a spike would emit, and the total it would make (5.3), registered for
-                # N_WRITE (timing: two saturating sums in a row from STATE back into it)
-                p_val = Mux(pt_rd.data, cfg.grade.one, -cfg.grade.one)
-                grade_raw = cur.grade_sum + Mux(~is_last & (cur.count == 0), p_val, 0)
-                d_sat, d_clip = _sat_bits(grade_raw, cfg.grade)
-                total_sat, total_clip = _sat_bits(cur.grade_total + d_sat, cfg.grade)
-                m.d.sync += update.eq(Cat(d_sat[:g_bits], total_sat[:g_bits], d_clip | total_clip))
-                fire = (a_dec - c_dec) >= theta
-                m.d.sync += [spike.eq(fire), acc.eq(0), gacc.eq(0), kk.eq(0), j.eq(0)]
-                m.d.comb += [rp_rd.en.eq(1), rp_rd.addr.eq(step - cur.last_step)]
-                with m.If(fire):
-                    m.next = "E_START"
-                with m.Else():
-                    m.next = "I_ISSUE"
-            # eligibility of a spiking neuron's synapses (5.3)
-            with m.State("E_START"):
-                m.d.comb += [rcp.c.valid.eq(1), rcp.c.payload.eq(c_dec)]
-                m.next = "E_WAIT"
-            with m.State("E_WAIT"):
-                m.d.comb += rcp.r.ready.eq(1)
-                with m.If(rcp.r.valid):
-                    m.next = "E_ISSUE"
-            with m.State("E_ISSUE"):
-                m.d.comb += [gr.en.eq(1), gr.addr.eq(row + j), ep_rd.en.eq(1), ep_rd.addr.eq(j)]
-                m.next = "E_DECAY"
-            with m.State("E_DECAY"):          # e = ehat rho^k, diff = e - eps_j
-                if cfg.reset_path:
-                    m.d.comb += [ma_u.eq(gr_rdata.ehat), mb_u.eq(rp_rd.data)]
-                    e_val = decayed[:cfg.grad.bits].as_signed()   # |ehat rho^k| <= |ehat|
-                else:
-                    e_val = Const(0, signed(2))
-                m.d.sync += [e_reg.eq(e_val), diff.eq(e_val - ep_rd.data)]
-                m.next = "E_UPDATE"
-            with m.State("E_UPDATE"):         # g = r diff; ghat += g; ehat = e + g
-                m.d.comb += [ma_u.eq(diff), mb_u.eq(r)]
-                g = decayed[:len(diff) + 1].as_signed()    # r < 1
-                ghat_new, ghat_clip = _sat_bits(gr_rdata.ghat + g, cfg.grad)
-                ehat_new, ehat_clip = _sat_bits(e_reg + g, cfg.grad)
-                word = Signal(self.grad_layout)
-                m.d.comb += word.ghat.eq(ghat_new)
-                if cfg.reset_path:
-                    m.d.comb += [word.ehat.eq(ehat_new), flag["grad"].eq(ghat_clip | ehat_clip)]
-                else:
-                    m.d.comb += flag["grad"].eq(ghat_clip)
-                m.d.sync += [result.eq(word), grad_dirty.eq(1)]
-                m.next = "E_STORE"
-            with m.State("E_STORE"):
-                m.d.comb += [gr.en.eq(1), gr.we.eq(1), gr.addr.eq(row + j), gr.wdata.eq(result)]
-                m.d.sync += j.eq(j + 1)
-                with m.If(j == j_of - 1):
-                    m.next = "I_ISSUE"
-                with m.Else():
-                    m.next = "E_ISSUE"
-            # integration of the layer's spiking inputs (5.4)
-            with m.State("I_ISSUE"):
-                m.d.comb += [ls_rd.en.eq(1), ls_rd.addr.eq(banked(kk, bank))]
-                with m.If(K == 0):
-                    m.next = "N_WRITE"
-                with m.Else():
-                    m.next = "I_READ"
-            with m.State("I_READ"):
-                m.d.comb += [wf.en.eq(1), wf.addr.eq(row + ls_rd.data.j)]
-                m.next = "I_ADD"
-            with m.State("I_ADD"):
-                m.d.comb += [ma.eq(w_of), mb.eq(ls_rd.data.d)]
-                m.d.sync += [acc.eq(acc + w_of), gacc.eq(gacc + (prod >> cfg.weight.frac)),
-                             kk.eq(kk + 1)]
-                with m.If(kk == K - 1):
-                    m.next = "N_WRITE"
-                with m.Else():
-                    m.d.comb += [ls_rd.en.eq(1), ls_rd.addr.eq(banked(kk + 1, bank))]
-                    m.next = "I_READ"
-            with m.State("N_WRITE"):           # the spike's bookkeeping (5.3); store once, saturated
-                gs = Mux(spike, 0, cur.grade_sum)
-                gt = Mux(spike, total, cur.grade_total)
-                count = Mux(spike & (cur.count != count_max), cur.count + 1, cur.count)
-                last_step = Mux(spike, step, cur.last_step)
-                m.d.comb += flag["count"].eq(spike & (cur.count == count_max))
-                a_new, a_clip = _sat_bits(a_dec - Mux(spike, theta, 0) + acc, cfg.state)
-                c_new, c_clip = _sat_bits(c_dec + acc, cfg.state)
-                gs_new, gs_clip = _sat_bits(gs + gacc, cfg.grade)
-                m.d.comb += [st_wr.en.eq(1), st_wr.addr.eq(nbase + i),
-                             st_wr.data.a.eq(a_new), st_wr.data.c.eq(c_new),
-                             st_wr.data.grade_sum.eq(gs_new), st_wr.data.grade_total.eq(gt),
-                             st_wr.data.count.eq(count), st_wr.data.last_step.eq(last_step),
-                             flag["state"].eq(a_clip | c_clip),
-                             flag["grade"].eq(gs_clip | (spike & grade_clip)),
-                             self.monitor.valid.eq(spike), self.monitor.neuron.eq(i)]
-                listing = spike & ~is_last
-                with m.If(listing):
-                    m.d.comb += [ls_wr.en.eq(1), ls_wr.addr.eq(banked(n_out, ~bank)),
-                                 ls_wr.data.j.eq(i), ls_wr.data.d.eq(grade_d),
-                                 mk_wr.en.eq(1), mk_wr.addr.eq(banked(i, ~bank)), mk_wr.data.eq(1)]
-                n_listed = n_out + listing
-                m.d.sync += [n_out.eq(n_listed), i.eq(i + 1), row.eq(row + j_of)]
-                with m.If(i == n_of - 1):
-                    with m.If(is_last):
-                        m.d.sync += [step.eq(step + 1), self.done.eq(1)]
-                        m.next = "IDLE"
-                    with m.Else():
-                        m.d.sync += [layer.eq(layer + 1), K.eq(n_listed), n_out.eq(0), j.eq(0)]
-                        m.next = "T_ISSUE"
-                with m.Else():
-                    m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(nbase + i + 1),
-                                 pt_rd.en.eq(~is_last), pt_rd.addr.eq(nbase + i + 1)]
-                    m.next = "N_A"
-
-            # ---- LEARN, phase A: delta_o = clip(target - count_o) (6.1) ---------------------------------
-            with m.State("A_ISSUE"):
-                m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base)]
-                m.next = "A_WRITE"
-            with m.State("A_WRITE"):
-                raw = Mux(o == label, cfg.target_true, cfg.target_false) - st_rd.data.count
-                if cfg.error_clip is not None:
-                    clip = cfg.error_clip
-                    delta_o = Mux(raw > clip, clip, Mux(raw < -clip, -clip, raw))
-                else:
-                    delta_o = raw
-                m.d.comb += [er_wr.en.eq(1), er_wr.addr.eq(out_base + o), er_wr.data.delta.eq(delta_o)]
-                m.d.sync += o.eq(o + 1)
-                with m.If(o == O - 1):
-                    if cfg.learns_hidden:
-                        m.d.sync += [layer.eq(0), i.eq(0), o.eq(0), h.eq(0), addr.eq(0), fa.eq(0),
-                                     hacc.eq(0)]
-                        m.next = "B_ISSUE"
-                    else:
-                        m.d.sync += [layer.eq(L - 1), addr.eq(out_weights), h.eq(out_base), i.eq(0),
-                                     j.eq(0)]
-                        m.next = "C_ISSUE"
-                with m.Else():
-                    m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base + o + 1)]
-
-            # ---- phase B: delta_i = sum_o B_oi delta_o (+ the rate term) (6.2) -------------------------
-            with m.State("B_ISSUE"):       # B_oi at fa (row-major (o, i)), delta_o, count_i
-                m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(h),
-                             wf.en.eq(1), wf.addr.eq(self.n_weights + fa),
-                             er_rd.en.eq(1), er_rd.addr.eq(out_base + o)]
-                m.next = "B_MAC"
-            with m.State("B_MAC"):
-                m.d.comb += [ma.eq(b_of), mb.eq(er_rd.data.delta)]
-                m.d.sync += [hacc.eq(hacc + prod), o.eq(o + 1), fa.eq(fa + n_of)]
-                with m.If(o == O - 1):
-                    m.next = "B_WRITE"
-                with m.Else():
-                    m.next = "B_ISSUE"
-            with m.State("B_WRITE"):
-                h_count = st_rd.data.count
-                if cfg.rate_reg_shift is not None:
-                    h_delta = hacc + ((cfg.rate_target - h_count) << (cfg.feedback.frac - cfg.rate_reg_shift))
-                else:
-                    h_delta = hacc
-                m.d.comb += [er_wr.en.eq(1), er_wr.addr.eq(h), er_wr.data.delta.eq(h_delta),
-                             er_wr.data.fired.eq(h_count != 0)]
-                # the next neuron's column: one word on, or the next layer's matrix
-                nxt = Mux(i == n_of - 1, fbase_next, addr + 1)
-                m.d.sync += [hacc.eq(0), o.eq(0), h.eq(h + 1), i.eq(i + 1), addr.eq(nxt), fa.eq(nxt)]
-                with m.If(i == n_of - 1):
-                    m.d.sync += [i.eq(0), layer.eq(layer + 1)]
-                with m.If(h == self.n_hidden - 1):
-                    m.d.sync += [layer.eq(0), addr.eq(0), h.eq(0), i.eq(0), j.eq(0)]
-                    m.next = "C_ISSUE"
-                with m.Else():
-                    m.next = "B_ISSUE"
-
-            # ---- phase C: w += (noise - delta ghat) >> k; ghat = ehat = 0 (6.3) ---------------------------
-            with m.State("C_ISSUE"):
-                m.d.comb += [wf.en.eq(1), wf.addr.eq(addr), gr.en.eq(1), gr.addr.eq(addr),
-                             er_rd.en.eq(1), er_rd.addr.eq(h), rlfsr.advance.eq(1)]
-                m.d.sync += shift.eq(Mux(addr >= out_weights, k_out, k_hid))
-                m.next = "C_PRODUCT"
-            with m.State("C_PRODUCT"):        # noise - delta ghat, noise the low k bits of a draw
-                m.d.comb += [ma.eq(er_rd.data.delta), mb.eq(gr_rdata.ghat)]
-                mask = Cat(shift > b for b in range(32))
-                m.d.sync += update.eq((rlfsr.value & mask) - prod)
-                m.next = "C_SHIFT"
-            with m.State("C_SHIFT"):          # >> k: 4 bits per clock, then 1 (area: no barrel)
-                with m.If(shift >= 4):
-                    m.d.sync += [update.eq(update >> 4), shift.eq(shift - 4)]
-                with m.Elif(shift != 0):
-                    m.d.sync += [update.eq(update >> 1), shift.eq(shift - 1)]
-                with m.Else():
-                    m.next = "C_WRITE"
-            with m.State("C_WRITE"):
-                # an update beyond the weight format's span saturates whatever w is: only the low
-                # bits go through the adder (area: not a 49-bit sum)
-                low = cfg.weight.bits + 1
-                high = update[low:]
-                huge = ~((high == 0) | (high == (1 << len(high)) - 1))
-                w_sum, w_clip = _sat_bits(w_of + update[:low + 1].as_signed(), cfg.weight)
-                w_upd = Mux(huge, Mux(update[-1], cfg.weight.lo, cfg.weight.hi), w_sum)
-                m.d.comb += flag["weight"].eq(w_clip | huge)
-                m.d.sync += result.eq(w_upd)
-                m.next = "C_STORE"
-            with m.State("C_STORE"):
-                m.d.comb += [wf.en.eq(1), wf.we.eq(1), wf.addr.eq(addr), wf.wdata.eq(result),
-                             gr.en.eq(1), gr.we.eq(1), gr.addr.eq(addr), gr.wdata.eq(0)]
-                m.d.sync += [addr.eq(addr + 1), j.eq(j + 1)]
-                with m.If(j == j_of - 1):
-                    m.d.sync += [j.eq(0), h.eq(h + 1)]
-                    with m.If(i == n_of - 1):
-                        m.d.sync += [i.eq(0), layer.eq(layer + 1)]
-                    with m.Else():
-                        m.d.sync += i.eq(i + 1)
-                with m.If(addr == self.n_weights - 1):
-                    if cfg.learns_hidden:
-                        m.d.sync += grad_dirty.eq(0)      # every ghat/ehat was visited and cleared
-                    if cfg.learns_feedback:
-                        m.d.sync += [layer.eq(0), addr.eq(0), o.eq(0), i.eq(0)]
-                        m.next = "D_ISSUE"
-                    else:
-                        m.d.sync += self.done.eq(1)
-                        m.next = "IDLE"
-                with m.Else():
-                    m.next = "C_ISSUE"
-
-            # ---- phase D: B += (T - B + noise) >> s where i fired (6.4) ----------------------------------
-            with m.State("D_ISSUE"):
-                m.d.comb += [wf.en.eq(1), wf.addr.eq(self.n_weights + addr),
-                             pt_rd.en.eq(1), pt_rd.addr.eq(nbase + i),
-                             er_rd.en.eq(1), er_rd.addr.eq(nbase + i),
-                             st_rd.en.eq(1), st_rd.addr.eq(out_base + o), rlfsr.advance.eq(1)]
-                m.next = "D_STEP"
-            with m.State("D_STEP"):           # (T - B + noise) >> s, T = D_o p_i
-                fshift = cfg.feedback_shift
-                d_tot = st_rd.data.grade_total
-                target = Mux(pt_rd.data, d_tot, -d_tot) << (cfg.feedback.frac - cfg.grade.frac)
-                f_noise = rlfsr.value & ((1 << fshift) - 1)
-                m.d.sync += result.eq((target - b_of + f_noise) >> fshift)
-                m.next = "D_UPDATE"
-            with m.State("D_UPDATE"):         # registered in two halves (timing)
-                step_bits = max(cfg.grade.bits + cfg.feedback.frac - cfg.grade.frac, cfg.feedback.bits) + 2
-                f_new, f_clip = _sat_bits(b_of + result[:step_bits].as_signed(), cfg.feedback)
-                fired = er_rd.data.fired
-                m.d.comb += flag["feedback"].eq(fired & f_clip)
-                m.d.sync += [result.eq(f_new), result_en.eq(fired)]
-                m.next = "D_STORE"
-            with m.State("D_STORE"):
-                m.d.comb += [wf.en.eq(result_en), wf.we.eq(1), wf.addr.eq(self.n_weights + addr),
-                             wf.wdata.eq(result)]
-                m.d.sync += [addr.eq(addr + 1), i.eq(i + 1)]
-                with m.If(i == n_of - 1):
-                    m.d.sync += [i.eq(0), o.eq(o + 1)]
-                    with m.If(o == O - 1):
-                        m.d.sync += [o.eq(0), layer.eq(layer + 1)]
-                with m.If(addr == self.n_feedback - 1):
-                    m.d.sync += self.done.eq(1)
-                    m.next = "IDLE"
-                with m.Else():
-                    m.next = "D_ISSUE"
+            self._take_command(m, e)
+            self._clear_sample(m, e)
+            self._step_traces(m, e)
+            self._step_layer(m, e)
+            self._eligibility_updates(m, e)
+            self._synaptic_sum(m, e)
+            self._spike_updates(m, e)
+            self._output_errors(m, e)
+            self._hidden_errors(m, e)
+            self._update_weights(m, e)
+            self._update_feedback(m, e)
 
         m.d.comb += [self.events.ready.eq(fsm.ongoing("IDLE")), self.busy.eq(~fsm.ongoing("IDLE")),
                      self.monitor.layer.eq(layer), self.monitor.step.eq(step)]
         m.d.comb += [pt_wr.en.eq(draw.valid), pt_wr.addr.eq(draw.addr), pt_wr.data.eq(lfsr.value[0])]
 
+
+    def _take_command(self, m, e):
+        """IDLE: take one event (SPIKE lists an input, STEP runs the step, SAMPLE clears, LEARN
+        learns) and serve the host's access port."""
+        (K, acc_, clr, ev, gr, grad_dirty, j, label, layer, ls_wr, mk_wr, n_in, n_out, o, pt_rd,
+         st_rd, st_wr, step, tr_rd, tr_wr, wf) = e.take(
+            "K acc_ clr ev gr grad_dirty j label layer ls_wr mk_wr n_in n_out o pt_rd st_rd "
+            "st_wr step tr_rd tr_wr wf")
+        with m.State("IDLE"):
+            self._dispatch(
+                m, ev, n_in,
+                spike=[ls_wr.en.eq(1), ls_wr.addr.eq(n_in), ls_wr.data.j.eq(ev.addr),
+                       ls_wr.data.d.eq(0), mk_wr.en.eq(1), mk_wr.addr.eq(ev.addr), mk_wr.data.eq(1)],
+                step=([layer.eq(0), K.eq(n_in), n_in.eq(0), n_out.eq(0), j.eq(0)], "T_ISSUE"),
+                sample=([clr.eq(0), n_in.eq(0), step.eq(0)], "CLEAR"),
+                learn=([label.eq(ev.addr), o.eq(0)], "A_ISSUE"))
+            # host access
+            rd_en, wr_en = acc_.en & ~acc_.we, acc_.en & acc_.we
+            m.d.comb += [wf.addr.eq(acc_.addr), wf.wdata.eq(acc_.wdata),
+                         gr.addr.eq(acc_.addr), gr.wdata.eq(acc_.wdata),
+                         st_rd.addr.eq(acc_.addr), st_wr.addr.eq(acc_.addr), st_wr.data.eq(acc_.wdata),
+                         tr_rd.addr.eq(acc_.addr), tr_wr.addr.eq(acc_.addr), tr_wr.data.eq(acc_.wdata),
+                         pt_rd.addr.eq(acc_.addr)]
+            with m.Switch(acc_.mem):
+                with m.Case(Mem.WEIGHT):
+                    m.d.comb += [wf.en.eq(acc_.en), wf.we.eq(acc_.we)]
+                with m.Case(Mem.FEEDBACK):
+                    m.d.comb += [wf.en.eq(acc_.en), wf.we.eq(acc_.we),
+                                 wf.addr.eq(self.n_weights + acc_.addr)]
+                with m.Case(Mem.GRAD):
+                    m.d.comb += [gr.en.eq(acc_.en), gr.we.eq(acc_.we)]
+                    with m.If(wr_en):
+                        m.d.sync += grad_dirty.eq(1)
+                with m.Case(Mem.STATE):
+                    m.d.comb += [st_rd.en.eq(rd_en), st_wr.en.eq(wr_en)]
+                with m.Case(Mem.TRACE):
+                    m.d.comb += [tr_rd.en.eq(rd_en), tr_wr.en.eq(wr_en)]
+                with m.Case(Mem.PERTURB):
+                    m.d.comb += pt_rd.en.eq(rd_en)
+
+    def _clear_sample(self, m, e):
+        """CLEAR (SAMPLE, docs/spec.md section 4.1): zero the state, traces, marks and a dirty GRAD;
+        draw the perturbations."""
+        (clr, clr_end, draw, gr, grad_dirty, lfsr, mk_wr, st_wr, tr_wr) = e.take(
+            "clr clr_end draw gr grad_dirty lfsr mk_wr st_wr tr_wr")
+        with m.State("CLEAR"):
+            m.d.comb += [st_wr.en.eq(clr < self.n_neurons), st_wr.addr.eq(clr), st_wr.data.eq(0),
+                         tr_wr.en.eq(clr < self.n_traces), tr_wr.addr.eq(clr), tr_wr.data.eq(0),
+                         mk_wr.en.eq(clr < self.max_inputs), mk_wr.addr.eq(clr), mk_wr.data.eq(0),
+                         gr.en.eq(grad_dirty & (clr < self.n_weights)), gr.we.eq(1),
+                         gr.addr.eq(clr), gr.wdata.eq(0)]
+            self._clear_step(m, lfsr, draw, clr, clr_end, grad_dirty)
+
+    def _step_traces(self, m, e):
+        """The trace pass, the trace half of golden Network._step_layer: every input of the layer,
+        decay, eps_j, +1.0 for the spiking ones; 2 clocks per input (docs/spec.md section 5,
+        steps 1 and 4)."""
+        (bank, banked, cfg, decayed, ep_wr, flag, i, j, j_of, ma_u, mark, mb_u, mk_rd, mk_wr,
+         one, row, tbase, tr_rd, tr_wr, wbase, x_dec) = e.take(
+            "bank banked cfg decayed ep_wr flag i j j_of ma_u mark mb_u mk_rd mk_wr one row "
+            "tbase tr_rd tr_wr wbase x_dec")
+        # ---- a step: trace pass ------------------------------------------------------------------
+        with m.State("T_ISSUE"):
+            m.d.comb += [tr_rd.en.eq(1), tr_rd.addr.eq(tbase + j),
+                         mk_rd.en.eq(1), mk_rd.addr.eq(banked(j, bank))]
+            m.next = "T_X"
+        with m.State("T_X"):               # x decays (spec 5.1)
+            m.d.comb += [ma_u.eq(tr_rd.data.x), mb_u.eq(cfg.rho_q)]
+            m.d.sync += [x_dec.eq(decayed), mark.eq(mk_rd.data)]
+            m.next = "T_Y"
+        with m.State("T_Y"):               # y decays; eps_j; +1.0 (spec 5.1, 5.3, 5.4)
+            m.d.comb += [ma_u.eq(tr_rd.data.y), mb_u.eq(cfg.rho_s_q)]
+            y_dec = decayed[:cfg.trace.bits]          # y rho_s < 2**trace.bits
+            x_new, x_clip = _sat_bits(x_dec + Mux(mark, one, 0), cfg.trace)
+            y_new, y_clip = _sat_bits(y_dec + Mux(mark, one, 0), cfg.trace)
+            m.d.comb += [tr_wr.en.eq(1), tr_wr.addr.eq(tbase + j),
+                         tr_wr.data.x.eq(x_new), tr_wr.data.y.eq(y_new),
+                         ep_wr.en.eq(1), ep_wr.addr.eq(j),
+                         ep_wr.data.eq((x_dec - y_dec) >> (cfg.trace.frac - cfg.grad.frac)),
+                         mk_wr.en.eq(1), mk_wr.addr.eq(banked(j, bank)), mk_wr.data.eq(0),
+                         flag["trace"].eq(x_clip | y_clip)]
+            m.d.sync += j.eq(j + 1)
+            with m.If(j == j_of - 1):
+                m.d.sync += [i.eq(0), row.eq(wbase)]
+                m.next = "N_ISSUE"
+            with m.Else():
+                m.d.comb += [tr_rd.en.eq(1), tr_rd.addr.eq(tbase + j + 1),
+                             mk_rd.en.eq(1), mk_rd.addr.eq(banked(j + 1, bank))]
+                m.next = "T_X"
+
+    def _step_layer(self, m, e):
+        """The neuron loop of golden Network._step_layer: per neuron, decay a and c, threshold
+        (docs/spec.md section 5, steps 1-2); then the eligibility of a spiking neuron, the
+        integration and the write."""
+        (a_dec, acc, c_dec, cfg, cur, decayed, g_bits, gacc, i, is_last, j, kk, ma_u, mb_u,
+         nbase, pt_rd, rp_rd, spike, st_rd, step, theta, update) = e.take(
+            "a_dec acc c_dec cfg cur decayed g_bits gacc i is_last j kk ma_u mb_u nbase pt_rd "
+            "rp_rd spike st_rd step theta update")
+        # ---- a step: neuron loop -------------------------------------------------------------------
+        with m.State("N_ISSUE"):
+            m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(nbase + i),
+                         pt_rd.en.eq(~is_last), pt_rd.addr.eq(nbase + i)]
+            m.next = "N_A"
+        with m.State("N_A"):               # a decays
+            m.d.comb += [ma_u.eq(st_rd.data.a), mb_u.eq(cfg.rho_q)]
+            m.d.sync += a_dec.eq(decayed)
+            m.next = "N_C"
+        with m.State("N_C"):               # c decays
+            m.d.comb += [ma_u.eq(cur.c), mb_u.eq(cfg.rho_s_q)]
+            m.d.sync += c_dec.eq(decayed)
+            m.next = "N_TH"
+        with m.State("N_TH"):              # threshold (5.2); rho^k for the eligibility
+            # the grade a spike would emit, and the total it would make (5.3), registered for
+            # N_WRITE (timing: two saturating sums in a row from STATE back into it)
+            p_val = Mux(pt_rd.data, cfg.grade.one, -cfg.grade.one)
+            grade_raw = cur.grade_sum + Mux(~is_last & (cur.count == 0), p_val, 0)
+            d_sat, d_clip = _sat_bits(grade_raw, cfg.grade)
+            total_sat, total_clip = _sat_bits(cur.grade_total + d_sat, cfg.grade)
+            m.d.sync += update.eq(Cat(d_sat[:g_bits], total_sat[:g_bits], d_clip | total_clip))
+            fire = (a_dec - c_dec) >= theta
+            m.d.sync += [spike.eq(fire), acc.eq(0), gacc.eq(0), kk.eq(0), j.eq(0)]
+            m.d.comb += [rp_rd.en.eq(1), rp_rd.addr.eq(step - cur.last_step)]
+            with m.If(fire):
+                m.next = "E_START"
+            with m.Else():
+                m.next = "I_ISSUE"
+        # eligibility of a spiking neuron's synapses (5.3)
+
+    def _eligibility_updates(self, m, e):
+        """golden Network._eligibility_updates for a spiking neuron: its reciprocal, then ghat += r
+        (ehat rho^k - eps_j), ehat updated, 4 clocks per synapse (docs/spec.md section 5.3)."""
+        (c_dec, cfg, decayed, diff, e_reg, ep_rd, flag, gr, gr_rdata, grad_dirty, j, j_of, ma_u,
+         mb_u, r, rcp, result, row, rp_rd) = e.take(
+            "c_dec cfg decayed diff e_reg ep_rd flag gr gr_rdata grad_dirty j j_of ma_u mb_u r "
+            "rcp result row rp_rd")
+        with m.State("E_START"):
+            m.d.comb += [rcp.c.valid.eq(1), rcp.c.payload.eq(c_dec)]
+            m.next = "E_WAIT"
+        with m.State("E_WAIT"):
+            m.d.comb += rcp.r.ready.eq(1)
+            with m.If(rcp.r.valid):
+                m.next = "E_ISSUE"
+        with m.State("E_ISSUE"):
+            m.d.comb += [gr.en.eq(1), gr.addr.eq(row + j), ep_rd.en.eq(1), ep_rd.addr.eq(j)]
+            m.next = "E_DECAY"
+        with m.State("E_DECAY"):          # e = ehat rho^k, diff = e - eps_j
+            if cfg.reset_path:
+                m.d.comb += [ma_u.eq(gr_rdata.ehat), mb_u.eq(rp_rd.data)]
+                e_val = decayed[:cfg.grad.bits].as_signed()   # |ehat rho^k| <= |ehat|
+            else:
+                e_val = Const(0, signed(2))
+            m.d.sync += [e_reg.eq(e_val), diff.eq(e_val - ep_rd.data)]
+            m.next = "E_UPDATE"
+        with m.State("E_UPDATE"):         # g = r diff; ghat += g; ehat = e + g
+            m.d.comb += [ma_u.eq(diff), mb_u.eq(r)]
+            g = decayed[:len(diff) + 1].as_signed()    # r < 1
+            ghat_new, ghat_clip = _sat_bits(gr_rdata.ghat + g, cfg.grad)
+            ehat_new, ehat_clip = _sat_bits(e_reg + g, cfg.grad)
+            word = Signal(self.grad_layout)
+            m.d.comb += word.ghat.eq(ghat_new)
+            if cfg.reset_path:
+                m.d.comb += [word.ehat.eq(ehat_new), flag["grad"].eq(ghat_clip | ehat_clip)]
+            else:
+                m.d.comb += flag["grad"].eq(ghat_clip)
+            m.d.sync += [result.eq(word), grad_dirty.eq(1)]
+            m.next = "E_STORE"
+        with m.State("E_STORE"):
+            m.d.comb += [gr.en.eq(1), gr.we.eq(1), gr.addr.eq(row + j), gr.wdata.eq(result)]
+            m.d.sync += j.eq(j + 1)
+            with m.If(j == j_of - 1):
+                m.next = "I_ISSUE"
+            with m.Else():
+                m.next = "E_ISSUE"
+        # integration of the layer's spiking inputs (5.4)
+
+    def _synaptic_sum(self, m, e):
+        """golden Network._synaptic_sum and _grade_sum: the layer's spiking inputs integrated, 2
+        clocks each (docs/spec.md section 5, step 4)."""
+        (K, acc, bank, banked, cfg, gacc, kk, ls_rd, ma, mb, prod, row, w_of, wf) = e.take(
+            "K acc bank banked cfg gacc kk ls_rd ma mb prod row w_of wf")
+        with m.State("I_ISSUE"):
+            m.d.comb += [ls_rd.en.eq(1), ls_rd.addr.eq(banked(kk, bank))]
+            with m.If(K == 0):
+                m.next = "N_WRITE"
+            with m.Else():
+                m.next = "I_READ"
+        with m.State("I_READ"):
+            m.d.comb += [wf.en.eq(1), wf.addr.eq(row + ls_rd.data.j)]
+            m.next = "I_ADD"
+        with m.State("I_ADD"):
+            m.d.comb += [ma.eq(w_of), mb.eq(ls_rd.data.d)]
+            m.d.sync += [acc.eq(acc + w_of), gacc.eq(gacc + (prod >> cfg.weight.frac)),
+                         kk.eq(kk + 1)]
+            with m.If(kk == K - 1):
+                m.next = "N_WRITE"
+            with m.Else():
+                m.d.comb += [ls_rd.en.eq(1), ls_rd.addr.eq(banked(kk + 1, bank))]
+                m.next = "I_READ"
+
+    def _spike_updates(self, m, e):
+        """golden Network._spike_updates' grade and counters, the reset, and the neuron's state
+        stored once, saturated (docs/spec.md section 5.3)."""
+        (K, a_dec, acc, bank, banked, c_dec, cfg, count_max, cur, flag, gacc, grade_clip,
+         grade_d, i, is_last, j, j_of, layer, ls_wr, mk_wr, n_of, n_out, nbase, pt_rd, row,
+         spike, st_rd, st_wr, step, theta, total) = e.take(
+            "K a_dec acc bank banked c_dec cfg count_max cur flag gacc grade_clip grade_d i "
+            "is_last j j_of layer ls_wr mk_wr n_of n_out nbase pt_rd row spike st_rd st_wr step "
+            "theta total")
+        with m.State("N_WRITE"):           # the spike's bookkeeping (5.3); store once, saturated
+            gs = Mux(spike, 0, cur.grade_sum)
+            gt = Mux(spike, total, cur.grade_total)
+            count = Mux(spike & (cur.count != count_max), cur.count + 1, cur.count)
+            last_step = Mux(spike, step, cur.last_step)
+            m.d.comb += flag["count"].eq(spike & (cur.count == count_max))
+            a_new, a_clip = _sat_bits(a_dec - Mux(spike, theta, 0) + acc, cfg.state)
+            c_new, c_clip = _sat_bits(c_dec + acc, cfg.state)
+            gs_new, gs_clip = _sat_bits(gs + gacc, cfg.grade)
+            m.d.comb += [st_wr.en.eq(1), st_wr.addr.eq(nbase + i),
+                         st_wr.data.a.eq(a_new), st_wr.data.c.eq(c_new),
+                         st_wr.data.grade_sum.eq(gs_new), st_wr.data.grade_total.eq(gt),
+                         st_wr.data.count.eq(count), st_wr.data.last_step.eq(last_step),
+                         flag["state"].eq(a_clip | c_clip),
+                         flag["grade"].eq(gs_clip | (spike & grade_clip)),
+                         self.monitor.valid.eq(spike), self.monitor.neuron.eq(i)]
+            listing = spike & ~is_last
+            with m.If(listing):
+                m.d.comb += [ls_wr.en.eq(1), ls_wr.addr.eq(banked(n_out, ~bank)),
+                             ls_wr.data.j.eq(i), ls_wr.data.d.eq(grade_d),
+                             mk_wr.en.eq(1), mk_wr.addr.eq(banked(i, ~bank)), mk_wr.data.eq(1)]
+            n_listed = n_out + listing
+            m.d.sync += [n_out.eq(n_listed), i.eq(i + 1), row.eq(row + j_of)]
+            with m.If(i == n_of - 1):
+                with m.If(is_last):
+                    m.d.sync += [step.eq(step + 1), self.done.eq(1)]
+                    m.next = "IDLE"
+                with m.Else():
+                    m.d.sync += [layer.eq(layer + 1), K.eq(n_listed), n_out.eq(0), j.eq(0)]
+                    m.next = "T_ISSUE"
+            with m.Else():
+                m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(nbase + i + 1),
+                             pt_rd.en.eq(~is_last), pt_rd.addr.eq(nbase + i + 1)]
+                m.next = "N_A"
+
+    def _output_errors(self, m, e):
+        """LEARN phase A: golden Network.output_errors, delta_o = clip(target - count_o)
+        (docs/spec.md section 6.1)."""
+        (L, O, addr, cfg, er_wr, fa, h, hacc, i, j, label, layer, o, out_base, out_weights, st_rd) = e.take(
+            "L O addr cfg er_wr fa h hacc i j label layer o out_base out_weights st_rd")
+        # ---- LEARN, phase A: delta_o = clip(target - count_o) (6.1) ---------------------------------
+        with m.State("A_ISSUE"):
+            m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base)]
+            m.next = "A_WRITE"
+        with m.State("A_WRITE"):
+            raw = Mux(o == label, cfg.target_true, cfg.target_false) - st_rd.data.count
+            if cfg.error_clip is not None:
+                clip = cfg.error_clip
+                delta_o = Mux(raw > clip, clip, Mux(raw < -clip, -clip, raw))
+            else:
+                delta_o = raw
+            m.d.comb += [er_wr.en.eq(1), er_wr.addr.eq(out_base + o), er_wr.data.delta.eq(delta_o)]
+            m.d.sync += o.eq(o + 1)
+            with m.If(o == O - 1):
+                if cfg.learns_hidden:
+                    m.d.sync += [layer.eq(0), i.eq(0), o.eq(0), h.eq(0), addr.eq(0), fa.eq(0),
+                                 hacc.eq(0)]
+                    m.next = "B_ISSUE"
+                else:
+                    m.d.sync += [layer.eq(L - 1), addr.eq(out_weights), h.eq(out_base), i.eq(0),
+                                 j.eq(0)]
+                    m.next = "C_ISSUE"
+            with m.Else():
+                m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base + o + 1)]
+
+    def _hidden_errors(self, m, e):
+        """LEARN phase B: golden Network.hidden_errors, delta_i = sum_o B_oi delta_o (docs/spec.md
+        section 6.2)."""
+        (O, addr, b_of, cfg, er_rd, er_wr, fa, fbase_next, h, hacc, i, j, layer, ma, mb, n_of, o,
+         out_base, prod, st_rd, wf) = e.take(
+            "O addr b_of cfg er_rd er_wr fa fbase_next h hacc i j layer ma mb n_of o out_base "
+            "prod st_rd wf")
+        # ---- phase B: delta_i = sum_o B_oi delta_o (+ the rate term) (6.2) -------------------------
+        with m.State("B_ISSUE"):       # B_oi at fa (row-major (o, i)), delta_o, count_i
+            m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(h),
+                         wf.en.eq(1), wf.addr.eq(self.n_weights + fa),
+                         er_rd.en.eq(1), er_rd.addr.eq(out_base + o)]
+            m.next = "B_MAC"
+        with m.State("B_MAC"):
+            m.d.comb += [ma.eq(b_of), mb.eq(er_rd.data.delta)]
+            m.d.sync += [hacc.eq(hacc + prod), o.eq(o + 1), fa.eq(fa + n_of)]
+            with m.If(o == O - 1):
+                m.next = "B_WRITE"
+            with m.Else():
+                m.next = "B_ISSUE"
+        with m.State("B_WRITE"):
+            h_count = st_rd.data.count
+            if cfg.rate_reg_shift is not None:
+                h_delta = hacc + ((cfg.rate_target - h_count) << (cfg.feedback.frac - cfg.rate_reg_shift))
+            else:
+                h_delta = hacc
+            m.d.comb += [er_wr.en.eq(1), er_wr.addr.eq(h), er_wr.data.delta.eq(h_delta),
+                         er_wr.data.fired.eq(h_count != 0)]
+            # the next neuron's column: one word on, or the next layer's matrix
+            nxt = Mux(i == n_of - 1, fbase_next, addr + 1)
+            m.d.sync += [hacc.eq(0), o.eq(0), h.eq(h + 1), i.eq(i + 1), addr.eq(nxt), fa.eq(nxt)]
+            with m.If(i == n_of - 1):
+                m.d.sync += [i.eq(0), layer.eq(layer + 1)]
+            with m.If(h == self.n_hidden - 1):
+                m.d.sync += [layer.eq(0), addr.eq(0), h.eq(0), i.eq(0), j.eq(0)]
+                m.next = "C_ISSUE"
+            with m.Else():
+                m.next = "B_ISSUE"
+
+    def _update_weights(self, m, e):
+        """LEARN phase C: golden Network._update_weights, w += (noise - delta ghat) >> k; ghat =
+        ehat = 0 (docs/spec.md section 6.3)."""
+        (addr, cfg, er_rd, flag, gr, gr_rdata, grad_dirty, h, i, j, j_of, k_hid, k_out, layer,
+         ma, mb, n_of, o, out_weights, prod, result, rlfsr, shift, update, w_of, wf) = e.take(
+            "addr cfg er_rd flag gr gr_rdata grad_dirty h i j j_of k_hid k_out layer ma mb n_of "
+            "o out_weights prod result rlfsr shift update w_of wf")
+        # ---- phase C: w += (noise - delta ghat) >> k; ghat = ehat = 0 (6.3) ---------------------------
+        with m.State("C_ISSUE"):
+            m.d.comb += [wf.en.eq(1), wf.addr.eq(addr), gr.en.eq(1), gr.addr.eq(addr),
+                         er_rd.en.eq(1), er_rd.addr.eq(h), rlfsr.advance.eq(1)]
+            m.d.sync += shift.eq(Mux(addr >= out_weights, k_out, k_hid))
+            m.next = "C_PRODUCT"
+        with m.State("C_PRODUCT"):        # noise - delta ghat, noise the low k bits of a draw
+            m.d.comb += [ma.eq(er_rd.data.delta), mb.eq(gr_rdata.ghat)]
+            mask = Cat(shift > b for b in range(32))
+            m.d.sync += update.eq((rlfsr.value & mask) - prod)
+            m.next = "C_SHIFT"
+        with m.State("C_SHIFT"):          # >> k: 4 bits per clock, then 1 (area: no barrel)
+            with m.If(shift >= 4):
+                m.d.sync += [update.eq(update >> 4), shift.eq(shift - 4)]
+            with m.Elif(shift != 0):
+                m.d.sync += [update.eq(update >> 1), shift.eq(shift - 1)]
+            with m.Else():
+                m.next = "C_WRITE"
+        with m.State("C_WRITE"):
+            # an update beyond the weight format's span saturates whatever w is: only the low
+            # bits go through the adder (area: not a 49-bit sum)
+            low = cfg.weight.bits + 1
+            high = update[low:]
+            huge = ~((high == 0) | (high == (1 << len(high)) - 1))
+            w_sum, w_clip = _sat_bits(w_of + update[:low + 1].as_signed(), cfg.weight)
+            w_upd = Mux(huge, Mux(update[-1], cfg.weight.lo, cfg.weight.hi), w_sum)
+            m.d.comb += flag["weight"].eq(w_clip | huge)
+            m.d.sync += result.eq(w_upd)
+            m.next = "C_STORE"
+        with m.State("C_STORE"):
+            m.d.comb += [wf.en.eq(1), wf.we.eq(1), wf.addr.eq(addr), wf.wdata.eq(result),
+                         gr.en.eq(1), gr.we.eq(1), gr.addr.eq(addr), gr.wdata.eq(0)]
+            m.d.sync += [addr.eq(addr + 1), j.eq(j + 1)]
+            with m.If(j == j_of - 1):
+                m.d.sync += [j.eq(0), h.eq(h + 1)]
+                with m.If(i == n_of - 1):
+                    m.d.sync += [i.eq(0), layer.eq(layer + 1)]
+                with m.Else():
+                    m.d.sync += i.eq(i + 1)
+            with m.If(addr == self.n_weights - 1):
+                if cfg.learns_hidden:
+                    m.d.sync += grad_dirty.eq(0)      # every ghat/ehat was visited and cleared
+                if cfg.learns_feedback:
+                    m.d.sync += [layer.eq(0), addr.eq(0), o.eq(0), i.eq(0)]
+                    m.next = "D_ISSUE"
+                else:
+                    m.d.sync += self.done.eq(1)
+                    m.next = "IDLE"
+            with m.Else():
+                m.next = "C_ISSUE"
+
+    def _update_feedback(self, m, e):
+        """LEARN phase D: golden Network._update_feedback, B += (T - B + noise) >> s where i fired
+        (docs/spec.md section 6.4)."""
+        (addr, b_of, cfg, er_rd, flag, i, layer, n_of, nbase, o, out_base, pt_rd, result,
+         result_en, rlfsr, st_rd, wf) = e.take(
+            "addr b_of cfg er_rd flag i layer n_of nbase o out_base pt_rd result result_en "
+            "rlfsr st_rd wf")
+        # ---- phase D: B += (T - B + noise) >> s where i fired (6.4) ----------------------------------
+        with m.State("D_ISSUE"):
+            m.d.comb += [wf.en.eq(1), wf.addr.eq(self.n_weights + addr),
+                         pt_rd.en.eq(1), pt_rd.addr.eq(nbase + i),
+                         er_rd.en.eq(1), er_rd.addr.eq(nbase + i),
+                         st_rd.en.eq(1), st_rd.addr.eq(out_base + o), rlfsr.advance.eq(1)]
+            m.next = "D_STEP"
+        with m.State("D_STEP"):           # (T - B + noise) >> s, T = D_o p_i
+            fshift = cfg.feedback_shift
+            d_tot = st_rd.data.grade_total
+            target = Mux(pt_rd.data, d_tot, -d_tot) << (cfg.feedback.frac - cfg.grade.frac)
+            f_noise = rlfsr.value & ((1 << fshift) - 1)
+            m.d.sync += result.eq((target - b_of + f_noise) >> fshift)
+            m.next = "D_UPDATE"
+        with m.State("D_UPDATE"):         # registered in two halves (timing)
+            step_bits = max(cfg.grade.bits + cfg.feedback.frac - cfg.grade.frac, cfg.feedback.bits) + 2
+            f_new, f_clip = _sat_bits(b_of + result[:step_bits].as_signed(), cfg.feedback)
+            fired = er_rd.data.fired
+            m.d.comb += flag["feedback"].eq(fired & f_clip)
+            m.d.sync += [result.eq(f_new), result_en.eq(fired)]
+            m.next = "D_STORE"
+        with m.State("D_STORE"):
+            m.d.comb += [wf.en.eq(result_en), wf.we.eq(1), wf.addr.eq(self.n_weights + addr),
+                         wf.wdata.eq(result)]
+            with m.If(self._next_feedback_word(m, addr, i, o, layer, n_of)):
+                m.d.sync += self.done.eq(1)
+                m.next = "IDLE"
+            with m.Else():
+                m.next = "D_ISSUE"
+
+    def _access_read(self, m, e):
+        """The access port's read data, the clock after the read."""
+        acc_, cfg, gr, pt_rd, st_rd, tr_rd, wf = e.take("acc_ cfg gr pt_rd st_rd tr_rd wf")
         # access read data, the clock after the read
         rsel = Signal(Mem)
         with m.If(acc_.en & ~acc_.we & ~self.busy):
@@ -621,4 +681,3 @@ class SequencedCore(Core):
                                (Mem.TRACE, tr_rd.data.as_value()), (Mem.PERTURB, pt_rd.data)):
                 with m.Case(mem):
                     m.d.comb += acc_.rdata.eq(value)
-        return m

@@ -18,6 +18,7 @@ from amaranth import Cat, Module, Signal
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
+from plasticore.chip.boardspec import RX_WINDOW
 from plasticore.golden.config import Config
 
 from . import cobs, uart
@@ -55,7 +56,7 @@ class Top(wiring.Component):
         The kind of core (``rtl/kinds.py``).
     """
 
-    def __init__(self, config: Config, *, clk_hz: int, baud: int, rx_window: int = 1024,
+    def __init__(self, config: Config, *, clk_hz: int, baud: int, rx_window: int = RX_WINDOW,
                  core: str = "pipelined"):
         if not isinstance(config, Config):
             raise TypeError(f"config must be a Config, not {config!r}")

@@ -25,45 +25,29 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
+# the divisor rule is the board description's (the host computes it too)
+from plasticore.chip.boardspec import MIN_DIVISOR, divisor
+
 __all__ = ["divisor", "RX", "TX"]
 
-MIN_DIVISOR = 4
-MAX_BAUD_ERROR = 0.02
+
+class _Serial(wiring.Component):
+    """A UART direction at ``divisor`` clocks per bit (at least 4, see :func:`divisor`)."""
+
+    def __init__(self, divisor: int, signature: dict):
+        if not isinstance(divisor, int) or isinstance(divisor, bool):
+            raise TypeError(f"divisor must be an int (clocks per bit), not {divisor!r}")
+        if divisor < MIN_DIVISOR:
+            raise ValueError(f"divisor must be at least {MIN_DIVISOR} clocks per bit, not {divisor}")
+        self._divisor = divisor
+        super().__init__(signature)
+
+    @property
+    def divisor(self) -> int:
+        return self._divisor
 
 
-def divisor(clk_hz: int, baud: int) -> int:
-    """Clocks per bit for ``baud`` at ``clk_hz``: ``round(clk_hz / baud)`` (halves round up).
-
-    Raises :class:`ValueError` if that is below 4 or if the baud rate it gives,
-    ``clk_hz / divisor``, is more than 2 % off ``baud``.
-    """
-    for name, value in (("clk_hz", clk_hz), ("baud", baud)):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{name} must be an int, not {value!r}")
-        if value <= 0:
-            raise ValueError(f"{name} must be positive, not {value}")
-    d = (2 * clk_hz + baud) // (2 * baud)
-    if d < MIN_DIVISOR:
-        raise ValueError(
-            f"clk_hz={clk_hz} is too slow for baud={baud}: "
-            f"divisor {d} < {MIN_DIVISOR} clocks per bit")
-    error = abs(clk_hz / d - baud) / baud
-    if error > MAX_BAUD_ERROR:
-        raise ValueError(
-            f"baud={baud} at clk_hz={clk_hz}: divisor {d} gives {clk_hz / d:.1f} baud, "
-            f"{100 * error:.2f} % off (more than {100 * MAX_BAUD_ERROR:.0f} %)")
-    return d
-
-
-def _check_divisor(divisor):
-    if not isinstance(divisor, int) or isinstance(divisor, bool):
-        raise TypeError(f"divisor must be an int (clocks per bit), not {divisor!r}")
-    if divisor < MIN_DIVISOR:
-        raise ValueError(f"divisor must be at least {MIN_DIVISOR} clocks per bit, not {divisor}")
-    return divisor
-
-
-class RX(wiring.Component):
+class RX(_Serial):
     """UART receiver, 8N1.
 
     The pin goes through a 2-stage :class:`~amaranth.lib.cdc.FFSynchronizer` (idle high). A low
@@ -95,24 +79,16 @@ class RX(wiring.Component):
         receiver waits for the line to go high again (so a break, a line held low, gives one
         pulse, not a stream of zero bytes).
 
-    Parameters
-    ----------
-    divisor : int
-        Clocks per bit, at least 4 (see :func:`divisor`).
+    ``divisor``: clocks per bit (:class:`_Serial`).
     """
 
     def __init__(self, divisor: int):
-        self._divisor = _check_divisor(divisor)
-        super().__init__({
+        super().__init__(divisor, {
             "rx": In(1),
             "data": Out(stream.Signature(8)),
             "overrun": Out(1),
             "framing_error": Out(1),
         })
-
-    @property
-    def divisor(self) -> int:
-        return self._divisor
 
     def elaborate(self, platform):
         m = Module()
@@ -166,7 +142,7 @@ class RX(wiring.Component):
         return m
 
 
-class TX(wiring.Component):
+class TX(_Serial):
     """UART transmitter, 8N1.
 
     A byte taken from ``data`` in clock ``t`` goes out as the start bit (0) in clocks
@@ -185,22 +161,14 @@ class TX(wiring.Component):
     tx : Out(1)
         The pin, idle high.
 
-    Parameters
-    ----------
-    divisor : int
-        Clocks per bit, at least 4 (see :func:`divisor`).
+    ``divisor``: clocks per bit (:class:`_Serial`).
     """
 
     def __init__(self, divisor: int):
-        self._divisor = _check_divisor(divisor)
-        super().__init__({
+        super().__init__(divisor, {
             "data": In(stream.Signature(8)),
             "tx": Out(1, init=1),
         })
-
-    @property
-    def divisor(self) -> int:
-        return self._divisor
 
     def elaborate(self, platform):
         m = Module()

@@ -23,7 +23,7 @@ from plasticore.golden.network import Network
 from plasticore.golden.train import encode_images
 from plasticore.rtl.core import Cmd, Mem
 from plasticore.rtl.kinds import core_model
-from plasticore.rtl.golden_view import golden_flags, golden_grads, golden_params, golden_words
+from plasticore.chip.golden_view import golden_flags, golden_grads, golden_params, golden_words
 
 CONFIG = Config.from_json(os.environ["PLASTICORE_CONFIG"]) if "PLASTICORE_CONFIG" in os.environ \
     else Config()

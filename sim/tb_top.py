@@ -22,7 +22,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, Timer
 
 from plasticore.golden.config import Config
 from plasticore.golden.network import Network
-from plasticore.host import protocol as P
+from plasticore.chip import protocol as P
 from plasticore.host.emulator import Emulator
 from plasticore.rtl.core import Core, Mem
 

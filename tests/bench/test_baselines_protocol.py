@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from plasticore.host import cli
+from expkit import load_script
 
 pytest.importorskip("torch")
 
@@ -19,7 +19,7 @@ SCRIPT = ROOT / "bench" / "baselines.py"
 
 @pytest.fixture(scope="module")
 def bench():
-    return cli.load_script(SCRIPT, "bench_baselines")
+    return load_script(SCRIPT, "bench_baselines")
 
 
 def _protocol_by_out(bench):

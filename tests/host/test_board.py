@@ -8,7 +8,7 @@ import serial
 
 from plasticore.golden.config import Config
 from plasticore.golden.network import Network
-from plasticore.host import protocol as P
+from plasticore.chip import protocol as P
 from plasticore.host.board import (BoardDisconnected, BoardError, BoardMismatch, GoldenBoard,
                                    LinkBoard, LinkTimeout, Mem, TargetUnavailable, open_board,
                                    parse_serial_target)

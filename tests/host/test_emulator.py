@@ -7,11 +7,11 @@ from cobs import cobs
 
 from plasticore.golden.config import Config
 from plasticore.golden.network import FLAG_NAMES, Network
-from plasticore.host import protocol as P
+from plasticore.chip import protocol as P
 from plasticore.host.emulator import Emulator, EmulatorPty, identity_of
-from plasticore.host.protocol import ErrorCode, Frame, Op
+from plasticore.chip.protocol import ErrorCode, Frame, Op
 from plasticore.rtl.core import Mem
-from plasticore.rtl.golden_view import golden_params, golden_words
+from plasticore.chip.golden_view import golden_params, golden_words
 
 SMALL = Config(layers=(12, 6, 3), n_steps=8, input_window=4)
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from plasticore.golden.network import FLAG_NAMES, Network
 from plasticore.rtl.core import Cmd, Mem
-from plasticore.rtl.golden_view import golden_flags, golden_params, golden_words
+from plasticore.chip.golden_view import golden_flags, golden_params, golden_words
 
 from .streams import put
 

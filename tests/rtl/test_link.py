@@ -12,8 +12,8 @@ from plasticore.golden.config import Config
 from plasticore.golden.network import Network
 from plasticore.golden.train import seed_config
 from plasticore.rtl.core import Mem
-from plasticore.rtl.golden_view import golden_params
-from plasticore.host.protocol import REPLY, ErrorCode as Error, Op
+from plasticore.chip.golden_view import golden_params
+from plasticore.chip.protocol import REPLY, ErrorCode as Error, Op
 from plasticore.host.emulator import identity_of
 from plasticore.rtl.link import Link
 

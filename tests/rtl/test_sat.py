@@ -8,7 +8,7 @@ from amaranth import Module, Signal, signed, unsigned
 from amaranth.sim import Simulator
 
 from plasticore.golden.config import Format
-from plasticore.rtl.core import _sat, _sat_bits
+from plasticore.rtl.datapath import _sat, _sat_bits
 
 CASES = [(signed(7), Format(5, 0)), (unsigned(7), Format(5, 0)), (signed(7), Format(5, 0, False)),
          (unsigned(7), Format(5, 0, False)), (signed(4), Format(6, 0, False)),

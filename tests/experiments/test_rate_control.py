@@ -9,16 +9,18 @@ import pytest
 from plasticore.golden import datasets
 from plasticore.golden import train as golden_train
 from plasticore.golden.network import Network
-from plasticore.host import cli
+from plasticore.golden.resolve import resolve_config
+
+from expkit import load_script
 
 pytest.importorskip("sklearn")
 
-rc = cli.load_script(Path(__file__).resolve().parents[2] / "experiments" / "rate_control.py")
+rc = load_script(Path(__file__).resolve().parents[2] / "experiments" / "rate_control.py")
 
 
 def _pair(network_class, *, fixed, config=None):
     """The golden network and ``network_class``, same weights, one digit run through both."""
-    config = config or cli.resolve_config("digits", rule="sfdfa")
+    config = config or resolve_config("digits", rule="sfdfa")
     w, b = Network.initial_weights(config, 0, fixed=fixed)
     nets = [cls(config, [x.copy() for x in w], [x.copy() for x in b], fixed=fixed, seed=0)
             for cls in (Network, network_class)]
@@ -30,7 +32,7 @@ def _pair(network_class, *, fixed, config=None):
 
 
 def test_both_off_is_the_golden_trainer():
-    config = cli.resolve_config("digits", rule="sfdfa")
+    config = resolve_config("digits", rule="sfdfa")
     data = datasets.load("digits")
     kwargs = dict(epochs=1, seeds=[0, 1], limit=60, test_limit=30, progress=False)
     plain = golden_train.train(config, data, **kwargs)
@@ -57,7 +59,7 @@ def test_silent_lift_raises_the_silent_neurons_active_inputs_only(fixed):
 
 
 def test_running_rate_replaces_the_per_sample_shortfall():
-    config = replace(cli.resolve_config("digits", rule="sfdfa"), rate_reg_shift=1, rate_target=2)
+    config = replace(resolve_config("digits", rule="sfdfa"), rate_reg_shift=1, rate_target=2)
     network = rc.rate_control_network(running_rate=3)
     (plain, running), raster, label = _pair(network, fixed=False, config=config)
     count = plain.layers[0].count[0].astype(float)

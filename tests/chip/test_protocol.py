@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from plasticore.golden.config import Config
-from plasticore.host import protocol as P
-from plasticore.host.protocol import ErrorCode, Frame, FrameError, FrameReader, Op
+from plasticore.chip import protocol as P
+from plasticore.chip.protocol import ErrorCode, Frame, FrameError, FrameReader, Op
 
 bodies = st.binary(max_size=P.MAX_BODY)
 frames = st.tuples(st.integers(0, 255), st.integers(0, 255), bodies)

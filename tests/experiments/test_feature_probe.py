@@ -8,11 +8,14 @@ import pytest
 from plasticore.golden import datasets
 from plasticore.golden import train as golden_train
 from plasticore.golden.network import Network
+from plasticore.golden.resolve import resolve_config
 from plasticore.host import cli
+
+from expkit import load_script
 
 pytest.importorskip("sklearn")
 
-fp = cli.load_script(Path(__file__).resolve().parents[2] / "experiments" / "feature_probe.py")
+fp = load_script(Path(__file__).resolve().parents[2] / "experiments" / "feature_probe.py")
 
 ARGS = ["--dataset", "digits", "--epochs", "1", "--seeds", "0,1", "--limit", "120",
         "--test-limit", "60", "--quiet"]
@@ -43,7 +46,7 @@ def test_sfdfa_probe_reads_each_seeds_trained_layer():
 
 
 def test_hidden_counts_match_one_network_run():
-    config = cli.resolve_config("digits")
+    config = resolve_config("digits")
     data = datasets.load("digits")
     weights, feedback = Network.initial_weights(config, 3)
     pixels = data.x_test[:7]

@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plasticore.host import cli
+from expkit import load_script
 
 torch = pytest.importorskip("torch")
 
 from plasticore.baselines import rules  # noqa: E402
 from plasticore.golden.config import Config  # noqa: E402
 
-ts = cli.load_script(Path(__file__).resolve().parents[2] / "experiments" / "thesis_setting.py")
+ts = load_script(Path(__file__).resolve().parents[2] / "experiments" / "thesis_setting.py")
 
 
 def _net(seed=0, sizes=(6, 5, 3), T=24, scale=(1.5, 1.2)):

@@ -2,21 +2,22 @@
 
 The lock-step testbenches (amaranth.sim in tests/rtl, cocotb in sim/) read the core's memories
 through its access port and compare them with these dictionaries, ``{(mem, addr): value}``,
-built from a :class:`plasticore.golden.network.Network` (replica 0).
+built from a :class:`plasticore.golden.network.Network` (replica 0). ``core`` is any
+:class:`~.memmap.MemoryMap` (a core, or ``chip.cycles.core_model``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from plasticore.golden.network import FLAG_NAMES, Network
+from plasticore.golden.network import Network
 
-from .core import Core, Mem
+from .memmap import Mem, MemoryMap, flags_word
 
 __all__ = ["golden_words", "golden_grads", "golden_params", "golden_flags"]
 
 
-def golden_words(core: Core, net: Network, grads: bool = True) -> dict:
+def golden_words(core: MemoryMap, net: Network, grads: bool = True) -> dict:
     """Every per-sample state word (neuron state, perturbation bits, traces); ``grads`` adds the
     ghat/ehat of every synapse."""
     words = {}
@@ -36,7 +37,7 @@ def golden_words(core: Core, net: Network, grads: bool = True) -> dict:
     return words
 
 
-def golden_grads(core: Core, net: Network) -> dict:
+def golden_grads(core: MemoryMap, net: Network) -> dict:
     """ghat (and ehat, with the reset path) of every synapse."""
     words = {}
     for k, layer in enumerate(net.layers):
@@ -49,7 +50,7 @@ def golden_grads(core: Core, net: Network) -> dict:
     return words
 
 
-def golden_params(core: Core, net: Network) -> dict:
+def golden_params(core: MemoryMap, net: Network) -> dict:
     """Weights and feedback."""
     words = {}
     for k, layer in enumerate(net.layers):
@@ -63,4 +64,4 @@ def golden_params(core: Core, net: Network) -> dict:
 
 def golden_flags(net: Network) -> int:
     """The sticky overflow flags as the core's status word (bit k = FLAG_NAMES[k])."""
-    return sum(int(net.flags[name][0]) << k for k, name in enumerate(FLAG_NAMES))
+    return flags_word(net)

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plasticore.host import cli
+from expkit import load_script
 
-fplot = cli.load_script(Path(__file__).resolve().parents[2] / "experiments" / "finding_plot.py")
+fplot = load_script(Path(__file__).resolve().parents[2] / "experiments" / "finding_plot.py")
 
 
 def _final(name):
