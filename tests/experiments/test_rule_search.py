@@ -13,7 +13,7 @@ from plasticore.golden.config import Config
 from plasticore.golden.datasets import load
 from plasticore.golden.network import Network
 from plasticore.golden.train import encode_images
-from plasticore.host.cli import load_script
+from expkit import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 rule_search = load_script(ROOT / "experiments/rule_search.py", "rule_search")
