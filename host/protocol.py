@@ -267,10 +267,11 @@ class FrameReader:
 #: answer to the version probe with it): magic, version, core_hash, board_hash, clk_hz,
 #: baud_divisor, rx_window, data_width, addr_width, event_bytes, n_sizes; the layer sizes follow
 _IDENTITY_HEAD = struct.Struct("<4sB8s8sIHHBBBB")
-#: version 3's tail after the layer sizes: n_steps, the six memory depths (MEM_NAMES order), the
-#: ranges of lr_hidden_shift and lr_output_shift, the largest READ and WRITE (words) and EVENTS
-#: (codes), the sequence number expected at power-up, the writable memories (bit k = MEM_NAMES[k])
-_IDENTITY_TAIL = struct.Struct("<H6HBBBBBBBBB")
+#: version 3's tail after the layer sizes: n_steps, the six memories' depths (words) and word
+#: widths (bits; MEM_NAMES order), the ranges of lr_hidden_shift and lr_output_shift, the
+#: largest READ and WRITE (words) and EVENTS (codes), the sequence number expected at power-up,
+#: the writable memories (bit k = MEM_NAMES[k])
+_IDENTITY_TAIL = struct.Struct("<H6H6BBBBBBBBBB")
 #: the access-port memories, by their READ/WRITE ``mem`` byte (``rtl.core.Mem``)
 MEM_NAMES = ("WEIGHT", "STATE", "TRACE", "PERTURB", "GRAD", "FEEDBACK")
 #: every memory but PERTURB may be written
@@ -321,6 +322,8 @@ class Identity:
     n_steps: int = 0
     #: words of each memory, in MEM_NAMES order
     depths: tuple[int, ...] = (0, 0, 0, 0, 0, 0)
+    #: bits of each memory's word (the low bits of an access-port word), in MEM_NAMES order
+    widths: tuple[int, ...] = (0, 0, 0, 0, 0, 0)
     lr_hidden_range: tuple[int, int] = (0, 0)
     lr_output_range: tuple[int, int] = (0, 0)
     first_seq: int = FIRST_SEQ
@@ -334,10 +337,13 @@ class Identity:
         its model: ``data_width``, ``addr_width`` and the memory sizes)."""
         depths = (core.n_weights, core.n_neurons, core.n_traces, max(1, core.n_hidden),
                   core.n_weights, core.n_feedback)
+        widths = (config.weight.bits, core.state_layout.size, core.trace_layout.size, 1,
+                  core.grad_layout.size, config.feedback.bits)
         return cls(core_hash=config.core_hash, board_hash=config.board_hash, clk_hz=clk_hz,
                    baud_divisor=baud_divisor, rx_window=rx_window, data_width=core.data_width,
                    addr_width=core.addr_width, event_bytes=event_bytes(config.n_inputs),
                    layers=tuple(config.layers), n_steps=config.n_steps, depths=depths,
+                   widths=widths,
                    lr_hidden_range=tuple(config.lr_shift_range("lr_hidden_shift")),
                    lr_output_range=tuple(config.lr_shift_range("lr_output_shift")))
 
@@ -380,7 +386,7 @@ class Identity:
                                    bytes.fromhex(self.board_hash), self.clk_hz, self.baud_divisor,
                                    self.rx_window, self.data_width, self.addr_width,
                                    self.event_bytes, len(self.layers))
-        tail = _IDENTITY_TAIL.pack(self.n_steps, *self.depths, *self.lr_hidden_range,
+        tail = _IDENTITY_TAIL.pack(self.n_steps, *self.depths, *self.widths, *self.lr_hidden_range,
                                    *self.lr_output_range, self.max_read, self.max_write,
                                    self.max_events, self.first_seq, self.writable)
         return head + struct.pack(f"<{len(self.layers)}H", *self.layers) + tail
@@ -402,10 +408,11 @@ class Identity:
                                 f"{n_sizes} layer sizes")
         layers = struct.unpack_from(f"<{n_sizes}H", body, _IDENTITY_HEAD.size)
         (n_steps, *rest) = _IDENTITY_TAIL.unpack_from(body, _IDENTITY_HEAD.size + 2 * n_sizes)
-        depths, (h_lo, h_hi, o_lo, o_hi, max_read, max_write, max_events, first_seq, writable) = \
-            tuple(rest[:6]), rest[6:]
+        depths, widths = tuple(rest[:6]), tuple(rest[6:12])
+        h_lo, h_hi, o_lo, o_hi, max_read, max_write, max_events, first_seq, writable = rest[12:]
         ident = cls(core.hex(), board.hex(), clk_hz, divisor, window, data_width, addr_width, ev,
-                    tuple(layers), n_steps=n_steps, depths=depths, lr_hidden_range=(h_lo, h_hi),
+                    tuple(layers), n_steps=n_steps, depths=depths, widths=widths,
+                    lr_hidden_range=(h_lo, h_hi),
                     lr_output_range=(o_lo, o_hi), first_seq=first_seq, writable=writable)
         if (max_read, max_write, max_events) != (ident.max_read, ident.max_write, ident.max_events):
             raise ProtocolError(f"IDENTIFY reply's bursts (READ {max_read}, WRITE {max_write}, "

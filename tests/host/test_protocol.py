@@ -200,13 +200,14 @@ def test_identity_round_trip_and_size():
     ident = P.Identity.of(config, core, clk_hz=12_000_000, baud_divisor=104, rx_window=1024)
     body = ident.pack()
     assert body[:5] == b"PLCO\x03" and body[5:13] == bytes.fromhex(config.core_hash)
-    assert len(body) == 33 + 2 * 3 + 23 and P.probe_reply_bytes(3) == 39
+    assert len(body) == 33 + 2 * 3 + 29 and P.probe_reply_bytes(3) == 39
     assert P.Identity.unpack(body) == ident
     assert ident.word_bytes == 12 and ident.n_outputs == 10 and ident.n_steps == config.n_steps
     assert ident.depth(Mem.WEIGHT) == core.n_weights and ident.depth(Mem.FEEDBACK) == core.n_feedback
     assert ident.max_read == 21 and ident.max_write == 20 and ident.max_events == 252
     assert ident.lr_hidden_range == config.lr_shift_range("lr_hidden_shift")
     assert ident.first_seq == 0 and ident.writable == 0b110111
+    assert ident.widths == (config.weight.bits, 96, 32, 1, 32, config.feedback.bits)
     with pytest.raises(P.ProtocolError):
         P.Identity.unpack(body[:-1])
 
