@@ -9,7 +9,8 @@ chunks give the same bytes out, which is what the RTL protocol engine is tested 
 Choices the protocol text leaves open (the RTL must make the same ones):
 
 * **Receive FIFO**: the bytes of one :meth:`~Emulator.feed` call arrive at once; those beyond
-  ``rx_window`` minus the half-received frame are dropped and counted as ``rx_overruns``. A host
+  ``rx_window`` minus the half-received frame (at most ``MAX_WIRE`` of it) are dropped and counted
+  as ``rx_overruns``. A host
   that keeps the flow-control rule never loses a byte, whatever the chunking.
 * **Check order** of a frame (as ``rtl/link.py``): COBS, decoded frame length, CRC, the frame's
   length byte (these never advance the expected seq; ``seq`` and ``op`` of the error reply are the
@@ -217,7 +218,10 @@ class Emulator:
     def feed(self, data: bytes) -> bytes:
         """Receive ``data`` (one arrival); returns the replies of every frame it completed."""
         data = bytes(data)
-        room = max(self.rx_window - self.reader.pending, 0)
+        # a half-received frame holds its bytes in the FIFO up to the longest frame; the bytes of
+        # a longer one (a LENGTH error) are read and dropped as they come, as the RTL does (the
+        # engine reads on while it receives): otherwise a runaway frame would deafen the board
+        room = max(self.rx_window - min(self.reader.pending, P.MAX_WIRE), 0)
         if len(data) > room:
             self.status.rx_overruns += len(data) - room
             data = data[:room]
