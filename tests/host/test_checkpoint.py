@@ -324,11 +324,14 @@ def test_an_event_past_n_steps_fails_before_training_naming_file_field_and_sampl
     path = write_digit_events(tmp_path / "ev.npz", digits, 4, 2)
     events = read_events(path)
     k = int(events.train_index[3])
-    events.train_events["t"][k] = 40                       # fine for 50 steps, not for 16
+    last = int(max(events.train_events["t"].max(), events.test_events["t"].max()))
+    assert last + 2 < 50
+    events.train_events["t"][k] = last + 2                 # fine for 50 steps, not for last + 2
     events.check(Config())
-    with pytest.raises(ValueError, match=r"ev.npz: field 't' of train_events is 40 in sample 3 "
-                                         r"\(event 0 of it.*n_steps = 16"):
-        events.check(Config(n_steps=16, input_window=8))
+    short = Config(n_steps=last + 2, input_window=min(Config().input_window, last + 2))
+    with pytest.raises(ValueError, match=rf"ev.npz: field 't' of train_events is {last + 2} in "
+                                         rf"sample 3 \(event 0 of it.*n_steps = {last + 2}"):
+        events.check(short)
     events.train_events["t"][k] = events.train_events["t"][k + 1]
     events.train_events["x"][k] = events.train_events["x"][k + 1]
     with pytest.raises(ValueError, match=r"repeat .* in sample 3"):
