@@ -290,10 +290,20 @@ class Link(wiring.Component):
         m.d.comb += counters.addr.eq(snap_i - counters_at)
         snap_ok = Signal()
         m.d.comb += snap_ok.eq(1)
+        # IDENTIFY's bytes (68 with three layers) in a block RAM, read the clock after their
+        # address like the counters (iCE40 area: as a multiplexer of constants the table cost
+        # about 100 logic cells, the step from 96 % to 98 % of the UP5K)
+        id_rom = memory.Memory(shape=8, depth=len(self.identity), init=list(self.identity),
+                               attrs={"ram_style": "block"})
+        m.submodules.id_rom = id_rom
+        id_rd = id_rom.read_port()
+        id_at = Signal.like(snap_i)          # the address id_rd.data answers
+        m.d.comb += id_rd.addr.eq(snap_i)
+        m.d.sync += id_at.eq(snap_i)
         snap_byte = Signal(8)
         with m.Switch(snap_src):
             with m.Case(Snap.IDENTITY):
-                m.d.comb += snap_byte.eq(Array(Const(b, 8) for b in self.identity)[snap_i])
+                m.d.comb += [snap_byte.eq(id_rd.data), snap_ok.eq(id_at == snap_i)]
             with m.Case(Snap.STATUS):
                 tail = snap_i - (counters_at + counters.n_bytes)
                 m.d.comb += snap_byte.eq(Mux(snap_i < counters_at, status_head.word_select(snap_i[:2], 8),
