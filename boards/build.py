@@ -36,7 +36,7 @@ from plasticore.chip.boardspec import board_hash
 from plasticore.golden.config import ConfigError
 from plasticore.golden.resolve import resolve_config
 
-from .common import DEFAULT_BAUD, RX_WINDOW, BoardTop, parse_timing_log, read_nextpnr_report, \
+from .common import DEFAULT_BAUD, RX_WINDOW, BoardTop, missing_tools, parse_timing_log, read_nextpnr_report, \
     sync_fmax, throughput, tool_env
 from .icebreaker import ICEBREAKER
 from .ulx3s import ULX3S_85F
@@ -157,6 +157,10 @@ def run(args) -> int:
         config = resolve(board, args.config)
     except ConfigError as error:
         print(f"plasticore build: {error}", file=sys.stderr)
+        return 2
+    missing = missing_tools(board)
+    if missing:
+        print(f"plasticore build: {missing}", file=sys.stderr)
         return 2
     out = args.out if args.out is not None else Path("build") / board.name
     clock_hz = (args.clock_mhz * 1e6) if args.clock_mhz else board.target_hz

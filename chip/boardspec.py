@@ -101,9 +101,6 @@ class BoardSpec:
     def identity(self, *, baud_divisor: int | None = None) -> P.Identity:
         """The board's IDENTIFY reply (``baud_divisor``: the one the UART uses, when it is not
         :attr:`baud_divisor`)."""
-        cfg, mm = self.config, MemoryMap(self.config)
-        return P.Identity(core_hash=cfg.core_hash, board_hash=self.board_hash, clk_hz=self.clk_hz,
-                          baud_divisor=self.baud_divisor if baud_divisor is None else baud_divisor,
-                          rx_window=self.rx_window, data_width=mm.data_width,
-                          addr_width=mm.addr_width, event_bytes=P.event_bytes(cfg.n_inputs),
-                          layers=tuple(cfg.layers))
+        return P.Identity.of(self.config, MemoryMap(self.config), board_hash=self.board_hash,
+                             clk_hz=self.clk_hz, rx_window=self.rx_window,
+                             baud_divisor=self.baud_divisor if baud_divisor is None else baud_divisor)

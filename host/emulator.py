@@ -9,12 +9,16 @@ chunks give the same bytes out, which is what the RTL protocol engine is tested 
 Choices the protocol text leaves open (the RTL must make the same ones):
 
 * **Receive FIFO**: the bytes of one :meth:`~Emulator.feed` call arrive at once; those beyond
-  ``rx_window`` minus the half-received frame are dropped and counted as ``rx_overruns``. A host
+  ``rx_window`` minus the half-received frame (at most ``MAX_WIRE`` of it) are dropped and counted
+  as ``rx_overruns``. A host
   that keeps the flow-control rule never loses a byte, whatever the chunking.
-* **Check order** of a frame (as ``rtl/link.py``): COBS, decoded frame length, CRC (these three
-  never advance the expected seq; ``seq`` and ``op`` of the error reply are the first two decoded
-  bytes); then seq (IDENTIFY and RESET skip it); op (OP); body length for the op (LENGTH, does not
-  advance); arguments (ARG); state (STATE). Execution only when every check passed. ``frames``
+* **Check order** of a frame (as ``rtl/link.py``): COBS, decoded frame length, CRC, the frame's
+  length byte (these never advance the expected seq; ``seq`` and ``op`` of the error reply are the
+  first two decoded bytes); then seq (IDENTIFY and RESET skip it; SEQ does not advance); op (OP);
+  body length for the op (LENGTH); arguments (ARG); state (STATE): these three advance it, so an
+  IDENTIFY or RESET with a wrong body still resynchronises. A version probe (IDENTIFY in version
+  2's framing) is answered in that framing with the head of IDENTIFY, and sets the expected seq
+  as IDENTIFY does. Execution only when every check passed. ``frames``
   counts requests executed to the end: a STATUS reply does not count itself, and RESET clears the
   counters and then counts itself (``frames`` = 1 after it).
 * **ARG details**: READ/WRITE: mem 0; READ count (0 or more than ``MAX_BODY // word_bytes``) 3;
@@ -170,7 +174,7 @@ class _Reject(Exception):
 
 #: body length check per op: exact length, or (minimum, multiple) for WRITE and EVENTS
 _FIXED_BODY = {Op.IDENTIFY: 0, Op.RESET: 0, Op.READ: 4, Op.LEARN: 1, Op.COUNTS: 0, Op.STATUS: 0,
-               Op.SEEDS: 8, Op.CLEAR: 2, Op.RATES: 2}
+               Op.SEEDS: 8, Op.CLEAR: 2}
 _REQUESTS = frozenset(op for op in Op if op != Op.ERROR)
 _MEMS = frozenset(int(m.value) for m in Mem)
 
@@ -198,7 +202,7 @@ class Emulator:
         self.step_code = P.step_code(self.event_bytes)
         self.reader = P.FrameReader(limit=1 << 16)
         self.status = P.Status()
-        self.expected_seq = 0
+        self.expected_seq = P.FIRST_SEQ
         self._row = np.zeros(config.n_inputs, dtype=bool)   # spikes of the open step
         self.learned = False
         #: set by :meth:`hang_up`: :func:`serve` stops (and :class:`EmulatorPty` closes the master)
@@ -212,7 +216,10 @@ class Emulator:
     def feed(self, data: bytes) -> bytes:
         """Receive ``data`` (one arrival); returns the replies of every frame it completed."""
         data = bytes(data)
-        room = max(self.rx_window - self.reader.pending, 0)
+        # a half-received frame holds its bytes in the FIFO up to the longest frame; the bytes of
+        # a longer one (a LENGTH error) are read and dropped as they come, as the RTL does (the
+        # engine reads on while it receives): otherwise a runaway frame would deafen the board
+        room = max(self.rx_window - min(self.reader.pending, P.MAX_WIRE), 0)
         if len(data) > room:
             self.status.rx_overruns += len(data) - room
             data = data[:room]
@@ -224,6 +231,12 @@ class Emulator:
     def handle(self, item: P.Frame | P.FrameError) -> bytes:
         """The reply wire bytes of one decoded frame (or frame error)."""
         if isinstance(item, P.FrameError):
+            if P.is_version_probe(item.raw):
+                # version 2's IDENTIFY: the head of IDENTIFY in version 2's framing
+                self.expected_seq = (item.seq + 1) & 0xFF
+                self.status.frames += 1
+                head = self.identity.pack()[:P.probe_reply_bytes(len(self.identity.layers))]
+                return P.encode_v2_frame(item.seq, Op.IDENTIFY | P.REPLY, head)
             self._count(item.code)
             return self._error_reply(item.seq, item.op, item.code, item.detail)
         seq, op, body = item.seq, item.op, item.body
@@ -233,8 +246,7 @@ class Emulator:
         if op not in _REQUESTS:
             return self._reject(seq, op, ErrorCode.OP, 0)
         if not self._body_length_ok(op, len(body)):
-            self._count(ErrorCode.LENGTH)
-            return self._error_reply(seq, op, ErrorCode.LENGTH, len(body))
+            return self._reject(seq, op, ErrorCode.LENGTH, len(body) + P.MIN_FRAME)
         try:
             execute = getattr(self, f"_check_{Op(op).name.lower()}")(body)
         except _Reject as reject:
@@ -253,7 +265,7 @@ class Emulator:
         return P.encode_frame(seq, Op.ERROR, P.pack_error(code, op, detail & 0xFFFF))
 
     def _reject(self, seq, op, code, detail) -> bytes:
-        """An error that still advances the expected seq (OP, ARG, STATE)."""
+        """An error that still advances the expected seq (OP, LENGTH for the op, ARG, STATE)."""
         self._count(code)
         self.expected_seq = (seq + 1) & 0xFF
         return self._error_reply(seq, op, code, detail)
@@ -261,6 +273,8 @@ class Emulator:
     def _body_length_ok(self, op: int, n: int) -> bool:
         if op in _FIXED_BODY:
             return n == _FIXED_BODY[op]
+        if op == Op.RATES:
+            return n in (0, 2)        # empty: read the rates in force
         if op == Op.WRITE:
             return n >= 3 + self.word_bytes and (n - 3) % self.word_bytes == 0
         return n >= self.event_bytes and n % self.event_bytes == 0      # EVENTS
@@ -384,6 +398,9 @@ class Emulator:
         return run
 
     def _check_rates(self, body):
+        if not body:
+            return lambda: P.pack_rates(self.net.config.lr_hidden_shift,
+                                        self.net.config.lr_output_shift)
         rates = P.unpack_rates(body)
         bad = self.config.first_bad_rate(*rates)
         if bad is not None:

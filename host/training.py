@@ -97,6 +97,19 @@ class EventsFile:
     n_classes: int
     name: str
 
+    path: str = ""
+
+    def check(self, config: Config) -> None:
+        """Check every event of both splits against ``config`` (``t`` below its ``n_steps``, ``x``
+        below its ``n_inputs``, one event per (t, x) and sample): ValueError naming the file, the
+        split's field and the sample, before any training starts. (A file in Tonic layout, with
+        a ``sensor_size``, holds raw sensor events, validated and binned by ``host/events.py``.)"""
+        if getattr(self, "sensor_size", None) is not None:
+            return
+        for split in ("train", "test"):
+            _check_split(self.path or self.name, split, getattr(self, f"{split}_events"),
+                         getattr(self, f"{split}_index"), config.n_inputs, config.n_steps)
+
     def samples(self, config: Config, split: str, limit: int | None = None) -> EventSamples:
         """The first ``limit`` (default all) samples of ``split`` ("train" or "test")."""
         labels = getattr(self, f"{split}_labels")[:limit]
@@ -117,9 +130,50 @@ With a sensor_size array the file is in Tonic layout instead: raw x, y, t, p as 
 them, binned onto the steps at load (host/events.py, TONIC_LAYOUT)."""
 
 
+def _check_split(path, split: str, events, index, n_inputs: int, n_steps: int | None = None):
+    """ValueError naming the file, ``split``'s field and the sample (and the event in it) of the
+    first event out of range, with a polarity other than 1, or repeated in its sample."""
+    index = np.asarray(index, dtype=np.int64)
+
+    def where(k):
+        sample = int(np.searchsorted(index, k, side="right")) - 1
+        return f"sample {sample} (event {k - int(index[sample])} of it, {split}_events[{k}])"
+
+    for field in ("x", "t", "p"):
+        if not np.issubdtype(events[field].dtype, np.integer):
+            raise ValueError(f"events file {path}: field {field!r} of {split}_events must be "
+                             f"integer, not {events[field].dtype}")
+    limits = (("x", n_inputs, "n_inputs"), ("t", n_steps, "n_steps"))
+    for field, limit, name in limits:
+        values = events[field]
+        bad = values < 0 if limit is None else (values < 0) | (values >= limit)
+        if bad.any():
+            k = int(np.argmax(bad))
+            span = "negative" if limit is None else f"outside 0..{limit - 1} ({name} = {limit})"
+            raise ValueError(f"events file {path}: field {field!r} of {split}_events is "
+                             f"{int(values[k])} in {where(k)}: {span}")
+    bad = events["p"] != 1
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValueError(f"events file {path}: field 'p' of {split}_events is {int(events['p'][k])} "
+                         f"in {where(k)}: only polarity 1 (a spike) is allowed")
+    if n_steps is not None and len(events):
+        sample = np.repeat(np.arange(len(index) - 1), np.diff(index))
+        key = (sample * n_steps + events["t"].astype(np.int64)) * n_inputs + events["x"].astype(np.int64)
+        order = np.argsort(key, kind="stable")
+        repeated = np.flatnonzero(np.diff(key[order]) == 0)
+        if repeated.size:
+            k = int(order[repeated[0] + 1])
+            raise ValueError(f"events file {path}: fields 't', 'x' of {split}_events repeat "
+                             f"({int(events['t'][k])}, {int(events['x'][k])}) in {where(k)}: a "
+                             f"sample holds at most one spike per input and step")
+
+
 def read_events(path) -> EventsFile:
     """Read an events file (layout: :data:`EVENTS_LAYOUT`, or Tonic's with a ``sensor_size``:
-    ``host.events.read_tonic_events``); raises ValueError naming the key."""
+    ``host.events.read_tonic_events``); raises ValueError naming the key, and for a bad event the
+    file, the field and the sample (:meth:`EventsFile.check` checks the times against a
+    configuration)."""
     path = Path(path)
     try:
         data = np.load(path, allow_pickle=False)
@@ -152,10 +206,12 @@ def read_events(path) -> EventsFile:
         n_classes = int(data["n_classes"]) if "n_classes" in data.files else int(all_y.max(initial=-1)) + 1
     if len(all_y) and (all_y.min() < 0 or all_y.max() >= n_classes):
         raise ValueError(f"labels in {path} fall outside 0..{n_classes - 1}")
+    for split in ("train", "test"):
+        _check_split(path, split, parts[f"{split}_events"], parts[f"{split}_index"], n_inputs)
     return EventsFile(parts["train_events"], parts["train_index"].astype(np.int64),
                       parts["train_labels"].astype(np.int64), parts["test_events"],
                       parts["test_index"].astype(np.int64), parts["test_labels"].astype(np.int64),
-                      n_inputs, n_classes, path.stem)
+                      n_inputs, n_classes, path.stem, str(path))
 
 
 def write_events(path, train, test, *, n_inputs: int | None = None,

@@ -3,7 +3,7 @@ decoded frames, checks them, drives the neurocore and answers each one.
 
 Data path (the UART, the receive FIFO and the COBS coder are in :mod:`.top`)::
 
-    rx beats ──► frame buffer (256 x 8) + CRC ──► checks ──► execute ──► reply bytes + CRC ──► tx
+    rx beats ──► frame buffer (257 x 8) + CRC ──► checks ──► execute ──► reply bytes + CRC ──► tx
     (decoded,                                      │            │
      end, error)                                   └── Core ◄───┘ events stream, access port
 
@@ -29,8 +29,8 @@ from plasticore.chip.boardspec import board_hash
 from plasticore.golden.config import Config
 from plasticore.golden.network import FLAG_NAMES
 # the protocol's one definition (ops, error codes, limits, IDENTIFY body), shared with the host
-from plasticore.chip.protocol import MAX_BODY, MAX_FRAME, REPLY, STATUS_BYTES, ErrorCode as Error, \
-    Identity, Op, event_bytes
+from plasticore.chip.protocol import MAX_BODY, MAX_FRAME, MIN_FRAME, REPLY, STATUS_BYTES, \
+    ErrorCode as Error, FIRST_SEQ, Identity, Op, event_bytes, probe_reply_bytes
 
 from .core import Cmd, Core, Mem
 from .counters import Counters
@@ -109,11 +109,11 @@ class Link(wiring.Component):
             raise ValueError(f"count_bits = {config.count_bits}: replies carry counts as one byte")
         self._config = config
         self.core = make_core(config, core)
-        self.identity = Identity(
-            core_hash=config.core_hash, board_hash=board_hash(config, core), clk_hz=clk_hz,
-            baud_divisor=baud_divisor, rx_window=rx_window, data_width=self.core.data_width,
-            addr_width=self.core.addr_width, event_bytes=event_bytes(config.n_inputs),
-            layers=tuple(config.layers)).pack()
+        self.identity = Identity.of(config, self.core, board_hash=board_hash(config, core),
+                                    clk_hz=clk_hz, baud_divisor=baud_divisor,
+                                    rx_window=rx_window).pack()
+        #: the answer to the version probe: the head of IDENTIFY, in version 2's framing
+        self.probe_bytes = probe_reply_bytes(len(config.layers))
         self.word_bytes = (self.core.data_width + 7) // 8
         self.event_bytes = event_bytes(config.n_inputs)
         super().__init__({
@@ -141,14 +141,18 @@ class Link(wiring.Component):
         buf = memory.Memory(shape=8, depth=MAX_FRAME, init=[])
         m.submodules.buf = buf
         buf_wr, buf_rd = buf.write_port(), buf.read_port(transparent_for=())
-        m.submodules.rx_crc = rx_crc = crc.catalog.CRC16_CCITT_FALSE(data_width=8).create()
-        m.submodules.tx_crc = tx_crc = crc.catalog.CRC16_CCITT_FALSE(data_width=8).create()
+        # CRC-16/GENIBUS (chip.protocol.crc16): its register is 0 after a whole frame of version
+        # 2's CRC-16/CCITT-FALSE (the same without final XOR), which the version probe uses
+        m.submodules.rx_crc = rx_crc = crc.catalog.CRC16_GENIBUS(data_width=8).create()
+        m.submodules.tx_crc = tx_crc = crc.catalog.CRC16_GENIBUS(data_width=8).create()
 
         length = Signal(16)             # decoded bytes of the frame, saturating
         seq, op, cobs_error = Signal(8, name="seq"), Signal(8, name="op"), Signal(name="cobs_error")
-        expected = Signal(8)
+        length_byte = Signal(8)         # the frame's own body length
+        legacy = Signal()               # answering the version probe (version 2's framing)
+        expected = Signal(8, init=FIRST_SEQ)
         body_len = Signal(16)
-        m.d.comb += body_len.eq(length - 4)
+        m.d.comb += body_len.eq(length - MIN_FRAME)
         hdr = Signal(64)                 # body bytes 0..7, little-endian
         hdr_i = Signal(range(9))
 
@@ -229,6 +233,7 @@ class Link(wiring.Component):
 
         # ---- reply -----------------------------------------------------------------------------
         reply_op = Signal(8)
+        reply_len = Signal(8)              # the reply's length byte
         # the reply's fixed part, byte snap_i of the source snap_src: read from its registers as
         # it goes out rather than copied into a shift register (iCE40 area: 312 flip-flops and
         # their load multiplexers). The sources hold still until the reply is sent: the engine
@@ -287,10 +292,20 @@ class Link(wiring.Component):
         m.d.comb += counters.addr.eq(snap_i - counters_at)
         snap_ok = Signal()
         m.d.comb += snap_ok.eq(1)
+        # IDENTIFY's bytes (68 with three layers) in a block RAM, read the clock after their
+        # address like the counters (iCE40 area: as a multiplexer of constants the table cost
+        # about 100 logic cells, the step from 96 % to 98 % of the UP5K)
+        id_rom = memory.Memory(shape=8, depth=len(self.identity), init=list(self.identity),
+                               attrs={"ram_style": "block"})
+        m.submodules.id_rom = id_rom
+        id_rd = id_rom.read_port()
+        id_at = Signal.like(snap_i)          # the address id_rd.data answers
+        m.d.comb += id_rd.addr.eq(snap_i)
+        m.d.sync += id_at.eq(snap_i)
         snap_byte = Signal(8)
         with m.Switch(snap_src):
             with m.Case(Snap.IDENTITY):
-                m.d.comb += snap_byte.eq(Array(Const(b, 8) for b in self.identity)[snap_i])
+                m.d.comb += [snap_byte.eq(id_rd.data), snap_ok.eq(id_at == snap_i)]
             with m.Case(Snap.STATUS):
                 tail = snap_i - (counters_at + counters.n_bytes)
                 m.d.comb += snap_byte.eq(Mux(snap_i < counters_at, status_head.word_select(snap_i[:2], 8),
@@ -323,8 +338,10 @@ class Link(wiring.Component):
                 m.d.comb += body_ok_c.eq(body_len == 1)
             with m.Case(Op.SEEDS):
                 m.d.comb += body_ok_c.eq(body_len == 8)
-            with m.Case(Op.CLEAR, Op.RATES):
+            with m.Case(Op.CLEAR):
                 m.d.comb += body_ok_c.eq(body_len == 2)
+            with m.Case(Op.RATES):          # empty: read the rates in force
+                m.d.comb += body_ok_c.eq((body_len == 2) | (body_len == 0))
             with m.Case(Op.WRITE):
                 with m.Switch(body_len):
                     for k in range(1, (MAX_BODY - 3) // wb + 1):
@@ -383,17 +400,27 @@ class Link(wiring.Component):
                             m.d.sync += seq.eq(beat.data)
                         with m.If(length == 1):
                             m.d.sync += op.eq(beat.data)
+                        with m.If(length == 2):
+                            m.d.sync += length_byte.eq(beat.data)
 
             with m.State("CHECK"):
-                m.d.sync += [hdr_i.eq(0), ptr.eq(2)]
+                m.d.sync += [hdr_i.eq(0), ptr.eq(3)]
                 with m.If(cobs_error):
                     m.d.sync += fail(Error.COBS, 0, advance=False)
                     m.next = "ERROR"
-                with m.Elif((length < 4) | (length > MAX_FRAME)):
-                    m.d.sync += fail(Error.LENGTH, Mux(length < 4, 0, body_len), advance=False)
+                with m.Elif((length == 4) & (op == Op.IDENTIFY) & (rx_crc.crc == 0xFFFF)):
+                    # the version probe: IDENTIFY in version 2's framing (CRC register 0)
+                    m.d.sync += [legacy.eq(1), expected.eq(seq + 1),
+                                 *reply_snapshot(Snap.IDENTITY, self.probe_bytes)]
+                    m.next = "DONE"
+                with m.Elif((length < MIN_FRAME) | (length > MAX_FRAME)):
+                    m.d.sync += fail(Error.LENGTH, length, advance=False)
                     m.next = "ERROR"
                 with m.Elif(~rx_crc.match_detected):
                     m.d.sync += fail(Error.CRC, 0, advance=False)
+                    m.next = "ERROR"
+                with m.Elif(length_byte + MIN_FRAME != length):
+                    m.d.sync += fail(Error.LENGTH, length, advance=False)
                     m.next = "ERROR"
                 with m.Else():
                     m.next = "HEADER"
@@ -412,7 +439,7 @@ class Link(wiring.Component):
 
             with m.State("VALIDATE"):
                 sync_op = (op == Op.IDENTIFY) | (op == Op.RESET)
-                m.d.sync += [ptr.eq(2), code_i.eq(0), code_b.eq(0)]
+                m.d.sync += [ptr.eq(3), code_i.eq(0), code_b.eq(0)]
                 with m.If(~sync_op & (seq != expected)):
                     m.d.sync += fail(Error.SEQ, expected, advance=False)
                     m.next = "ERROR"
@@ -420,7 +447,9 @@ class Link(wiring.Component):
                     m.d.sync += fail(Error.OP, 0, advance=True)
                     m.next = "ERROR"
                 with m.Elif(~body_ok):
-                    m.d.sync += fail(Error.LENGTH, body_len, advance=False)
+                    # an intact frame with a body wrong for its op: advances, so IDENTIFY and
+                    # RESET resynchronise even so
+                    m.d.sync += fail(Error.LENGTH, length, advance=True)
                     m.next = "ERROR"
                 with m.Else():
                     m.d.sync += expected.eq(seq + 1)
@@ -450,7 +479,7 @@ class Link(wiring.Component):
                                 m.next = "ERROR"
                             with m.Elif(is_write):
                                 m.d.sync += [n_words.eq(write_words), wr_addr.eq(addr_f),
-                                             ptr.eq(5), wbyte.eq(0), snap_left.eq(0)]
+                                             ptr.eq(6), wbyte.eq(0), snap_left.eq(0)]
                                 m.next = "WRITE"
                             with m.Else():
                                 m.d.sync += [rd_mem.as_value().eq(mem_f[:3]), rd_addr.eq(addr_f),
@@ -498,7 +527,10 @@ class Link(wiring.Component):
                             m.d.sync += snap_left.eq(0)
                             m.next = "DONE"
                         with m.Case(Op.RATES):
-                            with m.If((hdr[0:8] < hid_lo) | (hdr[0:8] > hid_hi)):
+                            with m.If(body_len[:2] == 0):     # read (body_ok: 0 or 2 bytes)
+                                m.d.sync += reply_snapshot(Snap.RATES, 2)
+                                m.next = "DONE"
+                            with m.Elif((hdr[0:8] < hid_lo) | (hdr[0:8] > hid_hi)):
                                 m.d.sync += fail(Error.ARG, 0, advance=True)
                                 m.next = "ERROR"
                             with m.Elif((hdr[8:16] < out_lo) | (hdr[8:16] > out_hi)):
@@ -592,7 +624,7 @@ class Link(wiring.Component):
                 with m.If(~pass_busy):
                     m.d.comb += bitmap_pass(_COMMIT)
                     m.d.sync += [steps.eq(steps_s), learned.eq(learned_s),
-                                 ptr.eq(2), code_i.eq(0), code_b.eq(0)]
+                                 ptr.eq(3), code_i.eq(0), code_b.eq(0)]
                     m.next = "EXEC_FETCH"
             fetch_code("EXEC_FETCH", "EXEC_BYTE", "EXEC_ISSUE")
             with m.State("EXEC_ISSUE"):
@@ -644,7 +676,7 @@ class Link(wiring.Component):
 
             # -- replies
             with m.State("ERROR"):
-                m.d.sync += [reply_op.eq(Op.ERROR), error_seen.eq(1),
+                m.d.sync += [reply_op.eq(Op.ERROR), error_seen.eq(1), reply_len.eq(4),
                              *reply_snapshot(Snap.ERROR, 4), after_body.eq(0)]
                 with m.Switch(err_code):
                     for k, name in enumerate(("crc", "cobs", "length", "op", "arg", "seq", "state"), 1):
@@ -652,7 +684,9 @@ class Link(wiring.Component):
                             m.d.comb += bump[name].eq(1)
                 m.next = "R_SEQ"
             with m.State("DONE"):
-                m.d.sync += reply_op.eq(op | REPLY)
+                words_len = Mux(rd_counts, rd_left, rd_left * wb)
+                m.d.sync += [reply_op.eq(op | REPLY),
+                             reply_len.eq(snap_left + Mux(after_body, words_len, 0))]
                 m.next = "R_SEQ"
 
             tx = self.tx
@@ -664,6 +698,13 @@ class Link(wiring.Component):
                     m.next = "R_OP"
             with m.State("R_OP"):
                 m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(reply_op), *tx_crc_feed]
+                with m.If(tx.ready):
+                    with m.If(legacy):           # version 2's framing: no length byte
+                        m.next = "R_SNAP"
+                    with m.Else():
+                        m.next = "R_LEN"
+            with m.State("R_LEN"):
+                m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(reply_len), *tx_crc_feed]
                 with m.If(tx.ready):
                     m.next = "R_SNAP"
             with m.State("R_SNAP"):
@@ -704,15 +745,18 @@ class Link(wiring.Component):
                             m.next = "R_READ"
                         with m.Else():
                             m.next = "R_CRC_HI"
+            # version 2's CRC (the probe's answer) is the register without the final XOR
+            crc_out = tx_crc.crc ^ Mux(legacy, 0xFFFF, 0)
             with m.State("R_CRC_HI"):
-                m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(tx_crc.crc[8:])]
+                m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(crc_out[8:])]
                 with m.If(tx.ready):
                     m.next = "R_CRC_LO"
             with m.State("R_CRC_LO"):
-                m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(tx_crc.crc[:8]),
+                m.d.comb += [tx.valid.eq(1), tx.payload.data.eq(crc_out[:8]),
                              tx.payload.last.eq(1)]
                 with m.If(tx.ready):
-                    m.d.sync += [length.eq(0), seq.eq(0), op.eq(0), after_body.eq(0)]
+                    m.d.sync += [length.eq(0), seq.eq(0), op.eq(0), after_body.eq(0),
+                                 legacy.eq(0)]
                     with m.If(reply_op != Op.ERROR):     # a request executed (protocol 3)
                         m.d.comb += bump["frames"].eq(1)
                     m.next = "RECV"

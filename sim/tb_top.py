@@ -5,7 +5,15 @@ byte with ``host.emulator.Emulator``, the protocol's Python reference over the g
 * ``link_matches_emulator``: every op, bursts of back-to-back frames within the window, learning
   samples, then misuse: random garbage, corrupted CRCs, truncated and oversized frames, wrong
   sequence numbers, unknown ops, commands at the wrong time, random mutations of valid frames.
-  After the misuse the whole parameter memory is read back: nothing was corrupted.
+  After the misuse the whole parameter memory is read back: nothing was corrupted. Protocol 3's
+  additions too: the version probe, the inserted/deleted/appended-byte class (version 2's hole:
+  a valid frame followed by zero bytes was another valid frame), IDENTIFY with a wrong body, a
+  RATES read.
+* ``conformance``: ``sim/minimal_client.py``'s conformance script, a client written from
+  ``docs/protocol.md``'s tables alone, through the pins.
+* ``flood_and_recover``: a flood far past ``rx_window`` (the board loses bytes: ``rx_overruns``),
+  the recovery of protocol section 4 (send again from the SEQ error's expected seq) in two round
+  trips, and every word read back.
 
 The pins are driven and sampled with timers (one callback per bit, not per clock).
 Environment: ``PLASTICORE_CONFIG`` (JSON), ``PLASTICORE_DIVISOR``, ``PLASTICORE_WINDOW``,
@@ -16,6 +24,7 @@ import os
 import random
 
 import cocotb
+import minimal_client
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, Timer
@@ -206,6 +215,32 @@ async def link_matches_emulator(dut):
     await bench.exchange(bench.frame(P.Op.READ, P.pack_read(7, 0, 1)), "bad memory")
     await bench.exchange(bench.frame(P.Op.RATES, P.pack_rates(22, 7)), "hidden rate out of range")
     await bench.exchange(bench.frame(P.Op.RATES, P.pack_rates(15, 1)), "output rate out of range")
+    # -- protocol 3: the version probe, a RATES read, IDENTIFY with a wrong body (resynchronises)
+    await bench.exchange(P.encode_v2_frame(bench.seq, P.Op.IDENTIFY), "version probe")
+    bench.seq = (bench.seq + 1) & 0xFF
+    await bench.request(P.Op.RATES, b"", "RATES read")
+    await bench.exchange(P.encode_frame(99, P.Op.IDENTIFY, b"xy"), "IDENTIFY with a body")
+    bench.seq = 100
+    await bench.request(P.Op.STATUS)
+    # -- the inserted/deleted/appended-byte class: never a frame, answered like the emulator
+    for k in range(FUZZ):
+        wire = random_frames(bench, rng, 1)[0]
+        decoded = bytearray(P.cobs.decode(wire[:-1]))
+        kind = k % 4
+        if kind == 0:                     # version 2's hole: zero bytes appended
+            decoded += bytes(rng.randint(1, 3))
+        elif kind == 1:
+            at = rng.randrange(len(decoded) + 1)
+            decoded[at:at] = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 3)))
+        elif kind == 2:
+            at = rng.randrange(len(decoded))
+            del decoded[at:at + rng.randint(1, 2)]
+        else:
+            decoded += bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 3)))
+        replies = await bench.exchange(P.cobs.encode(bytes(decoded)) + b"\x00", f"inserted {k}")
+        assert replies and all(isinstance(r, P.Frame) and r.op == P.Op.ERROR for r in replies)
+        bench.seq = (bench.seq - 1) & 0xFF            # a frame error does not advance the seq
+    await bench.request(P.Op.STATUS)
     for k in range(FUZZ):                 # random mutations of valid frames
         wire = bytearray(random_frames(bench, rng, 1)[0])
         for _ in range(rng.randint(1, 3)):
@@ -225,3 +260,60 @@ async def link_matches_emulator(dut):
             await bench.request(P.Op.READ, P.pack_read(int(mem.value), k, min(per, depth - k)))
     await bench.request(P.Op.STATUS)
     dut._log.info(f"{bench.exchanges} exchanges equal to the emulator's, byte for byte")
+
+
+# --- a client written from docs/protocol.md alone, through the pins ----------------------------------
+async def start(dut):
+    Clock(dut.clk, PERIOD_NS, unit="ns").start()
+    bench = Bench(dut)
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 4)
+    dut.rst.value = 0
+    cocotb.start_soon(bench.pins.listen())
+    return bench
+
+
+def pins_transact(bench, quiet_bytes=400):
+    """``minimal_client``'s transact over the UART pins: send, then wait for ``replies`` reply
+    frames (or, with None, until the line has been quiet for ``quiet_bytes`` byte times)."""
+    byte_ns = 10 * DIVISOR * PERIOD_NS
+
+    async def transact(wire, replies):
+        start_at = len(bench.pins.received)
+        await bench.pins.send(wire)
+        if replies is None:
+            seen, idle = len(bench.pins.received), 0
+            while idle < quiet_bytes:
+                await Timer(20 * byte_ns, unit="ns")
+                idle = idle + 20 if len(bench.pins.received) == seen else 0
+                seen = len(bench.pins.received)
+        else:
+            waited, limit = 0, 400 * (replies + 4)
+            while bench.pins.received[start_at:].count(0) < replies:
+                assert waited < limit, f"no reply within {limit} byte times (lock-up?)"
+                await Timer(20 * byte_ns, unit="ns")
+                waited += 20
+            await Timer(20 * byte_ns, unit="ns")      # nothing more may follow
+        got = bytes(bench.pins.received[start_at:])
+        chunks = [c for c in got.split(b"\x00") if c]
+        if replies is not None:
+            assert len(chunks) == replies and got.endswith(b"\x00"), got.hex()
+        return chunks
+    return transact
+
+
+@cocotb.test()
+async def conformance(dut):
+    bench = await start(dut)
+    result = await minimal_client.conformance(pins_transact(bench), huge=False)
+    dut._log.info(f"conformance: {result}")
+    assert result["mutations"] == 46
+
+
+@cocotb.test()
+async def flood_and_recover(dut):
+    bench = await start(dut)
+    result = await minimal_client.flood_and_recover(pins_transact(bench))
+    dut._log.info(f"flood_and_recover: {result}")
+    assert result["rx_overruns"] > 0 and result["lost_from"] < result["requests"]
+    assert result["round_trips_to_recover"] == 2 and result["silent_corruptions"] == 0

