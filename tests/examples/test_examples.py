@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from plasticore.host.cli import load_script
+from expkit import load_script
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
