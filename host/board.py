@@ -145,7 +145,8 @@ class Board(abc.ABC):
     @abc.abstractmethod
     def run_sample(self, raster, label: int | None = None) -> np.ndarray:
         """Run one sample (bool raster (n_steps, n_inputs)); learn from ``label`` when given.
-        Returns the output spike counts (saturated at 255, as on the wire)."""
+        Returns the output spike counts (saturated at 255, as on the wire); the golden board with
+        an integrate output layer returns V_o, the words its class is the argmax of."""
 
     # --- streaming -------------------------------------------------------------------------------
     def stream_one(self, sample, on_result: Callable, *, hidden: bool = False) -> None:
@@ -331,10 +332,13 @@ class GoldenBoard(Board):
         s.frames += 2
         s.samples += 1
         s.events += int(raster.sum())
+        out = self.net.layers[-1]
+        # an integrate output layer's class is its largest V_o (spec 5.5), read before learning
+        scores = out.a[0].copy() if self.config.output_layer == "integrate" else None
         if label is not None:
             self.net.learn([int(label)])
             s.learns += 1
-        return np.minimum(self.net.layers[-1].count[0], 255).copy()
+        return scores if scores is not None else np.minimum(out.count[0], 255).copy()
 
 
 # --- over a serial link -------------------------------------------------------------------------------
@@ -843,6 +847,11 @@ def open_board(target: str, config: Config, *, timeout: float | None = DEFAULT_T
     """A board for ``target``: ``golden`` (in-process), ``emulator`` (the Python board on a
     pseudo-terminal), ``sim`` (the Verilated RTL on a pseudo-terminal) or
     ``serial:PORT[@BAUD]`` (default 115200 baud)."""
+    if target != "golden" and (config.output_layer, config.eligibility) != ("spiking", "spike_time"):
+        raise ValueError(
+            f"target {target!r} runs the RTL's rule, which has no output_layer="
+            f"{config.output_layer!r} / eligibility={config.eligibility!r} yet (issue 23; "
+            f"docs/learning.md section 24): use --target golden")
     if target == "golden":
         return GoldenBoard(config)
     if target == "emulator":

@@ -380,3 +380,31 @@ def test_target_sim_without_a_compiler_says_so(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(TargetUnavailable, match=r"needs make and c\+\+ .* apt-get install make g\+\+"):
         open_board("sim", CONFIG)
+
+
+def test_integrate_output_boards_score_by_v_and_only_golden_runs_them():
+    """Issue 23's rule: the golden board answers V_o (a class is its argmax, as the golden
+    trainer predicts); a board target, whose RTL lacks the rule, is refused by name."""
+    import numpy as np
+
+    from plasticore.golden.datasets import load
+    from plasticore.golden.network import Network
+    from plasticore.golden.train import encode_images
+
+    config = Config(layers=(64, 16, 10), output_layer="integrate", eligibility="surrogate",
+                    rate_reg_shift=None, lr_hidden_shift=6, lr_output_shift=9, init_output=0.5)
+    digits = load("digits")
+    raster = encode_images(config, digits.x_train[:1])[0]
+    board = open_board("golden", config)
+    net = board.net
+    for layer, w in zip(net.layers, Network.initial_weights(config, 0)[0]):
+        layer.w, layer.w_float = w[None].copy(), None
+    scores = board.run_sample(raster, int(digits.y_train[0]))
+    counts = net.layers[0].count[0]
+    w_out = net.layers[-1].w[0]
+    assert scores.dtype == np.int64 and counts.sum() > 0 and scores.any()
+    assert np.array_equal(scores, Network.initial_weights(config, 0)[0][1] @ counts)
+    for target in ("emulator", "sim", "serial:/dev/null"):
+        with pytest.raises(ValueError, match="output_layer='integrate'.*issue 23"):
+            open_board(target, config)
+    assert w_out.shape == (10, 16)
