@@ -47,8 +47,8 @@ import time
 from pathlib import Path
 
 from plasticore.golden.config import RULES, Config, ConfigError
-from plasticore.golden.presets import (DATASET_SHAPES, DEFAULT_HIDDEN, dataset_fields, rule_fields,
-                                      yield_schedule)
+from plasticore.golden.presets import (DATASET_SHAPES, DEFAULT_HIDDEN, dataset_epochs, dataset_fields,
+                                      rule_fields, yield_schedule)
 from plasticore.golden.resolve import parse_setting, read_config_file, resolve_config
 
 __all__ = ["main", "build_parser", "resolve_config", "NotAvailable"]
@@ -145,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                             f"({', '.join(BOARD_NAMES)}: layers, formats and every baked-in "
                             "field, as `plasticore build BOARD [--config FILE]` builds it); "
                             "--dataset defaults to the one that fits it")
-    train.add_argument("--epochs", type=positive_int, default=1, metavar="N")
+    train.add_argument("--epochs", type=positive_int, metavar="N",
+                       help="passes over the training set (default: the dataset preset's own, "
+                            "golden/presets.py; 1 for an events file)")
     train.add_argument("--limit", type=positive_int, metavar="N", help="use the first N training samples")
     train.add_argument("--test-limit", type=positive_int, metavar="N", help="use the first N test samples")
     seeds = train.add_mutually_exclusive_group()
@@ -298,6 +300,8 @@ def _cmd_train(args, argv) -> int:
         args.dataset = board_dataset(args.board)
     if args.board is not None and args.events is not None:
         raise NotAvailable("--board trains a dataset (its network's inputs), not --events")
+    if args.epochs is None:
+        args.epochs = dataset_epochs(args.dataset) if args.dataset is not None else 1
     if _on_board(args):
         return _cmd_train_board(args, argv)
     config = _config_of(args)

@@ -21,9 +21,9 @@ def test_configure_resolves_like_the_command_line():
     from plasticore.host.cli import resolve_config
 
     assert pc.configure("digits") == resolve_config("digits")
-    config = pc.configure("mnist", rule="dfa", hidden=64, tau=20.0, tau_s=10.0)
-    assert config.layers == (784, 64, 10) and config.rule == "dfa" and config.tau == 20.0
-    assert config.lr_hidden_shift == 19                      # the preset for DFA on MNIST
+    config = pc.configure("mnist", rule="readout", hidden=64, tau=20.0, tau_s=10.0)
+    assert config.layers == (784, 64, 10) and config.rule == "readout" and config.tau == 20.0
+    assert config.lr_output_shift == 11                      # the preset for readout on MNIST
     assert pc.configure(shape=(128, 4), hidden=8).layers == (128, 8, 4)
     with pytest.raises(pc.ConfigError, match="unknown configuration field"):
         pc.configure("digits", nonsense=1)

@@ -40,8 +40,13 @@ MNIST_CASES = {
 }
 
 
+#: the MNIST preset as it was when the digests were recorded (the thesis-form rule at MNIST's
+#: rates); golden/presets.py has moved on to issue 23's rule, which is the "new_rule" case
+MNIST_BASE = {"layers": [784, 64, 10], "init_hidden": 1.5, "lr_output_shift": 8, "lr_hidden_shift": 17}
+
+
 def mnist_config(case: str) -> Config:
-    return Config(**{**presets.dataset_fields("mnist", 64), **MNIST_CASES[case]})
+    return Config(**{**MNIST_BASE, **MNIST_CASES[case]})
 
 
 def state_digest(net: Network, data, n_samples: int = 20) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from plasticore.golden import datasets
+from plasticore.golden import datasets, presets
 from plasticore.golden.config import Config
 from plasticore.host.cli import main
 
@@ -40,6 +40,19 @@ def sfdfa_run(tmp_path_factory):
             "--plots", str(folder / "plots")]
     assert main(argv) == 0
     return json.loads((folder / "out.json").read_text()), folder / "plots", argv
+
+
+def test_train_without_epochs_runs_the_presets_own(tmp_path):
+    """Each dataset preset carries its epochs (golden/presets.py EPOCHS): without --epochs a run
+    takes them, so `--dataset mnist --rule sfdfa` runs the measured rule to its end."""
+    assert presets.dataset_epochs("mnist") == 3 and presets.dataset_epochs("digits") == 15
+    out = tmp_path / "out.json"
+    assert main(["train", "--dataset", "digits", "--limit", "8", "--test-limit", "8", "--quiet",
+                 "--set", "lr_schedule=[]", "--json", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["epochs"] == 15 and len(record["history"]) == 15
+    with pytest.raises(ValueError, match="unknown dataset 'cifar'"):
+        presets.dataset_epochs("cifar")
 
 
 # --- train: outputs ---------------------------------------------------------------------------------
@@ -150,7 +163,7 @@ def test_config_command_prints_json_and_hashes(capsys):
 
 
 def test_config_layers_file_set_and_rule_apply_in_order(capsys, tmp_path):
-    assert Config.from_dict(run_config(capsys, "--dataset", "mnist")["config"]).layers == (784, 128, 10)
+    assert Config.from_dict(run_config(capsys, "--dataset", "mnist")["config"]).layers == (784, 256, 10)
     assert Config.from_dict(run_config(capsys, "--hidden", "48")["config"]).layers == (64, 48, 10)
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps({"rule": "dfa", "n_steps": 30, "weight": {"bits": 18}}))
@@ -167,17 +180,22 @@ def test_config_layers_file_set_and_rule_apply_in_order(capsys, tmp_path):
 
 
 def test_a_rules_preset_applies_unless_the_file_or_set_names_the_field(capsys, tmp_path):
-    def hidden_shift(*argv):
-        return run_config(capsys, *argv)["config"]["lr_hidden_shift"]
+    def output_shift(*argv):
+        return run_config(capsys, *argv)["config"]["lr_output_shift"]
 
-    assert hidden_shift("--dataset", "mnist", "--rule", "dfa") == 19          # golden/presets.py
-    assert hidden_shift("--dataset", "mnist", "--set", "rule=dfa") == 19
-    assert hidden_shift("--dataset", "mnist", "--rule", "sfdfa") == 17
-    assert hidden_shift("--dataset", "digits", "--rule", "dfa") == 15
-    assert hidden_shift("--dataset", "mnist", "--rule", "dfa", "--set", "lr_hidden_shift=17") == 17
+    # golden/presets.py: MNIST's readout control at its own output rate, the rule's at 2^-9
+    assert output_shift("--dataset", "mnist", "--rule", "readout") == 11
+    assert output_shift("--dataset", "mnist", "--set", "rule=readout") == 11
+    assert output_shift("--dataset", "mnist", "--rule", "sfdfa") == 9
+    assert output_shift("--dataset", "mnist", "--rule", "dfa") == 9
+    assert output_shift("--dataset", "digits", "--rule", "readout") == 8
+    assert output_shift("--dataset", "mnist", "--rule", "readout", "--set", "lr_output_shift=10") == 10
     chosen = tmp_path / "chosen.json"
-    chosen.write_text(json.dumps({"lr_hidden_shift": 16}))
-    assert hidden_shift("--dataset", "mnist", "--rule", "dfa", "--config", str(chosen)) == 16
+    chosen.write_text(json.dumps({"lr_output_shift": 12}))
+    assert output_shift("--dataset", "mnist", "--rule", "readout", "--config", str(chosen)) == 12
+    readout = run_config(capsys, "--dataset", "mnist", "--rule", "readout")["config"]
+    assert readout["lr_schedule"] == [[2, 7, 12], [3, 8, 13]]
+    assert (readout["output_layer"], readout["eligibility"]) == ("integrate", "surrogate")
 
 
 def test_a_presets_schedule_yields_to_a_chosen_rate(capsys):
