@@ -57,7 +57,7 @@ import numpy as np
 
 from plasticore.golden.event import GRADIENTS, MAX_WINDOW_OVER_TAU_S, next_crossing
 
-__all__ = ["ARMS", "EventSetting", "LayerOutput", "run_layer_batch", "EventNet", "encode_ttfs",
+__all__ = ["ARMS", "BACKENDS", "Eligibility", "EventSetting", "LayerOutput", "run_layer_batch", "EventNet", "encode_ttfs",
            "train", "evaluate", "linear_probe", "Adam"]
 
 ARMS = ("sfdfa", "sfdfa-code", "dfa", "readout")
@@ -85,7 +85,7 @@ class LayerOutput:
     def dense_grad(self, b: int, n_inputs: int) -> np.ndarray:
         """The (N, J) summed local gradient of sample ``b``."""
         out = np.zeros((self.counts.shape[1], n_inputs))
-        neurons, inputs, g = self.elig[b]
+        neurons, inputs, g = self.elig.sample(b)
         out[np.ix_(neurons, inputs)] = g
         return out
 
@@ -157,10 +157,51 @@ def _crossings(a_g, b_g, t_lo, t_hi, *, tau, theta, max_spikes):
     return tuple(c[order] for c in cols)
 
 
+try:  # the compiled kernels (optional: the ``research`` extra)
+    from . import event_kernels as _kernels
+except ImportError:  # pragma: no cover - exercised where numba is absent
+    _kernels = None
+
+BACKENDS = ("auto", "numba", "numpy")
+
+
+class Eligibility:
+    """The summed local gradients of one layer over a batch, for the neurons that fired and the
+    inputs that spiked (every other entry is zero)."""
+
+    def __init__(self, per_sample=None, compact=None):
+        self.per_sample = per_sample      # numpy backend: [(neurons, inputs, G)] per sample
+        self.compact = compact            # numba backend: the kernel's buffers
+
+    def weight_grad(self, delta: np.ndarray, shape) -> np.ndarray:
+        """``sum_b delta[b, i] G_b[i, j]`` (not divided by the batch size)."""
+        grad = np.zeros(shape)
+        if self.compact is not None:
+            c = self.compact
+            _kernels.accumulate_grad(grad, np.ascontiguousarray(delta, dtype=np.float64),
+                                     c["g_off"], c["g_buf"], c["row_neuron"], c["n_rows"],
+                                     c["cols"], c["n_cols"])
+            return grad
+        for b, (neurons, inputs, g) in enumerate(self.per_sample):
+            if neurons.size:
+                grad[np.ix_(neurons, inputs)] += delta[b, neurons][:, None] * g
+        return grad
+
+    def sample(self, b: int):
+        """``(neurons, inputs, G)`` of sample ``b``."""
+        if self.compact is None:
+            return self.per_sample[b]
+        c = self.compact
+        nc, nr = int(c["n_cols"][b]), int(c["n_rows"][b])
+        g = c["g_buf"][c["g_off"][b]:c["g_off"][b] + nr * nc].reshape(nr, nc)
+        return c["row_neuron"][b, :nr], c["cols"][b, :nc], g
+
+
 def run_layer_batch(weights, times, grades=None, *, tau: float, theta: float, window: float,
                     gradient: Literal["exact", "bounded"] = "bounded", max_spikes: int | None = None,
                     perturbation: np.ndarray | None = None, need_grad: bool = True,
-                    detail: bool = False, weights_t: np.ndarray | None = None) -> LayerOutput:
+                    detail: bool = False, weights_t: np.ndarray | None = None,
+                    backend: str = "auto") -> LayerOutput:
     """Run one layer of ``N`` neurons on a batch over ``[0, window]``.
 
     ``weights`` (N, J); ``times`` (B, J, K) input spike times, sorted per input, ``inf``-padded;
@@ -168,6 +209,8 @@ def run_layer_batch(weights, times, grades=None, *, tau: float, theta: float, wi
     first spike grade. ``gradient``, ``tau``, ``theta``: as ``golden.event.run_layer``.
     ``max_spikes``: a neuron stops after that many spikes (None: no limit, as golden).
     ``weights_t``: ``weights.T`` as a C-contiguous array, if the caller already has one.
+    ``backend``: ``"numba"`` (compiled kernels), ``"numpy"`` (vectorised, slower) or ``"auto"``
+    (numba where installed).
     """
     weights = np.asarray(weights, dtype=np.float64)
     n_neurons, n_inputs = weights.shape
@@ -176,10 +219,21 @@ def run_layer_batch(weights, times, grades=None, *, tau: float, theta: float, wi
         raise ValueError(f"times must be (B, {n_inputs}, K), not {times.shape}")
     if gradient not in GRADIENTS:
         raise ValueError(f"gradient must be one of {GRADIENTS}, not {gradient!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+    if backend == "numba" and _kernels is None:
+        raise ImportError("backend='numba' needs numba (pip install numba)")
     tau_s = tau / 2.0
     if window / tau_s > MAX_WINDOW_OVER_TAU_S:
         raise ValueError("window / tau_s too large: exp(t/tau_s) would overflow")
+    finite = times[np.isfinite(times)]
+    if finite.size and (finite.min() < 0 or finite.max() > window):
+        raise ValueError(f"input spike times must lie within [0, window = {window}]")
     wt = np.ascontiguousarray(weights.T) if weights_t is None else weights_t
+    if backend != "numpy" and _kernels is not None:
+        return _run_layer_numba(wt, times, grades, perturbation, tau=tau, theta=theta,
+                                window=window, gradient=gradient, max_spikes=max_spikes,
+                                need_grad=need_grad or detail, detail=detail)
     n_batch = times.shape[0]
     per_sample = []
     elig = [] if need_grad else None
@@ -205,7 +259,87 @@ def run_layer_batch(weights, times, grades=None, *, tau: float, theta: float, wi
         out_t[b, res["neuron"], res["k"]] = res["t"]
         out_d[b, res["neuron"], res["k"]] = res["grade"]
         np.add.at(counts[b], res["neuron"], 1)
-    return LayerOutput(out_t, out_d, counts, elig, details)
+    return LayerOutput(out_t, out_d, counts, None if elig is None else Eligibility(elig), details)
+
+
+def _batch_events(times, grades):
+    """Every sample's input spikes in golden's order, padded: times, inputs, columns (index among
+    the sample's inputs that spiked), grades, counts, and the inputs that spiked."""
+    n_batch, n_inputs, k = times.shape
+    flat = times.reshape(n_batch, n_inputs * k)
+    order = np.argsort(flat, axis=1, kind="stable")
+    n_ev = np.isfinite(flat).sum(axis=1)
+    e_max = max(int(n_ev.max(initial=0)), 1)
+    order = order[:, :e_max]
+    ev_t = np.take_along_axis(flat, order, axis=1)
+    ev_src = order // k
+    ev_d = (np.zeros(ev_t.shape) if grades is None else
+            np.take_along_axis(np.asarray(grades, dtype=np.float64).reshape(n_batch, -1), order,
+                               axis=1))
+    active = np.isfinite(times).any(axis=2)
+    n_cols = active.sum(axis=1)
+    col_of = np.cumsum(active, axis=1) - 1
+    ev_col = np.take_along_axis(col_of, ev_src, axis=1)
+    cols = np.argsort(~active, axis=1, kind="stable")[:, :max(int(n_cols.max(initial=0)), 1)]
+    return (np.ascontiguousarray(ev_t), np.ascontiguousarray(ev_src), np.ascontiguousarray(ev_col),
+            np.ascontiguousarray(ev_d), n_ev, np.ascontiguousarray(cols), n_cols)
+
+
+def _run_layer_numba(wt, times, grades, perturbation, *, tau, theta, window, gradient, max_spikes,
+                     need_grad, detail):
+    n_batch = times.shape[0]
+    n_inputs, n_neurons = wt.shape
+    ev_t, ev_src, ev_col, ev_d, n_ev, cols, n_cols = _batch_events(times, grades)
+    pert = (np.zeros((n_batch, n_neurons)) if perturbation is None
+            else np.ascontiguousarray(perturbation, dtype=np.float64))
+    cap = max_spikes if max_spikes is not None else 64
+    while True:
+        out_t = np.full((n_batch, n_neurons, cap), np.inf)
+        out_d = np.zeros((n_batch, n_neurons, cap))
+        out_cur = np.zeros((n_batch, n_neurons, cap))
+        counts = np.zeros((n_batch, n_neurons), dtype=np.int64)
+        g_off = np.zeros(n_batch, dtype=np.int64)
+        if need_grad:
+            g_off[1:] = np.cumsum(n_neurons * n_cols)[:-1]
+            g_buf = np.empty(int(n_neurons * n_cols.sum()))
+        else:
+            g_buf = np.empty(0)
+        sg_off = np.zeros(n_batch, dtype=np.int64)
+        if detail:
+            sg_off[1:] = np.cumsum(n_neurons * cap * n_cols)[:-1]
+            sg_buf = np.zeros(int(n_neurons * cap * n_cols.sum()))
+        else:
+            sg_buf = np.empty(0)
+        row_neuron = np.zeros((n_batch, n_neurons), dtype=np.int64)
+        n_rows = np.zeros(n_batch, dtype=np.int64)
+        _kernels.layer_kernel(wt, ev_t, ev_src, ev_col, ev_d, n_ev, pert, float(tau),
+                              float(theta), float(window), gradient == "exact", int(cap),
+                              bool(need_grad), out_t, out_d, out_cur, counts, n_cols, g_off,
+                              g_buf, row_neuron, n_rows, bool(detail), sg_off, sg_buf)
+        if max_spikes is not None or counts.max(initial=0) < cap:
+            break
+        cap *= 4                                   # no limit asked: run again with room
+    k_out = max(int(counts.max(initial=0)), 1)
+    elig = None
+    if need_grad:
+        elig = Eligibility(compact={"g_off": g_off, "g_buf": g_buf, "row_neuron": row_neuron,
+                                    "n_rows": n_rows, "cols": cols, "n_cols": n_cols})
+    details = None
+    if detail:
+        details = []
+        for b in range(n_batch):
+            nc = int(n_cols[b])
+            sg = sg_buf[sg_off[b]:sg_off[b] + n_neurons * cap * nc].reshape(n_neurons, cap, nc)
+            currents, spike_grads = [], []
+            for i in range(n_neurons):
+                k = int(counts[b, i])
+                currents.append(list(out_cur[b, i, :k]))
+                rows = np.zeros((k, n_inputs))
+                rows[:, cols[b, :nc]] = sg[i, :k]
+                spike_grads.append(list(rows))
+            details.append({"currents": currents, "spike_grads": spike_grads})
+    return LayerOutput(np.ascontiguousarray(out_t[:, :, :k_out]),
+                       np.ascontiguousarray(out_d[:, :, :k_out]), counts, elig, details)
 
 
 def _run_sample(wt, ev_t, ev_src, ev_d, n_neurons, n_inputs, perturbation, *, tau, tau_s, theta,
@@ -373,7 +507,9 @@ class EventNet:
     """A feed-forward stack of event-driven LIF layers with one direct feedback matrix per hidden
     layer (shape (N_l, n_outputs)). ``arm`` in :data:`ARMS`."""
 
-    def __init__(self, sizes: Sequence[int], setting: EventSetting, arm: str, seed: int):
+    def __init__(self, sizes: Sequence[int], setting: EventSetting, arm: str, seed: int,
+                 backend: str = "auto"):
+        self.backend = backend
         if arm not in ARMS:
             raise ValueError(f"arm must be one of {ARMS}, not {arm!r}")
         self.sizes = tuple(int(s) for s in sizes)
@@ -422,7 +558,7 @@ class EventNet:
             pert = perturbations[layer] if (perturbations is not None and layer < n_hidden) else None
             out = run_layer_batch(w, times, grades, tau=s.tau, theta=self.thetas[layer],
                                   window=s.window, gradient=s.gradient, max_spikes=s.max_spikes,
-                                  perturbation=pert, need_grad=trainable)
+                                  perturbation=pert, need_grad=trainable, backend=self.backend)
             outs.append(out)
             times, grades = out.times, (out.grades if perturbations is not None else None)
         return outs
@@ -457,12 +593,7 @@ class EventNet:
         grads = []
         first = len(self.weights) - len(self.trainable)
         for layer in range(first, len(self.weights)):
-            w = self.weights[layer]
-            g = np.zeros_like(w)
-            delta = deltas[layer]
-            for b, (neurons, inputs, gsum) in enumerate(outs[layer].elig):
-                if neurons.size:
-                    g[np.ix_(neurons, inputs)] += delta[b, neurons][:, None] * gsum
+            g = outs[layer].elig.weight_grad(deltas[layer], self.weights[layer].shape)
             grads.append(g / n_batch)
         self.optim.step(self.trainable, grads)
         loss = 0.5 * (error ** 2).sum(axis=1)
@@ -542,7 +673,7 @@ def train(data, *, arm: str, seed: int, epochs: int, setting: EventSetting = Eve
           out_dir: Path | None = None, train_limit: int | None = None,
           test_limit: int | None = None, probe: str = "last", probe_limit: int | None = None,
           log: Callable[[str], None] | None = print, log_every: int = 20,
-          stop_after_epoch: int | None = None) -> dict:
+          stop_after_epoch: int | None = None, backend: str = "auto") -> dict:
     """Train ``arm`` on ``data`` (``x_train``, ``y_train``, ``x_test``, ``y_test`` as uint8 pixels
     and labels). With ``out_dir``: a checkpoint after every epoch (``checkpoint.npz``), one JSON per
     epoch (``epoch_NNN.json``) and ``summary.json``; a run started again continues after its last
@@ -553,7 +684,7 @@ def train(data, *, arm: str, seed: int, epochs: int, setting: EventSetting = Eve
     x_train, y_train = data.x_train[:train_limit], data.y_train[:train_limit]
     x_test, y_test = data.x_test[:test_limit], data.y_test[:test_limit]
     sizes = (x_train.shape[1], *setting.hidden, int(max(data.y_train.max(), data.y_test.max())) + 1)
-    net = EventNet(sizes, setting, arm, seed)
+    net = EventNet(sizes, setting, arm, seed, backend=backend)
     say = log or (lambda _msg: None)
     history: list[dict] = []
     start_epoch = 0

@@ -13,6 +13,17 @@ from plasticore.golden import event as ge  # noqa: E402
 
 TAU, WINDOW = 0.26, 0.2
 
+try:
+    import numba  # noqa: F401
+    numba.set_num_threads(1)
+    HAVE_NUMBA = True
+except ImportError:
+    HAVE_NUMBA = False
+
+#: the vectorised numpy backend always; the numba kernels where numba is installed
+BACKENDS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
+    not HAVE_NUMBA, reason="numba not installed (the research extra)"))]
+
 
 def _inputs(rng, n_batch, n_inputs, max_spikes=3, quantum=None):
     """Per-sample lists of sorted spike trains; ``quantum`` rounds times (equal-time groups)."""
@@ -52,10 +63,11 @@ def _compare(result, golden, b, n_inputs, *, rtol=1e-9, atol=1e-11):
         np.testing.assert_allclose(dense, golden.grad, rtol=rtol, atol=atol * scale)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("gradient", ["bounded", "exact"])
 @pytest.mark.parametrize("quantum", [None, 0.01])
 @pytest.mark.parametrize("graded", [False, True])
-def test_layer_equals_golden(gradient, quantum, graded):
+def test_layer_equals_golden(gradient, quantum, graded, backend):
     """Spike times, grades, currents, per-spike and summed local gradients of a small random
     layer equal golden.event.run_layer's, sample by sample (several spikes per input and per
     neuron, equal input times, input grades and perturbations)."""
@@ -73,7 +85,7 @@ def test_layer_equals_golden(gradient, quantum, graded):
             for j, d in enumerate(s):
                 grade_arr[b, j, :d.size] = d
     res = en.run_layer_batch(w, times, grade_arr, tau=TAU, theta=theta, window=WINDOW,
-                             gradient=gradient, perturbation=pert, detail=True)
+                             gradient=gradient, perturbation=pert, detail=True, backend=backend)
     multi = 0
     for b in range(n_batch):
         gold = ge.run_layer(w, trains[b], tau=TAU, theta=theta, window=WINDOW, gradient=gradient,
@@ -84,14 +96,15 @@ def test_layer_equals_golden(gradient, quantum, graded):
     assert multi >= 3, "the test needs neurons that fire several times"
 
 
-def test_network_equals_golden_with_grades():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_network_equals_golden_with_grades(backend):
     """A 3-layer stack (two hidden layers with perturbations, grades carried downstream) equals
     golden.event.run_network layer by layer."""
     rng = np.random.default_rng(11)
     sizes, theta = (12, 9, 6, 3), 0.25
     setting = en.EventSetting(hidden=sizes[1:-1], theta_hat=(theta * TAU, theta * TAU),
                               max_spikes=None, tau_s=TAU / 2, window=WINDOW)
-    net = en.EventNet(sizes, setting, "sfdfa", seed=0)
+    net = en.EventNet(sizes, setting, "sfdfa", seed=0, backend=backend)
     net.weights = [rng.uniform(-0.5, 1.5, w.shape) for w in net.weights]
     trains = _inputs(rng, 3, sizes[0], max_spikes=2, quantum=0.005)
     perts = [rng.standard_normal((3, n)) for n in sizes[1:-1]]
@@ -104,18 +117,21 @@ def test_network_equals_golden_with_grades():
     assert outs[-1].counts.sum() > 0 and np.abs(outs[-1].grades).sum() > 0
 
 
-def test_max_spikes_keeps_the_first_spikes():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_max_spikes_keeps_the_first_spikes(backend):
     rng = np.random.default_rng(5)
     w = rng.uniform(0.5, 2.0, (5, 8))
     times = en.spike_trains(_inputs(rng, 3, 8, max_spikes=3))
-    free = en.run_layer_batch(w, times, tau=TAU, theta=0.2, window=WINDOW)
-    capped = en.run_layer_batch(w, times, tau=TAU, theta=0.2, window=WINDOW, max_spikes=2)
+    free = en.run_layer_batch(w, times, tau=TAU, theta=0.2, window=WINDOW, backend=backend)
+    capped = en.run_layer_batch(w, times, tau=TAU, theta=0.2, window=WINDOW, max_spikes=2,
+                                backend=backend)
     assert free.counts.max() > 2
     np.testing.assert_array_equal(capped.counts, np.minimum(free.counts, 2))
     np.testing.assert_array_equal(capped.times[:, :, :2], free.times[:, :, :2])
 
 
-def test_exact_gradient_matches_finite_differences():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_exact_gradient_matches_finite_differences(backend):
     """With gradient="exact", G_ij = sum_k d t_k / d w_ij: central differences of the sum of a
     neuron's spike times (reset path included: several spikes per neuron)."""
     rng = np.random.default_rng(2)
@@ -123,7 +139,8 @@ def test_exact_gradient_matches_finite_differences():
     w = rng.uniform(-0.3, 1.5, (n_out, n_in))
     trains = _inputs(rng, 1, n_in, max_spikes=2)
     times = en.spike_trains(trains)
-    res = en.run_layer_batch(w, times, tau=TAU, theta=theta, window=WINDOW, gradient="exact")
+    res = en.run_layer_batch(w, times, tau=TAU, theta=theta, window=WINDOW, gradient="exact",
+                             backend=backend)
     grad = res.dense_grad(0, n_in)
     eps = 1e-7
     checked = 0
@@ -136,7 +153,7 @@ def test_exact_gradient_matches_finite_differences():
                 w2 = w.copy()
                 w2[i, j] += sign * eps
                 r = en.run_layer_batch(w2, times, tau=TAU, theta=theta, window=WINDOW,
-                                       need_grad=False)
+                                       need_grad=False, backend=backend)
                 if r.counts[0, i] != res.counts[0, i]:
                     break
                 sums.append(r.times[0, i, :r.counts[0, i]].sum())
