@@ -1,6 +1,6 @@
 """bench/event.py, run as a user runs it: one round, the event trainer and golden/event.py (the
 clocked torch network left out to keep it short). Needs numba (the numpy path is slow at
-784-800-10) and the cached MNIST."""
+784-800-10) and the cached MNIST. Marked slow (about 10 s of CPU time): run it with -m slow."""
 
 import json
 import os
