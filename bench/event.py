@@ -21,6 +21,13 @@ Rates are samples/s by wall clock and by this process's CPU time (on a loaded ma
 CPU columns; the load average is printed and stored). Writes bench/results/event.json (keys
 ``samples_per_second``, ``clocked_samples_per_second``, ``golden_samples_per_second`` and their
 CPU-time forms, ``ratio_clocked``, ``ratio_golden``, ``load_average``, ``threads``, ``backend``).
+
+Measured (``--batches 4``, 1 thread, numba, the project's 2-core machine under a load average of
+about 9, so read the CPU-time column): event-driven 213 samples/s of CPU time (35.6 wall),
+clocked torch 43.7 (7.1), golden/event.py 9.2 (1.55): 4.9x and 23x. The bench's network is the
+initial U(-1, 1) one (about 0.9 hidden spikes per neuron); once the regulariser has brought the
+rate to about 0.25 the trainer runs about twice as fast (68 samples/s wall at nice 15 under the
+same load, against 36 here at nice 10).
 """
 
 from __future__ import annotations
