@@ -222,3 +222,15 @@ def test_resume_equals_uninterrupted(tmp_path):
     strip = ("train_seconds", "samples_per_second", "test_seconds")
     assert ([{k: v for k, v in r.items() if k not in strip} for r in full["history"]]
             == [{k: v for k, v in r.items() if k not in strip} for r in resumed["history"]])
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed (the research extra)")
+@pytest.mark.parametrize("arm", ["sfdfa", "dfa"])
+def test_backends_train_alike(arm):
+    """One epoch on tiny data: the numpy path and the numba kernels end with the same weights and
+    feedback (to float rounding: their sums run in different orders)."""
+    data = _tiny_data()
+    kw = dict(arm=arm, seed=3, epochs=1, setting=SMALL, probe="none", log=None)
+    nets = [en.train(data, backend=b, **kw)["net"] for b in ("numpy", "numba")]
+    for key, value in nets[0].state().items():
+        np.testing.assert_allclose(nets[1].state()[key], value, rtol=1e-7, atol=1e-9, err_msg=key)
