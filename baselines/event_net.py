@@ -49,7 +49,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal, Sequence
 
@@ -643,12 +643,12 @@ def evaluate(net: EventNet, pixels, labels, *, chunk: int = 100, keep_hidden: bo
 def linear_probe(train_features, y_train, test_features, y_test, max_iter: int = 300) -> float:
     """Multinomial logistic regression on standardised hidden counts (as
     experiments/feature_probe.py): test accuracy."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-
-    import warnings
-    from sklearn.exceptions import ConvergenceWarning
 
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
     with warnings.catch_warnings():
