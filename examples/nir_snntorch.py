@@ -14,6 +14,7 @@ import argparse
 import numpy as np
 
 import plasticore as pc
+from plasticore.golden.presets import THESIS_DIGITS
 from plasticore.golden.train import encode_images, layer_counts
 from plasticore.host import nir as pnir
 
@@ -25,7 +26,8 @@ def main(argv=None):
     parser.add_argument("--out", default="digits.nir")
     args = parser.parse_args(argv)
 
-    config = pc.configure("digits")
+    # NIR carries spiking CubaLIF layers: the thesis form (integrate outputs are not exported yet)
+    config = pc.configure("digits", **THESIS_DIGITS)
     result = pc.train(config, "digits", epochs=1, limit=args.limit, test_limit=args.test_limit)
     words = pc.weights(result)
 

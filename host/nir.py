@@ -100,6 +100,10 @@ def neuron_parameters(config: Config, dt: float = DT) -> dict:
 def to_nir(config: Config, weights, *, dt: float = DT):
     """The network of ``config`` with ``weights`` (one ``(N, J)`` array per layer: integer words
     as the chip and the fixed-point golden model hold them, or floats) as a ``nir.NIRGraph``."""
+    if config.output_layer != "spiking":
+        # nir.I would carry V_o = sum w s, but no reader here runs it yet (issue 23's rule)
+        raise NIRUnsupported(f"output_layer={config.output_layer!r}: only spiking (CubaLIF) output "
+                             f"layers are exported to NIR so far")
     nir = _nir()
     floats = _as_floats(config, weights)
     params = neuron_parameters(config, dt)

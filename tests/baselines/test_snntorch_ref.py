@@ -13,7 +13,7 @@ from plasticore.baselines.snntorch_ref import SnnTorchNet, train_snntorch  # noq
 from plasticore.baselines.train import cosine, initial_weights, make_state, raster_of, train_rule  # noqa: E402
 from plasticore.golden import datasets  # noqa: E402
 from plasticore.golden.config import Config  # noqa: E402
-from plasticore.golden.presets import dataset_fields  # noqa: E402
+from plasticore.golden.presets import THESIS_DIGITS, dataset_fields  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -25,7 +25,8 @@ def digits():
 
 @pytest.fixture(scope="module")
 def cfg():
-    return Config(**dataset_fields("digits"))
+    # the spiking output layer and spike-time rule snnTorch mirrors: the thesis form
+    return Config(**{**dataset_fields("digits"), **THESIS_DIGITS})
 
 
 def _first(s):

@@ -45,12 +45,12 @@ def sfdfa_run(tmp_path_factory):
 def test_train_without_epochs_runs_the_presets_own(tmp_path):
     """Each dataset preset carries its epochs (golden/presets.py EPOCHS): without --epochs a run
     takes them, so `--dataset mnist --rule sfdfa` runs the measured rule to its end."""
-    assert presets.dataset_epochs("mnist") == 3 and presets.dataset_epochs("digits") == 15
+    assert presets.dataset_epochs("mnist") == 3 and presets.dataset_epochs("digits") == 5
     out = tmp_path / "out.json"
     assert main(["train", "--dataset", "digits", "--limit", "8", "--test-limit", "8", "--quiet",
                  "--set", "lr_schedule=[]", "--json", str(out)]) == 0
     record = json.loads(out.read_text())
-    assert record["epochs"] == 15 and len(record["history"]) == 15
+    assert record["epochs"] == 5 and len(record["history"]) == 5
     with pytest.raises(ValueError, match="unknown dataset 'cifar'"):
         presets.dataset_epochs("cifar")
 
@@ -138,14 +138,14 @@ def test_learning_rate_schedule_from_the_command_line(tmp_path, capsys):
     the same run on the emulator (the board path: RATES each epoch) as on the golden model."""
     argv = ["--epochs", "2", "--limit", "40", "--test-limit", "20", "--set", "lr_schedule=[[2, 12, 9]]"]
     golden = train_json(tmp_path, *argv, name="golden.json")
-    assert [(h["lr_hidden_shift"], h["lr_output_shift"]) for h in golden["history"]] == [(15, 8), (12, 9)]
+    assert [(h["lr_hidden_shift"], h["lr_output_shift"]) for h in golden["history"]] == [(4, 8), (12, 9)]
     assert golden["config"]["lr_schedule"] == [[2, 12, 9]]
-    assert "learning rates  hidden / output, epoch 1: 2^-15 / 2^-8; epoch 2: 2^-12 / 2^-9" in \
+    assert "learning rates  hidden / output, epoch 1: 2^-4 / 2^-8; epoch 2: 2^-12 / 2^-9" in \
         capsys.readouterr().out
     board = train_json(tmp_path, *argv, "--target", "emulator", name="board.json")
     assert board["history"] == golden["history"]
     assert main(["train", *SMALL, "--set", "lr_schedule=[[2, 30, 9]]"]) == 2
-    assert "lr_schedule[0]: lr_hidden_shift = 30 is outside 0..21" in capsys.readouterr().err
+    assert "lr_schedule[0]: lr_hidden_shift = 30 is outside 0..11" in capsys.readouterr().err
 
 
 # --- configuration ---------------------------------------------------------------------------------
@@ -188,7 +188,8 @@ def test_a_rules_preset_applies_unless_the_file_or_set_names_the_field(capsys, t
     assert output_shift("--dataset", "mnist", "--set", "rule=readout") == 11
     assert output_shift("--dataset", "mnist", "--rule", "sfdfa") == 9
     assert output_shift("--dataset", "mnist", "--rule", "dfa") == 9
-    assert output_shift("--dataset", "digits", "--rule", "readout") == 8
+    assert output_shift("--dataset", "digits", "--rule", "readout") == 9
+    assert output_shift("--dataset", "digits", "--rule", "dfa") == 8
     assert output_shift("--dataset", "mnist", "--rule", "readout", "--set", "lr_output_shift=10") == 10
     chosen = tmp_path / "chosen.json"
     chosen.write_text(json.dumps({"lr_output_shift": 12}))
@@ -202,10 +203,10 @@ def test_a_presets_schedule_yields_to_a_chosen_rate(capsys):
     def schedule(*argv):
         return run_config(capsys, "--dataset", "digits", *argv)["config"]["lr_schedule"]
 
-    assert schedule() == [[11, 15, 9]]                                   # golden/presets.py
-    assert schedule("--set", "lr_hidden_shift=17") == []                 # else epoch 11 undoes it
+    assert schedule() == [[4, 5, 9], [5, 6, 10]]                         # golden/presets.py
+    assert schedule("--set", "lr_hidden_shift=7") == []                  # else epoch 4 undoes it
     assert schedule("--set", "lr_output_shift=7", "--set", "lr_schedule=[[3, 15, 9]]") == [[3, 15, 9]]
-    assert schedule("--set", "init_hidden=3.0") == [[11, 15, 9]]
+    assert schedule("--set", "init_hidden=3.0") == [[4, 5, 9], [5, 6, 10]]
 
 
 def test_config_output_and_results_file_round_trip(capsys, tmp_path, sfdfa_run):

@@ -26,6 +26,7 @@ nir = pytest.importorskip("nir")
 
 from plasticore.golden import datasets  # noqa: E402
 from plasticore.golden.config import Config  # noqa: E402
+from plasticore.golden.presets import THESIS_DIGITS  # noqa: E402
 from plasticore.golden.network import Network, weights_as_floats, weights_as_words  # noqa: E402
 from plasticore.golden.train import encode_images, layer_counts, train  # noqa: E402
 from plasticore.host import nir as pnir  # noqa: E402
@@ -35,7 +36,7 @@ from plasticore.host.cli import resolve_config  # noqa: E402
 @pytest.fixture(scope="module")
 def trained():
     """A digits network after 200 training samples (words), its config and a test batch."""
-    config = resolve_config("digits")
+    config = resolve_config("digits", settings=THESIS_DIGITS.items())   # CubaLIF outputs
     data = datasets.load("digits")
     result = train(config, data, epochs=1, seeds=[0], limit=200, test_limit=20, progress=False)
     words = [w[0] for w in result.network.weights()]
@@ -223,3 +224,10 @@ def test_snntorch_reader_resets_to_zero_within_the_stated_margin(trained):
     # the same reader with the chip's reset as pnir.run_snntorch runs it: the same counts
     ours = pnir.run_snntorch(graph, encode_images(config, pixels), reset="zero")[-1]
     assert np.mean(ours == counts) > 0.95
+
+
+def test_export_refuses_an_integrate_output_layer_by_name():
+    config = resolve_config("digits")                      # the chip's rule: integrate outputs
+    weights, _ = Network.initial_weights(config, 0)
+    with pytest.raises(pnir.NIRUnsupported, match="output_layer='integrate'"):
+        pnir.to_nir(config, weights)
