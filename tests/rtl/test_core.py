@@ -381,7 +381,8 @@ def test_new_rule_saturation_flags(simulate, kind):
 
 
 @pytest.mark.parametrize("options", [dict(eligibility="surrogate"),
-                                     dict(output_layer="integrate", rate_reg_shift=None)])
+                                     dict(output_layer="integrate", rate_reg_shift=None,
+                                          lr_hidden_shift=6, lr_output_shift=9)])
 def test_rule_halves(simulate, options):
     """Each half of the new rule alone: the surrogate eligibility with a spiking output (whose
     ghat stays 0), an integrate + softmax output with the spike-time eligibility."""
@@ -394,5 +395,5 @@ def test_new_rule_refusals():
     with pytest.raises(ValueError, match="output_loss='hinge'"):
         Core(Config(layers=(8, 6, 3), output_layer="integrate", output_loss="hinge"))
     with pytest.raises(ValueError, match="no output_layer=.integrate. without a hidden layer"):
-        Core(Config(layers=(8, 3), rule="readout", output_layer="integrate"))
+        Core(Config(layers=(8, 3), rule="readout", output_layer="integrate", lr_hidden_shift=6))
     assert Core.model(Config(layers=(8, 6, 3), **NEW_RULE)).learn_cycles() > 0
