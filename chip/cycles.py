@@ -125,7 +125,8 @@ class PipelinedCycles(MemoryMap):
     def step_timing(self, listed, spikers) -> dict:
         """Clocks of one step with ``listed[k]`` spiking inputs and the neurons ``spikers[k]``
         (ascending) of layer ``k`` queued for the eligibility engine (the spiking ones; with the
-        surrogate eligibility the gated hidden ones, spec 5.2): ``{"clocks", "layers"}``, ``clocks`` from the
+        surrogate eligibility the gated hidden ones, spec 5.2): ``{"clocks", "layers"}``,
+        ``clocks`` from the
         transfer of ``STEP`` to ``done``, and per layer ``{"start", "loop", "trace",
         "elig_start", "elig_end", "updates"}`` (times from the transfer + 1; ``elig_*`` None
         when no neuron of the layer spiked). Layer k+1 starts when layer k's neuron loop and

@@ -436,7 +436,8 @@ def test_boards_without_the_rule_are_refused_by_name():
     emulator = Emulator(config)
     emulator.identity = identity_of(config, core_model(config, "sequenced"))
     server = EmulatorPty(emulator)
-    with pytest.raises(BoardMismatch, match="sequenced core, which has no output_layer='integrate'"):
+    with pytest.raises(BoardMismatch,
+                       match="sequenced core, which has no output_layer='integrate'"):
         _link_on(server.port, DEFAULT_BAUD, config, 5.0, server.close)
 
 

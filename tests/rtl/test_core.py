@@ -333,9 +333,10 @@ def learn_new_rule(simulate, config, kind, seed, samples=3, rate=0.4, weights=No
     labels = rng.integers(0, config.n_outputs, size=samples).tolist()
 
     async def bench(ctx):
-        out["net"] = await lockstep(ctx, core, weights, random_rasters(config, rng, samples, rate=rate),
-                                    rng=random.Random(seed), stats=stats, feedback=feedback,
-                                    labels=labels, learn_stats=learn_stats)
+        rasters = random_rasters(config, rng, samples, rate=rate)
+        out["net"] = await lockstep(ctx, core, weights, rasters, rng=random.Random(seed),
+                                    stats=stats, feedback=feedback, labels=labels,
+                                    learn_stats=learn_stats)
 
     simulate(core, bench)
     check_pipelined_cycles(config, kind, stats, learn_stats)

@@ -81,7 +81,8 @@ def test_random_values(simulate):
     for k in range(12):
         spread = [ONE, 4 * ONE, 20 * ONE, STATE.hi][k % 4]
         base = rng.randrange(STATE.lo + spread, STATE.hi - spread) if spread < STATE.hi else 0
-        vs = [max(STATE.lo, min(STATE.hi, base + rng.randrange(-spread, spread + 1))) for _ in range(O)]
+        vs = [max(STATE.lo, min(STATE.hi, base + rng.randrange(-spread, spread + 1)))
+              for _ in range(O)]
         cases.append((vs, rng.randrange(O)))
     want = golden_deltas(CONFIG, [v for v, _ in cases], [lab for _, lab in cases])
     assert run_samples(simulate, cases) == want
@@ -90,7 +91,8 @@ def test_random_values(simulate):
 def test_back_pressure(simulate):
     rng = random.Random(5)
     O = CONFIG.n_outputs
-    cases = [([rng.randrange(-3 * ONE, 3 * ONE) for _ in range(O)], rng.randrange(O)) for _ in range(6)]
+    cases = [([rng.randrange(-3 * ONE, 3 * ONE) for _ in range(O)], rng.randrange(O))
+             for _ in range(6)]
     want = golden_deltas(CONFIG, [v for v, _ in cases], [lab for _, lab in cases])
     assert run_samples(simulate, cases, stall=0.5, seed=7) == want
 
@@ -99,14 +101,16 @@ def test_back_pressure(simulate):
                                            ((3, 4, 5), (20, 4)), ((3, 4, 7), (32, 11))])
 def test_other_sizes(simulate, layers, state):
     from plasticore.golden.config import Format
-    extra = {} if state is None else {"state": Format(*state), "weight": Format(state[0] - 4, state[1]),
-                                      "lr_hidden_shift": 0}
+    extra = {} if state is None else {"state": Format(*state), "lr_hidden_shift": 0,
+                                      "weight": Format(state[0] - 4, state[1])}
     rule = {"rule": "readout"} if len(layers) == 2 else {}
     config = CONFIG.replace(layers=layers, **rule, **extra)
     st, O = config.state, config.n_outputs
     rng = random.Random(11)
-    cases = [([rng.randrange(st.lo, st.hi + 1) for _ in range(O)], rng.randrange(O)) for _ in range(3)]
-    cases += [([rng.randrange(-2 * st.one, 2 * st.one) for _ in range(O)], rng.randrange(O)) for _ in range(3)]
+    cases = [([rng.randrange(st.lo, st.hi + 1) for _ in range(O)], rng.randrange(O))
+             for _ in range(3)]
+    cases += [([rng.randrange(-2 * st.one, 2 * st.one) for _ in range(O)], rng.randrange(O))
+              for _ in range(3)]
     cases += [([st.hi] * O, O - 1)]
     want = golden_deltas(config, [v for v, _ in cases], [lab for _, lab in cases])
     assert run_samples(simulate, cases, config=config) == want
