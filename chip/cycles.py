@@ -16,12 +16,12 @@ never import Amaranth.
 
 from __future__ import annotations
 
-from plasticore.golden.config import DECAY_FRAC, Config
+from plasticore.golden.config import DECAY_FRAC, ERROR_FRAC, Config
 
 from .memmap import MemoryMap
 
 __all__ = ["CORE_KINDS", "PipelinedCycles", "SequencedCycles", "core_model", "check_kind",
-           "RECIPROCAL_CLOCKS", "BANK_READ_LATENCY"]
+           "RECIPROCAL_CLOCKS", "SOFTMAX_DELTA_CLOCKS", "BANK_READ_LATENCY", "unsupported_rule"]
 
 CORE_KINDS = ("pipelined", "compact", "sequenced")
 
@@ -33,10 +33,34 @@ BANK_READ_LATENCY = 3
 #: the clock that starts it)
 RECIPROCAL_CLOCKS = DECAY_FRAC + 2
 
+#: clocks the softmax error unit (rtl/softmax.py) spends on each delta_o once it has every V_o:
+#: a load, one per quotient bit (ERROR_FRAC + 1), the transfer
+SOFTMAX_DELTA_CLOCKS = ERROR_FRAC + 3
+
 
 def check_kind(kind: str) -> None:
     if kind not in CORE_KINDS:
         raise ValueError(f"core kind must be one of {', '.join(CORE_KINDS)}, not {kind!r}")
+
+
+def unsupported_rule(config: Config, kind: str) -> str | None:
+    """What of ``config``'s learning rule a core of ``kind`` does not implement, as a phrase
+    naming the field and value ("has no output_loss='hinge'"), or None when it implements it
+    all. The cores refuse such a configuration at elaboration, the host a board of that kind."""
+    check_kind(kind)
+    if kind == "sequenced":
+        for name, plain in (("output_layer", "spiking"), ("eligibility", "spike_time")):
+            if getattr(config, name) != plain:
+                return f"has no {name}={getattr(config, name)!r} (issue 23)"
+        return None
+    if config.output_layer == "integrate":
+        if config.output_loss != "softmax":
+            return (f"has no output_loss={config.output_loss!r} (output_layer='integrate' "
+                    f"takes 'softmax')")
+        if not config.hidden_sizes:
+            return (f"has no output_layer='integrate' without a hidden layer (its update uses "
+                    f"the hidden counts n_i; layers {config.layers})")
+    return None
 
 
 def core_model(config: Config, kind: str = "pipelined") -> "PipelinedCycles | SequencedCycles":
@@ -79,6 +103,9 @@ class PipelinedCycles(MemoryMap):
         #: clocks from a spike's detection to the start of its reciprocal (queue) and from the
         #: last synapse update issued to the layer switch (drain); only their sum is observable
         self.ELIG_QUEUE = 1 + self.LIST_READ_LATENCY + self.READ_DELAY
+        #: clocks from a queued neuron's start to its synapse loop: the reciprocal's, or none
+        #: for the surrogate eligibility (spec 5.2), whose queue head starts the loop itself
+        self.ELIG_START = 0 if config.eligibility == "surrogate" else RECIPROCAL_CLOCKS - 1
         self.ELIG_DRAIN = 4 + self.READ_DELAY
         sizes = config.layers
         #: TRACE holds two inputs per word (the trace pass does two per clock); each layer's
@@ -96,8 +123,10 @@ class PipelinedCycles(MemoryMap):
                                            for k in range(self.n_layers)))
 
     def step_timing(self, listed, spikers) -> dict:
-        """Clocks of one step with ``listed[k]`` spiking inputs and the spiking neurons
-        ``spikers[k]`` (ascending) of layer ``k``: ``{"clocks", "layers"}``, ``clocks`` from the
+        """Clocks of one step with ``listed[k]`` spiking inputs and the neurons ``spikers[k]``
+        (ascending) of layer ``k`` queued for the eligibility engine (the spiking ones; with the
+        surrogate eligibility the gated hidden ones, spec 5.2): ``{"clocks", "layers"}``,
+        ``clocks`` from the
         transfer of ``STEP`` to ``done``, and per layer ``{"start", "loop", "trace",
         "elig_start", "elig_end", "updates"}`` (times from the transfer + 1; ``elig_*`` None
         when no neuron of the layer spiked). Layer k+1 starts when layer k's neuron loop and
@@ -122,7 +151,8 @@ class PipelinedCycles(MemoryMap):
                 start = t + (i + 1) * tokens + 1 + self.ELIG_QUEUE      # the reciprocal starts
                 if handoff is not None:
                     start = max(start, handoff)
-                handoff = max(start + 17, handoff + run_inputs if handoff is not None else 0)
+                handoff = max(start + self.ELIG_START,
+                              handoff + run_inputs if handoff is not None else 0)
                 run_inputs = j
                 first = handoff if first is None else first
             if first is not None:
@@ -155,7 +185,12 @@ class PipelinedCycles(MemoryMap):
         """Clocks from the transfer of ``LEARN`` to ``done`` (independent of the data and of the
         learning rates, which the signature takes for the other kinds of core)."""
         cfg, X = self._config, self.READ_DELAY
-        clocks = cfg.n_outputs + self.SMALL_READ_LATENCY + 1             # phase A + switch
+        O, S = cfg.n_outputs, self.SMALL_READ_LATENCY
+        if cfg.output_layer == "integrate":
+            # phase A: a V_max pass, a pass streaming V_o to the softmax unit, its deltas
+            clocks = 2 * (O + S) + O * SOFTMAX_DELTA_CLOCKS + 1
+        else:
+            clocks = O + S + 1                                           # phase A + switch
         if cfg.learns_hidden:
             clocks += self.n_hidden * cfg.n_outputs + 1 + 1 + X            # phase B
         words = self.n_weights if cfg.learns_hidden else self.n_weights - self.weight_base[-1]

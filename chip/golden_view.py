@@ -14,7 +14,8 @@ from plasticore.golden.network import Network
 
 from .memmap import Mem, MemoryMap, flags_word
 
-__all__ = ["golden_words", "golden_grads", "golden_params", "golden_flags"]
+__all__ = ["golden_words", "golden_grads", "golden_params", "golden_flags", "gated_neurons",
+           "queued_neurons"]
 
 
 def golden_words(core: MemoryMap, net: Network, grads: bool = True) -> dict:
@@ -65,3 +66,29 @@ def golden_params(core: MemoryMap, net: Network) -> dict:
 def golden_flags(net: Network) -> int:
     """The sticky overflow flags as the core's status word (bit k = FLAG_NAMES[k])."""
     return flags_word(net)
+
+
+def gated_neurons(net: Network) -> list[list[int]]:
+    """The hidden neurons (replica 0) whose surrogate gate (spec 5.2) opens in the coming step,
+    per layer (none in the output layer), from the state before the step: call before
+    ``net.step``."""
+    cfg = net.config
+    out = []
+    for k, layer in enumerate(net.layers):
+        if k == len(net.layers) - 1:
+            out.append([])
+            continue
+        a = (layer.a[0] * cfg.rho_q) >> 16
+        c = (layer.c[0] * cfg.rho_s_q) >> 16
+        gate = np.abs(a - c - cfg.threshold_q) <= cfg.surrogate_width_q
+        out.append([int(i) for i in np.nonzero(gate)[0]])
+    return out
+
+
+def queued_neurons(net: Network, gated: list[list[int]]) -> list[list[int]]:
+    """The neurons of each layer the eligibility engine served in the step just run (the cycle
+    models' ``spikers``): the spiking ones, or with the surrogate eligibility ``gated``
+    (:func:`gated_neurons` before the step)."""
+    if net.config.eligibility == "surrogate":
+        return gated
+    return [[int(i) for i in np.nonzero(layer.spikes[0])[0]] for layer in net.layers]

@@ -25,7 +25,8 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from plasticore.chip import protocol as P
-from plasticore.chip.boardspec import DEFAULT_BAUD, board_kind
+from plasticore.chip.boardspec import DEFAULT_BAUD, REFERENCE_KIND, board_kind
+from plasticore.chip.cycles import unsupported_rule
 from plasticore.chip.memmap import Mem, MemoryMap, flags_word
 from plasticore.chip.protocol import ErrorCode, Op
 from plasticore.golden.config import RATE_FIELDS, Config
@@ -193,10 +194,17 @@ class Board(abc.ABC):
         return self._decode_counts(self.read(Mem.STATE, 0, n))
 
     def _decode_counts(self, words) -> np.ndarray:
-        field = self.core.field(Mem.STATE, "count")
-        raw = np.array(words, dtype=object)
-        return np.array([(int(w) >> field.offset) & ((1 << field.width) - 1) for w in raw],
-                        dtype=np.int64)
+        return self._decode_state(words, "count")
+
+    def _decode_state(self, words, name: str) -> np.ndarray:
+        """The field ``name`` of raw STATE words (signed where the field is)."""
+        return np.array([self.core.decode(Mem.STATE, int(w))[name] for w in words], dtype=np.int64)
+
+    def output_scores(self) -> np.ndarray:
+        """V_o = a_o of the current sample's output neurons, read from STATE (spec 5.5): what
+        an integrate output layer's class is the argmax of. LEARN does not change them."""
+        base = self.core.neuron_base[-1]
+        return self._decode_state(self.read(Mem.STATE, base, self.config.n_outputs), "a")
 
     def read_params(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The weights (one (N, J) array per layer) and feedback ((O, H) per hidden layer)."""
@@ -514,6 +522,10 @@ class LinkBoard(Board):
                 f"configuration has board_hash {cfg.board_hash}; {core}; layers on the board "
                 f"{list(ident.layers)}, in the configuration {list(cfg.layers)}. Build the "
                 f"bitstream for this configuration or train with the board's.")
+        missing = unsupported_rule(cfg, self.core_kind)
+        if missing:
+            raise BoardMismatch(f"the board on {self.name} has a {self.core_kind} core, which "
+                                f"{missing}: use another board or --target golden")
 
     def _submit(self, op: int, body: bytes = b"", callback=None) -> _Pending:
         if self._closed:
@@ -744,34 +756,52 @@ class LinkBoard(Board):
         return self._submit(Op.LEARN, bytes((int(label),)), callback)
 
     def run_sample(self, raster, label=None):
+        """The output counts of the sample; with an integrate output layer its V_o instead (the
+        COUNTS/LEARN reply carries its zero counts: V_o comes from a READ of STATE behind it)."""
         body = self._wait(self._submit_sample(raster, label, None))
+        if self.config.output_layer == "integrate":
+            return self.output_scores()
         return np.frombuffer(body, dtype=np.uint8).astype(np.int64)
 
     def stream_one(self, sample, on_result, *, hidden: bool = False) -> None:
         """Submit one ``(raster, label)`` sample without waiting for its replies (pipelined);
         ``on_result(counts, hidden_counts)`` runs when they arrive (during later calls, or
-        :meth:`drain`)."""
+        :meth:`drain`). With an integrate output layer ``counts`` is V_o, read from STATE right
+        behind the sample (the board runs requests in order)."""
         raster, label = sample
-        n_hidden = self.core.n_hidden
-        if not hidden or not n_hidden:
+        n_hidden = self.core.n_hidden if hidden else 0
+        integrate = self.config.output_layer == "integrate"
+        if not n_hidden and not integrate:
             def done(body):
                 on_result(np.frombuffer(body, dtype=np.uint8).astype(np.int64),
                           np.zeros(0, np.int64) if hidden else None)
             self._submit_sample(raster, label, done)
             return
         per = P.MAX_BODY // self._word_bytes
-        starts = list(range(0, n_hidden, per))
+        # STATE reads behind the sample: (address, words) of the hidden counts, then of V_o
+        reads = [(a, min(per, n_hidden - a)) for a in range(0, n_hidden, per)]
+        if integrate:
+            base, O = self.core.neuron_base[-1], self.config.n_outputs
+            reads += [(a, min(per, base + O - a)) for a in range(base, base + O, per)]
+        n_counts = len(range(0, n_hidden, per))
         box = {}
         self._submit_sample(raster, label, lambda body: box.__setitem__("counts", body))
-        for k, a in enumerate(starts):
+
+        def finish():
+            words = [P.unpack_words(box[k], self._word_bytes) for k in range(len(reads))]
+            hidden_words = [w for part in words[:n_counts] for w in part]
+            if integrate:
+                scores = self._decode_state([w for part in words[n_counts:] for w in part], "a")
+            else:
+                scores = np.frombuffer(box["counts"], dtype=np.uint8).astype(np.int64)
+            on_result(scores, self._decode_counts(hidden_words) if hidden else None)
+
+        for k, (a, n) in enumerate(reads):
             def got(body, k=k):
                 box[k] = body
-                if k == len(starts) - 1:
-                    words = P.unpack_words(b"".join(box[j] for j in range(len(starts))),
-                                           self._word_bytes)
-                    on_result(np.frombuffer(box["counts"], dtype=np.uint8).astype(np.int64),
-                              self._decode_counts(words))
-            self._submit(Op.READ, P.pack_read(Mem.STATE.value, a, min(per, n_hidden - a)), got)
+                if k == len(reads) - 1:
+                    finish()
+            self._submit(Op.READ, P.pack_read(Mem.STATE.value, a, n), got)
 
     def stream(self, samples, on_result, *, hidden=False):
         for sample in samples:
@@ -847,11 +877,12 @@ def open_board(target: str, config: Config, *, timeout: float | None = DEFAULT_T
     """A board for ``target``: ``golden`` (in-process), ``emulator`` (the Python board on a
     pseudo-terminal), ``sim`` (the Verilated RTL on a pseudo-terminal) or
     ``serial:PORT[@BAUD]`` (default 115200 baud)."""
-    if target != "golden" and (config.output_layer, config.eligibility) != ("spiking", "spike_time"):
-        raise ValueError(
-            f"target {target!r} runs the RTL's rule, which has no output_layer="
-            f"{config.output_layer!r} / eligibility={config.eligibility!r} yet (issue 23; "
-            f"docs/learning.md section 24): use --target golden")
+    if target in ("emulator", "sim"):
+        # both are the reference kind of core (chip.boardspec.REFERENCE_KIND)
+        missing = unsupported_rule(config, REFERENCE_KIND)
+        if missing:
+            raise ValueError(f"target {target!r} runs the {REFERENCE_KIND} core, which {missing}: "
+                             f"use --target golden")
     if target == "golden":
         return GoldenBoard(config)
     if target == "emulator":

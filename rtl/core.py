@@ -41,7 +41,7 @@ works only while ``busy`` is low.
 from amaranth import Array, Cat, Const, Mux, Signal, signed, unsigned
 from amaranth.lib import data, fifo, memory
 
-from plasticore.chip.cycles import PipelinedCycles
+from plasticore.chip.cycles import PipelinedCycles, unsupported_rule
 from plasticore.golden.config import DECAY_FRAC, Config
 
 from .bankmem import BANK_DEPTH, BankedRAM
@@ -49,8 +49,18 @@ from .corebase import Cmd, CoreBase, Mem
 from .datapath import _Port, _bits, _delay_line, _delayed, _sat, _share, _table
 from .pairmem import PairedRAM
 from .reciprocal import Reciprocal
+from .softmax import SoftmaxErrors
 
 __all__ = ["Core", "Cmd", "Mem"]
+
+
+def _check_rule(config: Config) -> None:
+    """Refuse, by name, the learning-rule options this core does not build (spec 6.1: the hinge
+    error of an integrate output layer stays in the golden model)."""
+    missing = unsupported_rule(config, "pipelined")
+    if missing:
+        raise ValueError(f"the pipelined and compact cores implement the configuration's rule "
+                         f"but for this: the core {missing}")
 
 
 class Core(PipelinedCycles, CoreBase):
@@ -74,6 +84,7 @@ class Core(PipelinedCycles, CoreBase):
             raise TypeError(f"config must be a Config, not {config!r}")
         if grad_memory not in (None, "paired", "banked"):
             raise ValueError(f"grad_memory must be None, 'paired' or 'banked', not {grad_memory!r}")
+        _check_rule(config)
         PipelinedCycles.__init__(self, config, compact=compact)
         self._grad_memory = grad_memory
         sizes = config.layers
@@ -136,8 +147,10 @@ class Core(PipelinedCycles, CoreBase):
             return word + Mux(bank, half_inputs, 0) if self.eps_banks > 1 else word
         # errors delta: output layer from the counts, hidden layers through the feedback (spec 6.2)
         O = cfg.n_outputs
-        dw = max(cfg.feedback.bits + cfg.count_bits + 2 + _bits(O + 1),
-                 cfg.count_bits + 2 + cfg.feedback.frac) + 1
+        # delta_o: target - count (count_bits + 2 bits), or a softmax error (ERROR_FRAC + 2)
+        delta_bits = max(cfg.count_bits + 2, cfg.error_frac + 2)
+        dw = max(cfg.feedback.bits + delta_bits + _bits(O + 1),
+                 cfg.count_bits + 2 + cfg.feedback.frac + cfg.error_frac) + 1
         # TRACE: two inputs (lanes) per word, written lane by lane by the host; errors in lane 0
         lane = max(self.trace_layout.size, dw)
         td_mem = memory.Memory(shape=2 * lane, depth=self.n_trace_words + self.n_neurons, init=[])
@@ -183,7 +196,8 @@ class Core(PipelinedCycles, CoreBase):
         l_rd, l_wr = _delayed(m, list_mem.read_port(), self.LIST_READ_LATENCY - 1, "l_rd"), list_mem.write_port()
         k_rd = [mem.read_port() for mem in marks]
         k_wr = [mem.write_port(granularity=1) for mem in marks]
-        e.put(O=O, d_rd=d_rd, d_wr=d_wr, dw=dw, e_rd=e_rd, e_wr=e_wr, eps_shape=eps_shape,
+        e.put(O=O, d_rd=d_rd, d_wr=d_wr, delta_bits=delta_bits, dw=dw, e_rd=e_rd, e_wr=e_wr,
+              eps_shape=eps_shape,
               eps_word=eps_word, f_rd=f_rd, f_wr=f_wr, g_rd=g_rd, g_wr=g_wr,
               half_inputs=half_inputs, k_rd=k_rd, k_wr=k_wr, l_rd=l_rd, l_wr=l_wr, lane=lane,
               lbits=lbits, p_rd=p_rd, p_wr=p_wr, s_rd=s_rd, s_wr=s_wr, t_rd=t_rd, t_wr=t_wr,
@@ -272,9 +286,11 @@ class Core(PipelinedCycles, CoreBase):
         # phase C)
         learning_c = Signal()                         # phase C runs
         mul_a = Signal(signed(max(cfg.state.bits, dw)))
-        mul_b = Signal(signed(max(DECAY_FRAC, cfg.grad.bits) + 1))
+        mul_b = Signal(signed(max(DECAY_FRAC, cfg.grad.bits, cfg.count_bits) + 1))
+        # phase C's eligibility operand: ghat, or n_i for an integrate output (_update_weights)
+        c_elig = Signal(signed(max(cfg.grad.bits, cfg.count_bits + 1)))
         m.d.comb += [mul_a.eq(Mux(learning_c, d_rd.data, s_rd.data.a)),
-                     mul_b.eq(Mux(learning_c, g_rd.data.ghat, cfg.rho_q))]
+                     mul_b.eq(Mux(learning_c, c_elig, cfg.rho_q))]
         big_prod = mul_a * mul_b
         with m.If(sd.valid & sd.first):
             m.d.sync += [cur.eq(s_rd.data), cur_p.eq(p_rd.data), a_dec.eq(big_prod >> DECAY_FRAC),
@@ -288,7 +304,7 @@ class Core(PipelinedCycles, CoreBase):
         # one multiplier for w * d (steps) and B * delta_o (LEARN phase B), operands driven below
         learning_b = Signal()                         # phase B runs
         gm_a = Signal(signed(max(cfg.weight.bits, cfg.feedback.bits)))
-        gm_b = Signal(signed(max(cfg.grade.bits, cfg.count_bits + 2)))
+        gm_b = Signal(signed(max(cfg.grade.bits, e.delta_bits)))
         grade_prod = gm_a * gm_b
         prod = grade_prod >> cfg.weight.frac
         gp = Mux(s2.has, prod, 0)
@@ -298,7 +314,14 @@ class Core(PipelinedCycles, CoreBase):
             m.d.sync += [acc.eq(acc_next), gacc.eq(gacc_next)]
 
         theta = cfg.threshold_q
-        spike = (a_dec - c_dec) >= theta
+        integrate = cfg.output_layer == "integrate"
+        membrane = Signal(signed(cfg.state.bits + 1))
+        m.d.comb += membrane.eq(a_dec - c_dec)
+        # an integrate output layer (spec 5.5) has no threshold: it never spikes
+        spike = (membrane >= theta) & ~is_last if integrate else membrane >= theta
+        # the surrogate gate (spec 5.2) from the same decayed membrane, before the reset
+        off = membrane - theta
+        gate = Mux(off < 0, -off, off) <= cfg.surrogate_width_q
         hidden = ~is_last
         p_val = Mux(cur_p, cfg.grade.one, -cfg.grade.one)
         grade_raw = cur.grade_sum + Mux(hidden & (cur.count == 0), p_val, 0)
@@ -318,6 +341,9 @@ class Core(PipelinedCycles, CoreBase):
             m.d.sync += [s3.i.eq(s2.i), s3.spike.eq(spike), s3.c.eq(c_dec),
                          s3.a.eq(a_dec - Mux(spike, theta, 0)),
                          s3.acc.eq(acc_next), s3.gacc.eq(gacc_next), s3.d.eq(grade_d)]
+            if integrate:               # V_o = a_o accumulates: no decay (spec 5.5)
+                with m.If(is_last):
+                    m.d.sync += [s3.a.eq(cur.a), s3.c.eq(cur.c)]
             with m.If(spike):
                 m.d.sync += [s3.gs.eq(0), s3.gt.eq(total),
                              s3.count.eq(Mux(cur.count == count_max, count_max, cur.count + 1)),
@@ -328,7 +354,8 @@ class Core(PipelinedCycles, CoreBase):
 
         # S3: saturate once, store, list the spike for the next layer
         a_new, a_clip = _sat(s3.a + s3.acc, cfg.state)
-        c_new, c_clip = _sat(s3.c + s3.acc, cfg.state)
+        # an integrate output's c stays 0 (golden _integrate_output leaves it)
+        c_new, c_clip = _sat(s3.c + (Mux(is_last, 0, s3.acc) if integrate else s3.acc), cfg.state)
         gs_new, gs_clip = _sat(s3.gs + s3.gacc, cfg.grade)
         word = Signal(self.state_layout)
         m.d.comb += [word.a.eq(a_new), word.c.eq(c_new), word.grade_sum.eq(gs_new),
@@ -343,20 +370,21 @@ class Core(PipelinedCycles, CoreBase):
         listing = emit & ~is_last
         with m.If(listing):
             m.d.sync += n_out.eq(n_out + 1)
-        e.put(X=X, big_prod=big_prod, c_dec=c_dec, cur=cur, early=early, entry_rd=entry_rd,
-              fin=fin, g_has=g_has, g_last=g_last, gen_run=gen_run, gi=gi, gk=gk, gm_a=gm_a,
-              gm_b=gm_b, grade_prod=grade_prod, grow=grow, learning_b=learning_b,
-              learning_c=learning_c, listing=listing, loop_pipe=loop_pipe, s2=s2, s3=s3,
+        e.put(X=X, big_prod=big_prod, c_dec=c_dec, c_elig=c_elig, cur=cur, early=early,
+              entry_rd=entry_rd, fin=fin, g_has=g_has, g_last=g_last, gate=gate, gen_run=gen_run,
+              gi=gi, gk=gk, gm_a=gm_a, gm_b=gm_b, grade_prod=grade_prod, grow=grow,
+              learning_b=learning_b, learning_c=learning_c, listing=listing, loop_pipe=loop_pipe,
+              s2=s2, s3=s3,
               s_issue=s_issue, spike=spike, sw=sw, theta=theta, word=word)
 
     def _step_traces(self, m, e):
         """The trace pass: the trace half of golden Network._step_layer, two inputs per clock:
         decay, +1.0 for the spiking ones, and eps for the eligibility engine (docs/spec.md
         section 5, steps 1 and 4)."""
-        (cfg, e_wr, eps_shape, eps_word, flag, half_inputs, in_bank, j_of, k_rd, lane, layer,
-         t_rd, trace_lane) = e.take(
-            "cfg e_wr eps_shape eps_word flag half_inputs in_bank j_of k_rd lane layer t_rd "
-            "trace_lane")
+        (cfg, e_wr, eps_shape, eps_word, flag, half_inputs, in_bank, is_last, j_of, k_rd, lane,
+         layer, t_rd, trace_lane) = e.take(
+            "cfg e_wr eps_shape eps_word flag half_inputs in_bank is_last j_of k_rd lane layer "
+            "t_rd trace_lane")
         # ---- trace pass ------------------------------------------------------------------------------
         # two inputs per clock: word t_p holds inputs 2 t_p (lane 0) and 2 t_p + 1 (lane 1)
         t_run = Signal()
@@ -391,19 +419,24 @@ class Core(PipelinedCycles, CoreBase):
             # eps_j of spec 5.3 from the traces after decay and before the +1.0: stored for the
             # eligibility engine, which trails the trace pass (see the eligibility section)
             eps.append(((x_dec - y_dec) >> (cfg.trace.frac - cfg.grad.frac))[:eps_shape.width])
-        m.d.comb += flag["trace"].eq(t2.valid & (t_clip[0] | (lane1 & t_clip[1])))
+        # an integrate output layer keeps no traces (golden _integrate_output): the pass over its
+        # inputs only clears their marks
+        t_keep = t2.valid & ~is_last if cfg.output_layer == "integrate" else t2.valid
+        m.d.comb += flag["trace"].eq(t_keep & (t_clip[0] | (lane1 & t_clip[1])))
         m.d.comb += [e_wr.addr.eq(eps_word(t2.p, in_bank)), e_wr.data.eq(Cat(*eps))]
-        e.put(lane1=lane1, pairs_of=pairs_of, t1=t1, t2=t2, t_new=t_new, t_p=t_p, t_run=t_run,
-              tword=tword)
+        e.put(lane1=lane1, pairs_of=pairs_of, t1=t1, t2=t2, t_keep=t_keep, t_new=t_new, t_p=t_p,
+              t_run=t_run, tword=tword)
 
     def _eligibility_updates(self, m, e):
         """The eligibility engine: golden Network._eligibility_updates, one reciprocal per spiking
         neuron and one synapse per clock: ghat += r (ehat - eps), ehat decayed lazily
         (docs/spec.md section 5.3)."""
-        (X, c_dec, cfg, cur, e_rd, eps_shape, fin, flag, g_rd, grow, half_inputs, in_bank,
-         inputs_of, layer, s2, spike, step, theta) = e.take(
-            "X c_dec cfg cur e_rd eps_shape fin flag g_rd grow half_inputs in_bank inputs_of "
-            "layer s2 spike step theta")
+        (X, c_dec, cfg, cur, e_rd, eps_shape, fin, flag, g_rd, gate, grow, half_inputs, in_bank,
+         inputs_of, is_last, layer, s2, spike, step, theta) = e.take(
+            "X c_dec cfg cur e_rd eps_shape fin flag g_rd gate grow half_inputs in_bank inputs_of "
+            "is_last layer s2 spike step theta")
+        # surrogate (spec 5.2): every gated hidden neuron queues, no reciprocal, no ehat
+        surrogate = cfg.eligibility == "surrogate"
         # ---- eligibility engine (spec 5.3: ghat, ehat) --------------------------------------------
         # spiking neurons queue {row, c', elapsed, layer}; one reciprocal at a time, then one
         # synapse per clock over all J inputs of the neuron's layer; the next reciprocal overlaps
@@ -412,21 +445,12 @@ class Core(PipelinedCycles, CoreBase):
                                       "k": unsigned(cfg.step_bits), "layer": layer.shape()})
         m.submodules.el_fifo = el_fifo = fifo.SyncFIFOBuffered(width=el_entry.size,
                                                                 depth=self.elig_queue_depth)
-        push = fin & spike
+        push = fin & (gate & ~is_last if surrogate else spike)
         push_word = Signal(el_entry)
         m.d.comb += [push_word.row.eq(s2.row), push_word.c.eq(c_dec),
                      push_word.k.eq(step - cur.last_step), push_word.layer.eq(layer),
                      el_fifo.w_en.eq(push), el_fifo.w_data.eq(push_word)]
-        m.submodules.recip = rcp = Reciprocal(cfg)
         head = data.View(el_entry, el_fifo.r_data)
-        m.d.comb += [rcp.theta_q.eq(theta), rcp.c.valid.eq(el_fifo.r_rdy), rcp.c.payload.eq(head.c),
-                     el_fifo.r_en.eq(rcp.c.ready)]
-        pend_row = Signal(grow.shape())
-        pend_k = Signal(cfg.step_bits)
-        pend_layer = Signal(layer.shape())
-        with m.If(rcp.c.valid & rcp.c.ready):
-            m.d.sync += [pend_row.eq(head.row), pend_k.eq(head.k), pend_layer.eq(head.layer)]
-        rho_pow = Array(Const(v, 16) for v in cfg.rho_pow_q)
         el_run = Signal()
         el_row = Signal(grow.shape())
         el_j = Signal(range(self.max_inputs + 1))
@@ -436,10 +460,29 @@ class Core(PipelinedCycles, CoreBase):
         el_last = el_j == inputs_of[el_layer] - 1
         # neurons queued and not yet written back, per eps bank (layer parity)
         el_cnt = Array(Signal(range(self.elig_queue_depth + 2), name=f"el_cnt{b}") for b in range(2))
-        m.d.comb += rcp.r.ready.eq(~el_run | el_last)
-        with m.If(rcp.r.valid & rcp.r.ready):
-            m.d.sync += [el_run.eq(1), el_j.eq(0), el_row.eq(pend_row), el_r.eq(rcp.r.payload),
-                         el_rp.eq(rho_pow[pend_k]), el_layer.eq(pend_layer)]
+        if surrogate:
+            # the queue's head starts the synapse loop directly
+            m.d.comb += el_fifo.r_en.eq(~el_run | el_last)
+            start = el_fifo.r_rdy & el_fifo.r_en
+            with m.If(start):
+                m.d.sync += [el_row.eq(head.row), el_layer.eq(head.layer)]
+        else:
+            m.submodules.recip = rcp = Reciprocal(cfg)
+            m.d.comb += [rcp.theta_q.eq(theta), rcp.c.valid.eq(el_fifo.r_rdy),
+                         rcp.c.payload.eq(head.c), el_fifo.r_en.eq(rcp.c.ready)]
+            pend_row = Signal(grow.shape())
+            pend_k = Signal(cfg.step_bits)
+            pend_layer = Signal(layer.shape())
+            with m.If(rcp.c.valid & rcp.c.ready):
+                m.d.sync += [pend_row.eq(head.row), pend_k.eq(head.k), pend_layer.eq(head.layer)]
+            rho_pow = Array(Const(v, 16) for v in cfg.rho_pow_q)
+            m.d.comb += rcp.r.ready.eq(~el_run | el_last)
+            start = rcp.r.valid & rcp.r.ready
+            with m.If(start):
+                m.d.sync += [el_row.eq(pend_row), el_r.eq(rcp.r.payload), el_rp.eq(rho_pow[pend_k]),
+                             el_layer.eq(pend_layer)]
+        with m.If(start):
+            m.d.sync += [el_run.eq(1), el_j.eq(0)]
         with m.Elif(el_run):
             m.d.sync += el_j.eq(el_j + 1)
             with m.If(el_last):
@@ -456,7 +499,11 @@ class Core(PipelinedCycles, CoreBase):
         elig_pipe = _delay_line(m, e0, X + 1, "e")
         eps_issue, e1 = elig_pipe[X], elig_pipe[X + 1]
         eps_j = Mux(e1.lane, e_rd.data[eps_shape.width:], e_rd.data[:eps_shape.width]).as_signed()
-        if cfg.reset_path:
+        if surrogate and cfg.reset_path:
+            e_val = g_rd.data.ehat            # carried through unchanged
+        elif surrogate:
+            e_val = Const(0, signed(2))
+        elif cfg.reset_path:
             e_val = (g_rd.data.ehat * e1.rp) >> DECAY_FRAC
         else:
             e_val = Const(0, signed(2))
@@ -469,8 +516,13 @@ class Core(PipelinedCycles, CoreBase):
                                        "ghat": signed(cfg.grad.bits)}))
         m.d.sync += [e2.valid.eq(e1.valid), e2.last.eq(e1.last), e2.addr.eq(e1.addr),
                      e2.bank.eq(e1.bank), e2.r.eq(e1.r),
-                     e2.e.eq(e_val), e2.diff.eq(e_val - eps_j), e2.ghat.eq(g_rd.data.ghat)]
-        g_step = (e2.r * e2.diff) >> DECAY_FRAC
+                     e2.e.eq(e_val), e2.ghat.eq(g_rd.data.ghat)]
+        if surrogate:                 # g = -eps: ghat <- sat(ghat - eps)
+            m.d.sync += e2.diff.eq(-eps_j)
+            g_step = e2.diff
+        else:
+            m.d.sync += e2.diff.eq(e_val - eps_j)
+            g_step = (e2.r * e2.diff) >> DECAY_FRAC
         # E3: saturate and write back (the product registered: timing). The last write of a layer
         # falls in the clock in which the engine reports drained, so the cycle model is unchanged
         e3 = Signal(data.StructLayout({"valid": 1, "addr": grow.shape(), "g": g_step.shape(),
@@ -481,7 +533,10 @@ class Core(PipelinedCycles, CoreBase):
         ehat_new, ehat_clip = _sat(e3.e + e3.g, cfg.grad)
         el_word = Signal(self.grad_layout)
         m.d.comb += el_word.ghat.eq(ghat_new)
-        if cfg.reset_path:
+        if surrogate and cfg.reset_path:
+            m.d.comb += el_word.ehat.eq(e3.e)
+            ehat_clip = Const(0)
+        elif cfg.reset_path:
             m.d.comb += el_word.ehat.eq(ehat_new)
         else:
             ehat_clip = Const(0)
@@ -517,6 +572,22 @@ class Core(PipelinedCycles, CoreBase):
         else:
             a_delta = a_raw
         e.put(a0=a0, a1=a1, a_delta=a_delta, fired=fired, la=la, label=label, out_base=out_base)
+        if cfg.output_layer == "integrate":
+            self._softmax_errors(m, e)
+
+    def _softmax_errors(self, m, e):
+        """LEARN phase A of an integrate output: golden Network._softmax_errors (docs/spec.md
+        section 6.1) by rtl/softmax.py's unit; the state holds V_max, found in a first pass over
+        the outputs, and which pass runs."""
+        a1, cfg, label, s_rd = e.take("a1 cfg label s_rd")
+        m.submodules.softmax = smx = SoftmaxErrors(cfg)
+        v_max = Signal(signed(cfg.state.bits))
+        sm_pass = Signal()                   # 0: the V_max pass, 1: V_o streamed to the unit
+        sm_o = Signal(range(max(cfg.n_outputs, 2)))   # deltas written
+        v = s_rd.data.a
+        m.d.comb += [smx.v_max.eq(v_max), smx.label.eq(label), smx.v.payload.eq(v),
+                     smx.delta.ready.eq(1)]
+        e.put(smx=smx, sm_o=sm_o, sm_pass=sm_pass, v_max=v_max)
 
     def _hidden_errors(self, m, e):
         """LEARN phase B: golden Network.hidden_errors, delta_i = sum_o B_oi delta_o, one product
@@ -551,7 +622,8 @@ class Core(PipelinedCycles, CoreBase):
             m.d.sync += hacc.eq(hacc_next)
         h_count = b2.count
         if cfg.rate_reg_shift is not None:
-            h_delta = hacc_next + ((cfg.rate_target - h_count) << (cfg.feedback.frac - cfg.rate_reg_shift))
+            shift = cfg.feedback.frac + cfg.error_frac - cfg.rate_reg_shift
+            h_delta = hacc_next + ((cfg.rate_target - h_count) << shift)
         else:
             h_delta = hacc_next
         with m.If(b2.valid & b2.last):
@@ -562,9 +634,10 @@ class Core(PipelinedCycles, CoreBase):
     def _update_weights(self, m, e):
         """LEARN phase C: golden Network._update_weights, w += (-(delta ghat) + noise) >> k, ghat =
         0, one word per clock (docs/spec.md section 6.3)."""
-        (L, X, big_prod, cfg, dw, early, flag, k_hid, k_out, layer, mask_hid, mask_out, rlfsr,
-         w_rd) = e.take(
-            "L X big_prod cfg dw early flag k_hid k_out layer mask_hid mask_out rlfsr w_rd")
+        (L, X, big_prod, c_elig, cfg, dw, early, flag, g_rd, k_hid, k_out, layer, mask_hid,
+         mask_out, rlfsr, s_rd, w_rd) = e.take(
+            "L X big_prod c_elig cfg dw early flag g_rd k_hid k_out layer mask_hid mask_out rlfsr "
+            "s_rd w_rd")
         # phase C: weight updates, one word per clock, hidden layers then output layer
         cw_a = Signal(range(max(self.n_weights, 2)))
         cw_n = Signal(range(max(self.n_neurons, 2)))
@@ -575,18 +648,30 @@ class Core(PipelinedCycles, CoreBase):
         # in the next clock, as ever; delta_i is read READ_DELAY clocks later, so that all
         # three arrive in C1
         c0 = Signal(data.StructLayout({"valid": 1, "addr": cw_a.shape(), "out": 1,
-                                       "n": cw_n.shape(), "noise": unsigned(32)}))
+                                       "n": cw_n.shape(), "j": cw_j.shape(),
+                                       "noise": unsigned(32)}))
         cw_pipe = _delay_line(m, c0, X + 1, "c")
         c_issue, c1 = cw_pipe[early], cw_pipe[X + 1]
         c_noise = rlfsr.value & Mux(cw_pipe[1].out, mask_out, mask_hid)
+        p_bits = max(dw + cfg.grad.bits + 1,
+                     e.delta_bits + cfg.count_bits + 1 + cfg.weight.frac + 1)
+        if cfg.output_layer == "integrate":
+            # an integrate output (spec 6.3): w_oi += eta * delta_o * n_i, n_i the hidden count
+            # (read from STATE beside delta_o); the product taken into weight words and negated
+            # here so that the shared adder below forms -p + noise for every layer
+            m.d.comb += c_elig.eq(Mux(c1.out, s_rd.data.count, g_rd.data.ghat))
+            p_in = Mux(c1.out, -(big_prod << cfg.weight.frac), big_prod)
+        else:
+            m.d.comb += c_elig.eq(g_rd.data.ghat)
+            p_in = big_prod
         if X:
             m.d.sync += cw_pipe[2].noise.eq(c_noise)
             c_noise = c1.noise
         c2 = Signal(data.StructLayout({"valid": 1, "addr": cw_a.shape(), "out": 1,
-                                       "w": signed(cfg.weight.bits), "p": signed(dw + cfg.grad.bits + 1),
+                                       "w": signed(cfg.weight.bits), "p": signed(p_bits),
                                        "noise": unsigned(32), "k": 5}))
         m.d.sync += [c2.valid.eq(c1.valid), c2.addr.eq(c1.addr), c2.out.eq(c1.out), c2.w.eq(w_rd.data),
-                     c2.p.eq(big_prod), c2.noise.eq(c_noise), c2.k.eq(Mux(c1.out, k_out, k_hid))]
+                     c2.p.eq(p_in), c2.noise.eq(c_noise), c2.k.eq(Mux(c1.out, k_out, k_hid))]
         # -(delta * ghat) + noise: negated after the register, off the multiplier's path (timing);
         # one shifter for both layers, its amount registered with the operands
         c_sum = c2.noise - c2.p
@@ -614,7 +699,8 @@ class Core(PipelinedCycles, CoreBase):
                                        "noise": unsigned(max(1, fshift))}))
         fd_pipe = _delay_line(m, d0, X + 1, "d")
         d_issue, d1 = fd_pipe[early], fd_pipe[X + 1]
-        d_tot = s_rd.data.grade_total
+        # D_o: the grades a spiking output emitted, or what an integrating one accumulated
+        d_tot = s_rd.data.grade_sum if cfg.output_layer == "integrate" else s_rd.data.grade_total
         f_target = Mux(p_rd.data, d_tot, -d_tot) << (cfg.feedback.frac - cfg.grade.frac)
         f_noise = rlfsr.value & ((1 << fshift) - 1)
         if X:
@@ -736,12 +822,13 @@ class Core(PipelinedCycles, CoreBase):
         (K, e2, e3, e_rd, e_wr, el_j, el_row, el_run, el_word, entry_rd, eps_issue, eps_word,
          g_has, g_last, g_rd, g_wr, gen_run, gi, gk, grad_dirty, grow, in_bank, is_last, j_of,
          k_rd, k_wr, l_rd, l_wr, lane1, layer, lbits, listing, n_of, n_out, nbase, p_rd,
-         pairs_of, s3, s_issue, s_rd, s_wr, step, step_over, sw, switch_ok, t1, t2, t_new, t_p,
-         t_rd, t_run, t_wr, tword, w_rd, wbase_next, word) = e.take(
+         pairs_of, s3, s_issue, s_rd, s_wr, step, step_over, sw, switch_ok, t1, t2, t_keep, t_new,
+         t_p, t_rd, t_run, t_wr, tword, w_rd, wbase_next, word) = e.take(
             "K e2 e3 e_rd e_wr el_j el_row el_run el_word entry_rd eps_issue eps_word g_has "
             "g_last g_rd g_wr gen_run gi gk grad_dirty grow in_bank is_last j_of k_rd k_wr l_rd "
             "l_wr lane1 layer lbits listing n_of n_out nbase p_rd pairs_of s3 s_issue s_rd s_wr "
-            "step step_over sw switch_ok t1 t2 t_new t_p t_rd t_run t_wr tword w_rd wbase_next "
+            "step step_over sw switch_ok t1 t2 t_keep t_new t_p t_rd t_run t_wr tword w_rd "
+            "wbase_next "
             "word")
         with m.State("LAYER"):
             # neuron loop ports
@@ -771,7 +858,7 @@ class Core(PipelinedCycles, CoreBase):
                 m.d.sync += grad_dirty.eq(1)
             # trace pass ports
             m.d.comb += [t_rd.addr.eq(tword + t_p), t_rd.en.eq(t_run),
-                         t_wr.addr.eq(tword + t2.p), t_wr.en.eq(t2.valid), t_wr.data.eq(t_new),
+                         t_wr.addr.eq(tword + t2.p), t_wr.en.eq(t_keep), t_wr.data.eq(t_new),
                          t_wr.lanes.eq(Cat(1, lane1))]
             # token generator
             with m.If(gen_run):
@@ -808,12 +895,17 @@ class Core(PipelinedCycles, CoreBase):
             "last_of layer learning_b learning_c n_of nbase out_base p_rd rlfsr s_rd w_rd w_upd "
             "w_wr")
         with m.State("L_OUT"):        # phase A: delta_o = target - count_o, D_o
-            m.d.comb += [s_rd.addr.eq(out_base + la), s_rd.en.eq(la < O),
-                         d_wr.addr.eq(out_base + a1.o), d_wr.data.eq(a_delta), d_wr.en.eq(a1.valid)]
+            m.d.comb += [s_rd.addr.eq(out_base + la), s_rd.en.eq(la < O)]
             m.d.comb += [a0.valid.eq(la < O), a0.o.eq(la)]
             with m.If(la < O):
                 m.d.sync += la.eq(la + 1)
-            with m.If(a1.valid & (a1.o == O - 1)):
+            if cfg.output_layer == "integrate":
+                phase_a_done = self._softmax_pass(m, e)
+            else:
+                m.d.comb += [d_wr.addr.eq(out_base + a1.o), d_wr.data.eq(a_delta),
+                             d_wr.en.eq(a1.valid)]
+                phase_a_done = a1.valid & (a1.o == O - 1)
+            with m.If(phase_a_done):
                 if cfg.learns_hidden:
                     m.d.sync += [layer.eq(0), hb_i.eq(0), hb_o.eq(0), hb_fa.eq(0), hb_run.eq(1)]
                     m.next = "L_HID"
@@ -850,7 +942,11 @@ class Core(PipelinedCycles, CoreBase):
                          rlfsr.advance.eq(cw_run),
                          w_wr.addr.eq(c2.addr), w_wr.data.eq(w_upd), w_wr.en.eq(c2.valid),
                          g_wr.addr.eq(c2.addr), g_wr.data.eq(0), g_wr.en.eq(c2.valid)]
-            m.d.comb += [c0.valid.eq(cw_run), c0.addr.eq(cw_a), c0.out.eq(is_last), c0.n.eq(cw_n)]
+            m.d.comb += [c0.valid.eq(cw_run), c0.addr.eq(cw_a), c0.out.eq(is_last), c0.n.eq(cw_n),
+                         c0.j.eq(cw_j)]
+            if cfg.output_layer == "integrate":     # n_i of the output word's hidden neuron
+                m.d.comb += [s_rd.addr.eq(self.neuron_base[-2] + c_issue.j),
+                             s_rd.en.eq(c_issue.valid & c_issue.out)]
             with m.If(cw_run):
                 m.d.sync += [cw_a.eq(cw_a + 1), cw_j.eq(cw_j + 1)]
                 with m.If(cw_j == j_of - 1):
@@ -882,6 +978,29 @@ class Core(PipelinedCycles, CoreBase):
             with m.If(~fd_run & ~Cat(p.valid for p in fd_pipe[1:]).any()):
                 m.d.sync += self.done.eq(1)
                 m.next = "IDLE"
+
+    def _softmax_pass(self, m, e):
+        """Phase A's passes for an integrate output (in state L_OUT): V_max over the outputs, then
+        every V_o again into the softmax unit, whose deltas go to the errors memory; returns
+        the clock's condition to leave phase A (the last delta written)."""
+        O, a1, d_wr, la, out_base, s_rd, sm_o, sm_pass, smx, v_max = e.take(
+            "O a1 d_wr la out_base s_rd sm_o sm_pass smx v_max")
+        v = s_rd.data.a
+        with m.If(a1.valid & ~sm_pass):
+            with m.If((a1.o == 0) | (v > v_max)):
+                m.d.sync += v_max.eq(v)
+            with m.If(a1.o == O - 1):
+                m.d.sync += [sm_pass.eq(1), la.eq(0)]
+        # the unit takes a value every clock between samples: no back-pressure to honour
+        m.d.comb += smx.v.valid.eq(a1.valid & sm_pass)
+        m.d.comb += [d_wr.addr.eq(out_base + sm_o), d_wr.data.eq(smx.delta.payload),
+                     d_wr.en.eq(smx.delta.valid)]
+        last = smx.delta.valid & (sm_o == O - 1)
+        with m.If(smx.delta.valid):
+            m.d.sync += sm_o.eq(sm_o + 1)
+        with m.If(last):
+            m.d.sync += [sm_o.eq(0), sm_pass.eq(0)]
+        return last
 
     def _access_read(self, m, e):
         """busy/ready from the sequencer, the perturbation draws, and the access port's read data,

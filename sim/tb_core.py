@@ -23,7 +23,8 @@ from plasticore.golden.network import Network
 from plasticore.golden.train import encode_images
 from plasticore.rtl.core import Cmd, Mem
 from plasticore.rtl.kinds import core_model
-from plasticore.chip.golden_view import golden_flags, golden_grads, golden_params, golden_words
+from plasticore.chip.golden_view import (gated_neurons, golden_flags, golden_grads, golden_params,
+                                         golden_words, queued_neurons)
 
 CONFIG = Config.from_json(os.environ["PLASTICORE_CONFIG"]) if "PLASTICORE_CONFIG" in os.environ \
     else Config()
@@ -228,9 +229,10 @@ async def core_learns_digits(dut):
                 inputs = [int(j) for j in np.nonzero(row)[0]]
                 for j in inputs:
                     await drv.command(Cmd.SPIKE, j)
+                gated = gated_neurons(net)
                 net.step(row[None])
                 listed = [len(inputs)] + [int(layer.spikes[0].sum()) for layer in net.layers[:-1]]
-                spikers = [np.nonzero(layer.spikes[0])[0].tolist() for layer in net.layers]
+                spikers = queued_neurons(net, gated)   # what the eligibility engine served
                 cycles = await drv.command(Cmd.STEP)
                 if n % 10 == 0:
                     dut._log.debug("%s step %d: %d clocks", where, n, cycles)

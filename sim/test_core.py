@@ -60,3 +60,27 @@ def test_other_core_kinds_learning(simulator, kind):
                 env={"PLASTICORE_CONFIG": LEARN_CONFIG.to_json(), "PLASTICORE_TRAIN": str(train),
                      "PLASTICORE_EPOCHS": "1", "PLASTICORE_GRAD_EVERY": "3",
                      "PLASTICORE_CORE_KIND": kind})
+
+
+#: issue 23's rule (experiments/configs/surrogate-softmax.json without its schedule: the bench
+#: changes the rates halfway through by RATES) on the training run's network
+NEW_RULE_CONFIG = LEARN_CONFIG.replace(output_layer="integrate", output_loss="softmax",
+                                       eligibility="surrogate", surrogate_width=0.5,
+                                       rate_reg_shift=None, init_output=0.0, lr_hidden_shift=6,
+                                       lr_output_shift=9)
+
+
+@pytest.mark.parametrize("kind", ["pipelined", "compact"])
+@pytest.mark.parametrize("simulator", harness.SIMULATORS)
+def test_new_rule_learning(simulator, kind):
+    """integrate + softmax + surrogate: online learning on digits, every weight, feedback word
+    and LFSR state after every LEARN, ghat before some, every clock count against the model."""
+    reason = harness.missing(simulator)
+    if reason:
+        pytest.skip(reason)
+    train, epochs = ((25, 2) if LONG else (12, 1)) if simulator == "verilator" else (3, 1)
+    harness.run(make_core(NEW_RULE_CONFIG, kind), f"core_learn_new_{kind}", "tb_core", simulator,
+                testcase="core_learns_digits", netlist=True,
+                env={"PLASTICORE_CONFIG": NEW_RULE_CONFIG.to_json(), "PLASTICORE_TRAIN": str(train),
+                     "PLASTICORE_EPOCHS": str(epochs), "PLASTICORE_GRAD_EVERY": "3",
+                     "PLASTICORE_CORE_KIND": kind})

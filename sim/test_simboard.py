@@ -60,6 +60,35 @@ def test_training_over_the_link_equals_the_golden_board(digits):
     assert sim.stats()["cycles"] > 0
 
 
+#: issue 23's rule on the same network: integrate + softmax + surrogate, the readout control's
+#: rates (experiments/configs/surrogate-softmax.json), one step slower from epoch 2 (RATES)
+NEW_RULE = Config(layers=(64, 16, 10), output_layer="integrate", output_loss="softmax",
+                  eligibility="surrogate", surrogate_width=0.5, rate_reg_shift=None,
+                  init_output=0.0, lr_hidden_shift=6, lr_output_shift=9, lr_schedule=[[2, 7, 10]])
+
+
+def test_new_rule_training_over_the_link_equals_the_golden_board(digits):
+    """The new rule over the link: the board scores by V_o (read from STATE behind each sample)
+    and ends with the golden board's weights, feedback and history, bit for bit."""
+    train_set = PixelSamples(NEW_RULE, digits.x_train[:24], digits.y_train[:24])
+    test_set = PixelSamples(NEW_RULE, digits.x_test[:12], digits.y_test[:12])
+    reference = train_on_board(GoldenBoard(NEW_RULE), NEW_RULE, train_set, test_set, epochs=2,
+                               seed=1, progress=False)
+    with SimulatedBoard(NEW_RULE) as sim:
+        board = LinkBoard(serial.Serial(sim.port, timeout=10), NEW_RULE)
+        result = train_on_board(board, NEW_RULE, train_set, test_set, epochs=2, seed=1,
+                                progress=False)
+        weights, feedback = board.read_params()
+        board.close()
+    assert result.history == reference.history
+    ref_w, ref_b = reference.network.weights(), reference.network.feedback
+    for k, w in enumerate(weights):
+        np.testing.assert_array_equal(w, np.asarray(ref_w[k])[0], err_msg=f"weights of layer {k}")
+    for k, b in enumerate(feedback):
+        np.testing.assert_array_equal(b, np.asarray(ref_b[k])[0], err_msg=f"feedback {k}")
+    assert (weights[1] != 0).any()
+
+
 def test_board_killed_mid_run_leaves_a_valid_checkpoint(digits, tmp_path):
     train_set, test_set = sets(digits, n_train=40)
     path = tmp_path / "run.npz"

@@ -382,29 +382,86 @@ def test_target_sim_without_a_compiler_says_so(monkeypatch, tmp_path):
         open_board("sim", CONFIG)
 
 
-def test_integrate_output_boards_score_by_v_and_only_golden_runs_them():
+NEW_RULE = dict(output_layer="integrate", output_loss="softmax", eligibility="surrogate",
+                rate_reg_shift=None, lr_hidden_shift=6, lr_output_shift=9)
+
+
+def test_integrate_output_boards_score_by_v():
     """Issue 23's rule: the golden board answers V_o (a class is its argmax, as the golden
-    trainer predicts); a board target, whose RTL lacks the rule, is refused by name."""
+    trainer predicts), and so does a link board (the emulator: V_o read from STATE behind the
+    sample), word for word."""
     import numpy as np
 
     from plasticore.golden.datasets import load
     from plasticore.golden.network import Network
     from plasticore.golden.train import encode_images
 
-    config = Config(layers=(64, 16, 10), output_layer="integrate", eligibility="surrogate",
-                    rate_reg_shift=None, lr_hidden_shift=6, lr_output_shift=9, init_output=0.5)
+    config = Config(layers=(64, 16, 10), init_output=0.5, **NEW_RULE)
     digits = load("digits")
-    raster = encode_images(config, digits.x_train[:1])[0]
-    board = open_board("golden", config)
-    net = board.net
-    for layer, w in zip(net.layers, Network.initial_weights(config, 0)[0]):
-        layer.w, layer.w_float = w[None].copy(), None
-    scores = board.run_sample(raster, int(digits.y_train[0]))
-    counts = net.layers[0].count[0]
-    w_out = net.layers[-1].w[0]
-    assert scores.dtype == np.int64 and counts.sum() > 0 and scores.any()
-    assert np.array_equal(scores, Network.initial_weights(config, 0)[0][1] @ counts)
-    for target in ("emulator", "sim", "serial:/dev/null"):
-        with pytest.raises(ValueError, match="output_layer='integrate'.*issue 23"):
-            open_board(target, config)
-    assert w_out.shape == (10, 16)
+    rasters = encode_images(config, digits.x_train[:3])
+    weights, feedback = Network.initial_weights(config, 0)
+    boards = [open_board("golden", config), open_board("emulator", config)]
+    try:
+        scores = []
+        for board in boards:
+            board.write_params(weights, feedback)
+            scores.append([board.run_sample(rasters[0], int(digits.y_train[0]))])
+            got = []
+            board.stream([(r, None) for r in rasters[1:]], lambda c, h: got.append((c, h)),
+                          hidden=True)
+            scores[-1] += [c for c, _ in got] + [h for _, h in got]
+        net = boards[0].net
+        assert net.layers[0].count[0].sum() > 0 and scores[0][0].any()
+        for a, b in zip(*scores):
+            np.testing.assert_array_equal(a, b)
+        counts = Network(config, weights, feedback, seed=None).run(rasters[0][None]).counts[0][0]
+        assert np.array_equal(scores[0][0], weights[1] @ counts)
+    finally:
+        for board in boards:
+            board.close()
+
+
+def test_boards_without_the_rule_are_refused_by_name():
+    """What the board's kind of core lacks is refused by name: the hinge loss on every RTL
+    target; the new rule on a board whose core is the sequenced kind (it does not have it)."""
+    from plasticore.chip.cycles import core_model
+    from plasticore.host.board import BoardMismatch, _link_on
+    from plasticore.host.emulator import DEFAULT_BAUD, Emulator, EmulatorPty, identity_of
+
+    hinge = Config(layers=(64, 16, 10), **{**NEW_RULE, "output_loss": "hinge"})
+    for target in ("emulator", "sim"):
+        with pytest.raises(ValueError, match="pipelined core, which has no output_loss='hinge'"):
+            open_board(target, hinge)
+    config = Config(layers=(8, 6, 3), **NEW_RULE)
+    emulator = Emulator(config)
+    emulator.identity = identity_of(config, core_model(config, "sequenced"))
+    server = EmulatorPty(emulator)
+    with pytest.raises(BoardMismatch,
+                       match="sequenced core, which has no output_layer='integrate'"):
+        _link_on(server.port, DEFAULT_BAUD, config, 5.0, server.close)
+
+
+def test_new_rule_training_on_the_emulator_equals_the_golden_board():
+    """A short training run of the new rule over the link (the emulator: the bytes the RTL
+    answers) ends with the golden board's weights, feedback and history, bit for bit."""
+    import numpy as np
+
+    from plasticore.golden.datasets import load
+    from plasticore.host.training import PixelSamples, train_on_board
+
+    config = Config(layers=(64, 16, 10), init_output=0.0, lr_schedule=[[2, 7, 10]], **NEW_RULE)
+    digits = load("digits")
+    train_set = PixelSamples(config, digits.x_train[:24], digits.y_train[:24])
+    test_set = PixelSamples(config, digits.x_test[:12], digits.y_test[:12])
+    reference = train_on_board(open_board("golden", config), config, train_set, test_set, epochs=2,
+                               seed=1, progress=False)
+    with open_board("emulator", config) as board:
+        result = train_on_board(board, config, train_set, test_set, epochs=2, seed=1,
+                                progress=False)
+        weights, feedback = board.read_params()
+    assert result.history == reference.history
+    for k, w in enumerate(weights):
+        np.testing.assert_array_equal(w, np.asarray(reference.network.weights()[k])[0])
+    for k, b in enumerate(feedback):
+        np.testing.assert_array_equal(b, np.asarray(reference.network.feedback[k])[0])
+    assert any((w != 0).any() for w in weights[1:])

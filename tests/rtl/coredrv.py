@@ -6,7 +6,8 @@ import numpy as np
 
 from plasticore.golden.network import FLAG_NAMES, Network
 from plasticore.rtl.core import Cmd, Mem
-from plasticore.chip.golden_view import golden_flags, golden_params, golden_words
+from plasticore.chip.golden_view import (gated_neurons, golden_flags, golden_params, golden_words,
+                                         queued_neurons)
 
 from .streams import put
 
@@ -116,11 +117,12 @@ async def lockstep(ctx, core, weights, rasters, *, rng, stats=None, check_every_
             rng.shuffle(inputs)
             for j in inputs:
                 await command(ctx, core, Cmd.SPIKE, j)
+            gated = gated_neurons(net)
             net.step(np.asarray(row, bool)[None])
             listed = [len(inputs)] + [int(layer.spikes[0].sum()) for layer in net.layers[:-1]]
             cycles = await command(ctx, core, Cmd.STEP)
             if stats is not None:
-                spikers = [[int(i) for i in np.nonzero(layer.spikes[0])[0]] for layer in net.layers]
+                spikers = queued_neurons(net, gated)
                 stats.append((listed, cycles, spikers))
             if check_every_step or n == len(raster) - 1:
                 got = await core_words(ctx, core, expected)

@@ -306,3 +306,95 @@ def test_grad_memory_choice_and_refusals():
         Core(even, grad_memory="spram")
     with pytest.raises(ValueError, match="even input count.*layers \\(7, 6, 3\\)"):
         Core(odd, grad_memory="paired")
+
+
+# --- issue 23's rule: integrate output, softmax error, surrogate eligibility ----------------------
+
+NEW_RULE = dict(output_layer="integrate", output_loss="softmax", eligibility="surrogate",
+                surrogate_width=0.5, rate_reg_shift=None, lr_hidden_shift=6, lr_output_shift=9)
+
+
+def check_pipelined_cycles(config, kind, stats, learn_stats):
+    """Every step's and every LEARN's clocks against the pipelined model of ``kind``."""
+    model = core_model(config, kind)
+    for listed, cycles, queued in stats:
+        assert cycles == model.step_cycles(listed, queued), (listed, queued, cycles)
+    assert learn_stats == [model.learn_cycles()] * len(learn_stats), learn_stats
+
+
+def learn_new_rule(simulate, config, kind, seed, samples=3, rate=0.4, weights=None, feedback=None):
+    rng = np.random.default_rng(seed)
+    if weights is None:
+        weights = random_weights(config, rng, full_scale=0.02)
+    if feedback is None:
+        feedback = random_feedback(config, rng)
+    core = make_core(config, kind)
+    out, stats, learn_stats = {}, [], []
+    labels = rng.integers(0, config.n_outputs, size=samples).tolist()
+
+    async def bench(ctx):
+        rasters = random_rasters(config, rng, samples, rate=rate)
+        out["net"] = await lockstep(ctx, core, weights, rasters, rng=random.Random(seed),
+                                    stats=stats, feedback=feedback, labels=labels,
+                                    learn_stats=learn_stats)
+
+    simulate(core, bench)
+    check_pipelined_cycles(config, kind, stats, learn_stats)
+    return out["net"], stats
+
+
+@pytest.mark.parametrize("layers", [(8, 6, 3), (8, 6, 5, 3)])
+@pytest.mark.parametrize("kind", ["pipelined", "compact"])
+def test_new_rule_learn(simulate, layers, kind):
+    """integrate + softmax + surrogate on one and two hidden layers: three samples, each followed
+    by LEARN; every state word (ghat of the gated neurons, V_o = a_o, S_o) after every step,
+    weights, feedback and LFSRs after every LEARN; step and learn clocks as the model says."""
+    config = Config(layers=layers, n_steps=12, input_window=8, **NEW_RULE)
+    net, stats = learn_new_rule(simulate, config, kind, seed=30 + len(layers))
+    assert any((layer.ghat != 0).any() for layer in net.layers[:-1])
+    assert any(sum(map(len, queued)) for _, _, queued in stats)
+    assert (net.layers[-1].a != 0).any() or (net.layers[-1].grade_sum != 0).any()
+
+
+@pytest.mark.parametrize("kind", ["pipelined", "compact"])
+def test_new_rule_with_regulariser_and_reset_path_off(simulate, kind):
+    """The rate regulariser (its shift takes ERROR_FRAC more) and no ehat field in GRAD."""
+    config = Config(layers=(8, 6, 3), n_steps=12, input_window=8,
+                    **{**NEW_RULE, "rate_reg_shift": 1, "reset_path": False})
+    learn_new_rule(simulate, config, kind, seed=41, samples=2)
+
+
+@pytest.mark.parametrize("kind", ["pipelined", "compact"])
+def test_new_rule_saturation_flags(simulate, kind):
+    """Narrow state, grade and grad formats, zero learning-rate shifts: V_o, S_o, ghat, weights
+    and feedback clip; values and flags match after every step and LEARN."""
+    config = Config(layers=(8, 6, 3), n_steps=12, input_window=8, state=Format(18, 11),
+                    grade=Format(10, 8), grad=Format(8, 9), feedback=Format(10, 8),
+                    **{**NEW_RULE, "lr_hidden_shift": 0, "lr_output_shift": 0}, feedback_shift=0)
+    rng = np.random.default_rng(42)
+    weights = random_weights(config, rng, full_scale=0.5)
+    weights[0][1] = config.weight.hi                      # hidden neuron 1 fires every step
+    weights[1][:, 1] = config.weight.hi                   # drives V_o to the state's top
+    net, _ = learn_new_rule(simulate, config, kind, seed=42, rate=0.7, weights=weights,
+                            feedback=random_feedback(config, rng, scale=200))
+    flags = net.flags
+    assert all(flags[name][0] for name in ("state", "grad", "grade", "weight")), flags
+
+
+@pytest.mark.parametrize("options", [dict(eligibility="surrogate"),
+                                     dict(output_layer="integrate", rate_reg_shift=None,
+                                          lr_hidden_shift=6, lr_output_shift=9)])
+def test_rule_halves(simulate, options):
+    """Each half of the new rule alone: the surrogate eligibility with a spiking output (whose
+    ghat stays 0), an integrate + softmax output with the spike-time eligibility."""
+    config = Config(layers=(8, 6, 3), n_steps=12, input_window=8, **options)
+    learn_new_rule(simulate, config, "pipelined", seed=43, samples=2)
+
+
+def test_new_rule_refusals():
+    """What the pipelined and compact cores do not build is refused by name."""
+    with pytest.raises(ValueError, match="output_loss='hinge'"):
+        Core(Config(layers=(8, 6, 3), output_layer="integrate", output_loss="hinge"))
+    with pytest.raises(ValueError, match="no output_layer=.integrate. without a hidden layer"):
+        Core(Config(layers=(8, 3), rule="readout", output_layer="integrate", lr_hidden_shift=6))
+    assert Core.model(Config(layers=(8, 6, 3), **NEW_RULE)).learn_cycles() > 0
