@@ -1,0 +1,92 @@
+# amaranth: UnusedElaboratable=no
+"""Issue 23's rule in the sequenced core (rtl/seqcore.py) in lock step with golden.network: the
+surrogate eligibility (spec 5.2), the integrate output layer (5.5) and its softmax errors and
+updates (6.1, 6.3, 6.4); every state word after every step, weights, feedback and LFSRs after
+every LEARN, and the clocks of every STEP and LEARN against SequencedCycles."""
+
+import random
+
+import numpy as np
+import pytest
+
+from plasticore.golden.config import Config, Format
+from plasticore.golden.network import Network
+from plasticore.rtl.seqcore import SequencedCore
+
+from .coredrv import lockstep
+from .test_core import random_feedback, random_rasters, random_weights
+
+#: the winning configuration's rule options (experiments/configs/surrogate-softmax.json)
+RULE = dict(output_layer="integrate", output_loss="softmax", eligibility="surrogate",
+            surrogate_width=0.5, rate_reg_shift=None, lr_hidden_shift=6, lr_output_shift=9)
+
+
+@pytest.fixture
+def gates(monkeypatch):
+    """The neurons the golden model's surrogate gate opens, one list per hidden layer and step."""
+    record = []
+    original = Network._surrogate_updates
+
+    def spy(self, layer, membrane, theta):
+        open_ = np.abs(membrane[0] - theta) <= self.config.surrogate_width_q
+        record.append([int(i) for i in np.nonzero(open_)[0]])
+        return original(self, layer, membrane, theta)
+
+    monkeypatch.setattr(Network, "_surrogate_updates", spy)
+    return record
+
+
+def lockstep_run(simulate, config, weights, rasters, gates, labels=None, feedback=None, seed=0):
+    """Lock step with the golden model; the clocks of every STEP and LEARN checked against
+    SequencedCycles (with the gates the golden model opened). Returns (net, step stats,
+    learn clocks)."""
+    core = SequencedCore(config)
+    stats, learn_stats, out = [], [], {}
+
+    async def bench(ctx):
+        out["net"] = await lockstep(ctx, core, weights, rasters, rng=random.Random(seed),
+                                    stats=stats, feedback=feedback, labels=labels,
+                                    learn_stats=learn_stats)
+
+    simulate(core, bench)
+    model = SequencedCore.model(config)
+    H = len(config.hidden_sizes)
+    surrogate = config.eligibility == "surrogate"
+    assert len(gates) == (H * len(stats) if surrogate else 0)
+    for s, (listed, cycles, spikers) in enumerate(stats):
+        gated = gates[s * H:(s + 1) * H] + [[]] if surrogate else None
+        assert cycles == model.step_cycles(listed, spikers, gated), (s, listed, spikers, gated)
+    assert learn_stats == [model.learn_cycles()] * len(learn_stats), learn_stats
+    return out["net"], stats, learn_stats
+
+
+@pytest.mark.parametrize("layers", [(8, 6, 3), (8, 6, 5, 3)])
+def test_surrogate_spiking_output(simulate, gates, layers):
+    """The surrogate eligibility with the thesis's spiking output layer: run and learn."""
+    config = Config(layers=layers, n_steps=12, input_window=8, eligibility="surrogate")
+    rng = np.random.default_rng(20 + len(layers))
+    net, _, _ = lockstep_run(simulate, config, random_weights(config, rng, full_scale=0.02),
+                             random_rasters(config, rng, 3), gates,
+                             labels=rng.integers(0, 3, size=3).tolist(),
+                             feedback=random_feedback(config, rng))
+    assert sum(map(len, gates)) > 0
+
+
+@pytest.mark.parametrize("eligibility", ["spike_time", "surrogate"])
+def test_integrate_output_run(simulate, gates, eligibility):
+    """The integrate output layer, running only (no LEARN): V_o and S_o, no traces."""
+    config = Config(layers=(8, 6, 5, 3), n_steps=12, input_window=8, output_layer="integrate",
+                    eligibility=eligibility, lr_hidden_shift=6)
+    rng = np.random.default_rng(30)
+    net, _, _ = lockstep_run(simulate, config, random_weights(config, rng, full_scale=0.02),
+                             random_rasters(config, rng, 2), gates)
+    assert (net.layers[-1].a != 0).any() and (net.layers[-1].grade_sum != 0).any()
+
+
+def test_refusals():
+    """What the sequenced core does not implement is refused by name."""
+    with pytest.raises(ValueError, match="output_loss='hinge'"):
+        SequencedCore(Config(layers=(8, 6, 3), output_layer="integrate", output_loss="hinge"))
+    with pytest.raises(ValueError, match="output_layer='integrate' needs a hidden layer"):
+        SequencedCore(Config(layers=(8, 3), output_layer="integrate", rule="readout",
+                             lr_hidden_shift=6))
