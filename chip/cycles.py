@@ -16,7 +16,7 @@ never import Amaranth.
 
 from __future__ import annotations
 
-from plasticore.golden.config import DECAY_FRAC, Config
+from plasticore.golden.config import DECAY_FRAC, ERROR_FRAC, Config
 
 from .memmap import MemoryMap
 
@@ -177,6 +177,9 @@ class SequencedCycles(MemoryMap):
     LIST_READ_LATENCY = 1
     compact = True
     kind = "sequenced"
+    #: clocks per delta_o of the softmax unit (rtl/softmax.py): its load, ERROR_FRAC + 1
+    #: quotient bits, the clock that hands it over
+    SOFTMAX_CLOCKS = ERROR_FRAC + 3
 
     @property
     def spike_time(self) -> bool:
@@ -239,7 +242,10 @@ class SequencedCycles(MemoryMap):
         k = {name: cfg.update_offset(name) + (getattr(cfg, name) if v is None else v)
              for name, v in rates.items()}
         per_word = {name: 5 + v // 4 + v % 4 for name, v in k.items()}
-        clocks = 1 + O                                             # phase A
+        if self.integrate:     # phase A: V_max, V_o into the softmax unit, delta_o out
+            clocks = 1 + 2 * O + self.SOFTMAX_CLOCKS * O
+        else:
+            clocks = 1 + O                                         # phase A
         if cfg.learns_hidden:
             clocks += self.n_hidden * (2 * O + 1)                  # phase B
             clocks += self.weight_base[-1] * per_word["lr_hidden_shift"]      # phase C

@@ -43,6 +43,7 @@ from plasticore.golden.config import DECAY_FRAC, Config
 from .corebase import CoreBase, Mem
 from .datapath import _bits, _sat_bits, _table
 from .reciprocal import Reciprocal
+from .softmax import SoftmaxErrors
 from .spram import SinglePortRAM
 
 __all__ = ["SequencedCore"]
@@ -579,8 +580,10 @@ class SequencedCore(SequencedCycles, CoreBase):
     def _output_errors(self, m, e):
         """LEARN phase A: golden Network.output_errors, delta_o = clip(target - count_o)
         (docs/spec.md section 6.1)."""
-        (L, O, addr, cfg, er_wr, fa, h, hacc, i, j, label, layer, o, out_base, out_weights, st_rd) = e.take(
-            "L O addr cfg er_wr fa h hacc i j label layer o out_base out_weights st_rd")
+        (O, cfg, er_wr, label, o, out_base, st_rd) = e.take("O cfg er_wr label o out_base st_rd")
+        if self.integrate:
+            self._softmax_errors(m, e)
+            return
         # ---- LEARN, phase A: delta_o = clip(target - count_o) (6.1) ---------------------------------
         with m.State("A_ISSUE"):
             m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base)]
@@ -595,16 +598,61 @@ class SequencedCore(SequencedCycles, CoreBase):
             m.d.comb += [er_wr.en.eq(1), er_wr.addr.eq(out_base + o), er_wr.data.delta.eq(delta_o)]
             m.d.sync += o.eq(o + 1)
             with m.If(o == O - 1):
-                if cfg.learns_hidden:
-                    m.d.sync += [layer.eq(0), i.eq(0), o.eq(0), h.eq(0), addr.eq(0), fa.eq(0),
-                                 hacc.eq(0)]
-                    m.next = "B_ISSUE"
-                else:
-                    m.d.sync += [layer.eq(L - 1), addr.eq(out_weights), h.eq(out_base), i.eq(0),
-                                 j.eq(0)]
-                    m.next = "C_ISSUE"
+                self._errors_done(m, e)
             with m.Else():
                 m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base + o + 1)]
+
+    def _softmax_errors(self, m, e):
+        """LEARN phase A of an integrate output layer: golden Network._softmax_errors (docs/spec.md
+        section 6.1) by rtl/softmax.py's unit: V_max in a pass over the output states, then V_o
+        streamed into the unit and delta_o written as it comes back."""
+        (O, a_dec, cfg, er_wr, label, o, out_base, st_rd) = e.take(
+            "O a_dec cfg er_wr label o out_base st_rd")
+        m.submodules.softmax = sm = SoftmaxErrors(cfg)
+        v_max = a_dec                  # free in LEARN (area: no register of its own)
+        m.d.comb += [sm.v_max.eq(v_max), sm.label.eq(label)]
+        with m.State("A_ISSUE"):
+            m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base)]
+            m.next = "A_MAX"
+        with m.State("A_MAX"):         # V_max = max_o a_o
+            v = st_rd.data.a
+            with m.If((o == 0) | (v > v_max)):
+                m.d.sync += v_max.eq(v)
+            m.d.sync += o.eq(o + 1)
+            m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base + Mux(o == O - 1, 0, o + 1))]
+            with m.If(o == O - 1):
+                m.d.sync += o.eq(0)
+                m.next = "A_V"
+        with m.State("A_V"):           # V_o into the unit, one a clock
+            m.d.comb += [sm.v.valid.eq(1), sm.v.payload.eq(st_rd.data.a)]
+            with m.If(sm.v.ready):
+                m.d.sync += o.eq(o + 1)
+                with m.If(o == O - 1):
+                    m.d.sync += o.eq(0)
+                    m.next = "A_DELTA"
+                with m.Else():
+                    m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base + o + 1)]
+        with m.State("A_DELTA"):       # delta_o as the unit offers it
+            m.d.comb += sm.delta.ready.eq(1)
+            with m.If(sm.delta.valid):
+                m.d.comb += [er_wr.en.eq(1), er_wr.addr.eq(out_base + o),
+                             er_wr.data.delta.eq(sm.delta.payload)]
+                m.d.sync += o.eq(o + 1)
+                with m.If(o == O - 1):
+                    self._errors_done(m, e)
+
+    def _errors_done(self, m, e):
+        """The end of phase A: on to the hidden errors, or (readout) the output weights."""
+        L, addr, cfg, fa, h, hacc, i, j, layer, o, out_base, out_weights = e.take(
+            "L addr cfg fa h hacc i j layer o out_base out_weights")
+        if cfg.learns_hidden:
+            m.d.sync += [layer.eq(0), i.eq(0), o.eq(0), h.eq(0), addr.eq(0), fa.eq(0),
+                         hacc.eq(0)]
+            m.next = "B_ISSUE"
+        else:
+            m.d.sync += [layer.eq(L - 1), addr.eq(out_weights), h.eq(out_base), i.eq(0),
+                         j.eq(0)]
+            m.next = "C_ISSUE"
 
     def _hidden_errors(self, m, e):
         """LEARN phase B: golden Network.hidden_errors, delta_i = sum_o B_oi delta_o (docs/spec.md

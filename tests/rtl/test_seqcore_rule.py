@@ -90,3 +90,53 @@ def test_refusals():
     with pytest.raises(ValueError, match="output_layer='integrate' needs a hidden layer"):
         SequencedCore(Config(layers=(8, 3), output_layer="integrate", rule="readout",
                              lr_hidden_shift=6))
+
+
+@pytest.mark.parametrize("layers", [(8, 6, 3), (8, 6, 5, 3)])
+@pytest.mark.parametrize("rates", [(6, 9), (0, 0)])
+def test_new_rule_learns(simulate, gates, layers, rates):
+    """Issue 23's rule (integrate + softmax + surrogate, the winning configuration's options) on
+    one and two hidden layers: three samples, each followed by LEARN; at its rates, and at the
+    fastest ones (every weight and feedback word moves)."""
+    config = Config(layers=layers, n_steps=12, input_window=8,
+                    **{**RULE, "lr_hidden_shift": rates[0], "lr_output_shift": rates[1]})
+    rng = np.random.default_rng(40 + len(layers))
+    weights = random_weights(config, rng, full_scale=0.02)
+    net, _, learn_clocks = lockstep_run(
+        simulate, config, weights, random_rasters(config, rng, 3), gates,
+        labels=rng.integers(0, config.n_outputs, size=3).tolist(),
+        feedback=random_feedback(config, rng))
+    assert sum(map(len, gates)) > 0 and len(learn_clocks) == 3
+    if rates == (0, 0):
+        assert all((layer.w[0] != w).any() for layer, w in zip(net.layers, weights))
+
+
+@pytest.mark.parametrize("eligibility", ["spike_time", "surrogate"])
+def test_integrate_softmax_options(simulate, gates, eligibility):
+    """The integrate output with the softmax and the rate regulariser on (its shift takes
+    ERROR_FRAC), with either eligibility; a LEARN without a sample in between, and a sample
+    without a LEARN."""
+    config = Config(layers=(8, 6, 3), n_steps=12, input_window=8, output_layer="integrate",
+                    eligibility=eligibility, rate_reg_shift=1, lr_hidden_shift=2, lr_output_shift=1)
+    rng = np.random.default_rng(50)
+    lockstep_run(simulate, config, random_weights(config, rng, full_scale=0.05),
+                 random_rasters(config, rng, 3), gates, labels=[2, None, 0],
+                 feedback=random_feedback(config, rng))
+
+
+def test_new_rule_saturation(simulate, gates):
+    """Narrow state, grad, grade, weight and feedback formats and zero rate shifts under the new
+    rule: V_o, S_o, ghat, weights and feedback all clip; values and flags match."""
+    config = Config(layers=(8, 6, 3), n_steps=12, input_window=8, state=Format(18, 11),
+                    grad=Format(8, 6), grade=Format(10, 8), feedback=Format(10, 8),
+                    **{**RULE, "lr_hidden_shift": 0, "lr_output_shift": 0, "surrogate_width": 2.0},
+                    feedback_shift=0, init_feedback=1.0)
+    rng = np.random.default_rng(60)
+    weights = random_weights(config, rng, full_scale=0.4)
+    weights[1][:, :] = config.weight.hi
+    weights[1][0, :] = config.weight.lo
+    rasters = random_rasters(config, rng, 3, rate=0.7)
+    net, _, _ = lockstep_run(simulate, config, weights, rasters, gates, labels=[0, 1, 2],
+                             feedback=random_feedback(config, rng, scale=200))
+    flags = net.flags
+    assert all(flags[name][0] for name in ("state", "grad", "grade", "weight", "feedback")), flags
