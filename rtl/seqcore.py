@@ -86,9 +86,13 @@ class SequencedCore(SequencedCycles, CoreBase):
         # WEIGHT at 0, FEEDBACK at n_weights: one single-port memory (one SPRAM on the UP5K)
         m.submodules.weights_feedback = wf = SinglePortRAM(
             width=wf_width, depth=self.n_weights + self.n_feedback, spram=spram)
-        m.submodules.grads = gr = SinglePortRAM(width=self.grad_layout.size, depth=self.n_weights,
+        # the surrogate rule keeps no ehat (spec 5.2): GRAD holds ghat alone (one SPRAM, not two)
+        # and reads back ehat = 0
+        grad_bits = self.grad_layout.size if self.spike_time else cfg.grad.bits
+        m.submodules.grads = gr = SinglePortRAM(width=grad_bits, depth=self.n_weights,
                                                 spram=spram)
-        gr_rdata = data.View(self.grad_layout, gr.rdata)
+        gr_rdata = data.View(self.grad_layout,
+                             Cat(gr.rdata, Const(0, self.grad_layout.size - grad_bits)))
         w_of = wf.rdata[:cfg.weight.bits].as_signed()
         b_of = wf.rdata[:cfg.feedback.bits].as_signed()
 
@@ -193,8 +197,8 @@ class SequencedCore(SequencedCycles, CoreBase):
     def _sequencer(self, m, e):
         """The command sequencer (docs/spec.md section 4): one FSM that visits the spec's operations
         in order, each group of states a method named after the golden function it equals."""
-        (O, cfg, dw, eps_shape, layer, lfsr, pt_wr, sa_w, sb_w, wf_width) = e.take(
-            "O cfg dw eps_shape layer lfsr pt_wr sa_w sb_w wf_width")
+        (O, cfg, dw, eps_shape, gr, layer, lfsr, pt_wr, sa_w, sb_w, wf_width) = e.take(
+            "O cfg dw eps_shape gr layer lfsr pt_wr sa_w sb_w wf_width")
         # ---- registers of the sequencer -----------------------------------------------------------
         step = Signal(cfg.step_bits)
         m.d.comb += self.step.eq(step)
@@ -233,7 +237,7 @@ class SequencedCore(SequencedCycles, CoreBase):
         shift = Signal(5)
         # a word for WEIGHT/FEEDBACK or GRAD, computed one clock and written the next (timing: a
         # single-port memory's output through the arithmetic into its input does not fit 24 MHz)
-        result = Signal(max(wf_width, self.grad_layout.size,
+        result = Signal(max(wf_width, gr.width,
                             cfg.grade.bits + cfg.feedback.frac - cfg.grade.frac + 2))
         result_en = Signal()
         # in a step, `update` (phase C's) holds the grade a spike would emit, the total it would
