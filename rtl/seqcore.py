@@ -187,7 +187,9 @@ class SequencedCore(SequencedCycles, CoreBase):
                    max(cfg.grad.bits if cfg.reset_path else 2, eps_shape.width) + 1)
         ma_u, mb_u = Signal(signed(ua_w)), Signal(unsigned(DECAY_FRAC))
         decayed = (ma_u * mb_u) >> DECAY_FRAC
-        sa_w = max(dw, cfg.weight.bits, cfg.feedback.bits)
+        # phase C of an integrate output takes delta_o << weight.frac (softmax: ERROR_FRAC + 2 bits)
+        sa_w = max(dw, cfg.weight.bits, cfg.feedback.bits,
+                   cfg.error_frac + 2 + cfg.weight.frac if self.integrate else 0)
         sb_w = max(cfg.grade.bits, cfg.grad.bits, cfg.count_bits + 2, cfg.error_frac + 2)
         ma, mb = Signal(signed(sa_w)), Signal(signed(sb_w))
         prod = ma * mb
@@ -718,10 +720,13 @@ class SequencedCore(SequencedCycles, CoreBase):
             mask = Cat(shift > b for b in range(32))
             noise = rlfsr.value & mask
             if self.integrate:
-                # an integrate output word: noise + (delta_o n_i << weight.frac) (spec 6.3)
-                m.d.comb += [ma.eq(er_rd.data.delta),
-                             mb.eq(Mux(is_last, st_rd.data.count, gr_rdata.ghat))]
-                m.d.sync += update.eq(Mux(is_last, noise + (prod << cfg.weight.frac), noise - prod))
+                # an integrate output word: noise + (delta_o n_i << weight.frac) (spec 6.3), as
+                # noise - (delta_o << weight.frac) (-n_i) on the same product and subtractor
+                # (area: the operands multiplexed, not a second 34-bit adder)
+                delta = er_rd.data.delta
+                m.d.comb += [ma.eq(Mux(is_last, delta << cfg.weight.frac, delta)),
+                             mb.eq(Mux(is_last, -st_rd.data.count, gr_rdata.ghat))]
+                m.d.sync += update.eq(noise - prod)
             else:
                 m.d.comb += [ma.eq(er_rd.data.delta), mb.eq(gr_rdata.ghat)]
                 m.d.sync += update.eq(noise - prod)
