@@ -212,31 +212,56 @@ class SequencedCycles(MemoryMap):
     LIST_READ_LATENCY = 1
     compact = True
     kind = "sequenced"
+    #: clocks per delta_o of the softmax unit (rtl/softmax.py): its load, ERROR_FRAC + 1
+    #: quotient bits, the clock that hands it over
+    SOFTMAX_CLOCKS = ERROR_FRAC + 3
+
+    @property
+    def spike_time(self) -> bool:
+        """The thesis's spike-time eligibility (the reciprocal unit); else the surrogate's."""
+        return self._config.eligibility == "spike_time"
+
+    @property
+    def integrate(self) -> bool:
+        """An integrate output layer (spec 5.5): no trace pass, no decay, threshold or reset."""
+        return self._config.output_layer == "integrate"
 
     def sample_cycles(self, grad_dirty: bool = False) -> int:
         """Clocks from the transfer of ``SAMPLE`` to ``done``: the clear visits ``0 ..
         clear_words`` (``n_weights`` when ``GRAD`` is dirty) plus the transfer clock."""
         return max(self.clear_words, self.n_weights if grad_dirty else 0) + 2
 
-    def step_timing(self, listed, spikers) -> dict:
+    def step_timing(self, listed, spikers, gated=None) -> dict:
         """Clocks of one step, ``listed[k]`` spiking inputs and spiking neurons ``spikers[k]`` of
-        layer ``k``: ``{"clocks", "layers"}`` with per layer ``{"start", "trace", "loop",
-        "elig", "updates"}`` (clocks from the transfer + 1; ``elig``: the loop's clocks spent on
-        reciprocals and eligibility updates, of which there are ``updates``)."""
+        layer ``k`` (with the surrogate eligibility, ``gated[k]`` the neurons its gate opened;
+        none when not given): ``{"clocks", "layers"}`` with per layer ``{"start", "trace",
+        "loop", "elig", "updates"}`` (clocks from the transfer + 1; ``elig``: the loop's clocks
+        spent on reciprocals and eligibility updates, of which there are ``updates``). A spiking
+        neuron's eligibility takes the reciprocal and 4 clocks per synapse, a gated neuron's
+        surrogate update 2 per synapse and one more; an integrate output layer has no trace pass
+        and 2 clocks less per neuron (no decays, no threshold)."""
         cfg = self._config
         t, layers = 0, []
         for k, K in enumerate(listed):
             n, j = cfg.layers[k + 1], cfg.layers[k]
-            trace = 1 + 2 * j
-            elig = len(spikers[k]) * (RECIPROCAL_CLOCKS + 4 * j)
-            loop = 1 + n * (5 + 2 * K) + elig
+            if self.integrate and k == len(listed) - 1:
+                trace, elig, updates, per_neuron = 1, 0, 0, 3
+            elif self.spike_time:
+                trace, per_neuron = 1 + 2 * j, 5
+                elig = len(spikers[k]) * (RECIPROCAL_CLOCKS + 4 * j)
+                updates = len(spikers[k]) * j
+            else:
+                trace, per_neuron = 1 + 2 * j, 5
+                n_gated = len(gated[k]) if gated is not None else 0
+                elig, updates = n_gated * (2 * j + 1), n_gated * j
+            loop = 1 + n * (per_neuron + 2 * K) + elig
             layers.append({"start": t, "trace": trace, "loop": loop, "elig": elig,
-                           "updates": len(spikers[k]) * j})
+                           "updates": updates})
             t += trace + loop
         return {"clocks": t + 1, "layers": layers}
 
-    def step_cycles(self, listed, spikers) -> int:
-        return self.step_timing(listed, spikers)["clocks"]
+    def step_cycles(self, listed, spikers, gated=None) -> int:
+        return self.step_timing(listed, spikers, gated)["clocks"]
 
     @property
     def clear_words(self) -> int:
@@ -252,7 +277,10 @@ class SequencedCycles(MemoryMap):
         k = {name: cfg.update_offset(name) + (getattr(cfg, name) if v is None else v)
              for name, v in rates.items()}
         per_word = {name: 5 + v // 4 + v % 4 for name, v in k.items()}
-        clocks = 1 + O                                             # phase A
+        if self.integrate:     # phase A: V_max, V_o into the softmax unit, delta_o out
+            clocks = 1 + 2 * O + self.SOFTMAX_CLOCKS * O
+        else:
+            clocks = 1 + O                                         # phase A
         if cfg.learns_hidden:
             clocks += self.n_hidden * (2 * O + 1)                  # phase B
             clocks += self.weight_base[-1] * per_word["lr_hidden_shift"]      # phase C

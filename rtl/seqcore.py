@@ -43,6 +43,7 @@ from plasticore.golden.config import DECAY_FRAC, Config
 from .corebase import CoreBase, Mem
 from .datapath import _bits, _sat_bits, _table
 from .reciprocal import Reciprocal
+from .softmax import SoftmaxErrors
 from .spram import SinglePortRAM
 
 __all__ = ["SequencedCore"]
@@ -59,6 +60,14 @@ class SequencedCore(SequencedCycles, CoreBase):
     def __init__(self, config: Config):
         if not isinstance(config, Config):
             raise TypeError(f"config must be a Config, not {config!r}")
+        # what the circuit does not implement is refused by name (docs/rtl.md, "The sequenced
+        # core"): the hinge loss stays in the golden model
+        if config.output_layer == "integrate" and config.output_loss != "softmax":
+            raise ValueError(f"the sequenced core has no output_loss={config.output_loss!r} "
+                             f"(output_layer='integrate' takes output_loss='softmax')")
+        if config.output_layer == "integrate" and len(config.layers) < 3:
+            raise ValueError("output_layer='integrate' needs a hidden layer: its update takes the "
+                             f"hidden counts n_i (layers = {config.layers})")
         SequencedCycles.__init__(self, config)
         CoreBase.__init__(self)
 
@@ -77,17 +86,23 @@ class SequencedCore(SequencedCycles, CoreBase):
         # WEIGHT at 0, FEEDBACK at n_weights: one single-port memory (one SPRAM on the UP5K)
         m.submodules.weights_feedback = wf = SinglePortRAM(
             width=wf_width, depth=self.n_weights + self.n_feedback, spram=spram)
-        m.submodules.grads = gr = SinglePortRAM(width=self.grad_layout.size, depth=self.n_weights,
+        # the surrogate rule keeps no ehat (spec 5.2): GRAD holds ghat alone (one SPRAM, not two)
+        # and reads back ehat = 0
+        grad_bits = self.grad_layout.size if self.spike_time else cfg.grad.bits
+        m.submodules.grads = gr = SinglePortRAM(width=grad_bits, depth=self.n_weights,
                                                 spram=spram)
-        gr_rdata = data.View(self.grad_layout, gr.rdata)
+        gr_rdata = data.View(self.grad_layout,
+                             Cat(gr.rdata, Const(0, self.grad_layout.size - grad_bits)))
         w_of = wf.rdata[:cfg.weight.bits].as_signed()
         b_of = wf.rdata[:cfg.feedback.bits].as_signed()
 
         lbits = _bits(self.max_inputs)
         entry = data.StructLayout({"j": unsigned(lbits), "d": signed(cfg.grade.bits)})
         eps_shape = signed(max(2, cfg.trace.bits + 1 - (cfg.trace.frac - cfg.grad.frac)))
-        dw = max(cfg.feedback.bits + cfg.count_bits + 2 + _bits(O + 1),
-                 cfg.count_bits + 2 + cfg.feedback.frac) + 1
+        # delta_o: a clipped count error, or the softmax's in ERROR_FRAC fraction bits (spec 6.1)
+        do_bits = max(cfg.count_bits + 2, cfg.error_frac + 2)
+        dw = max(cfg.feedback.bits + do_bits + _bits(O + 1),
+                 cfg.count_bits + 2 + cfg.feedback.frac + cfg.error_frac) + 1
         err_layout = data.StructLayout({"delta": signed(dw), "fired": 1})
         mems = {
             "state": memory.Memory(shape=self.state_layout, depth=self.n_neurons, init=[]),
@@ -99,10 +114,11 @@ class SequencedCore(SequencedCycles, CoreBase):
             # in the other one for layer k + 1
             "lists": memory.Memory(shape=entry, depth=2 << lbits, init=[]),
             "marks": memory.Memory(shape=1, depth=2 << lbits, init=[]),
-            # a block RAM, not 125 LUTs of ROM (yosys's choice for 51 words on its own)
-            "rho_pow": memory.Memory(shape=unsigned(DECAY_FRAC), depth=cfg.n_steps + 1,
-                                     init=list(cfg.rho_pow_q), attrs={"rom_style": "block"}),
         }
+        if self.spike_time:
+            # a block RAM, not 125 LUTs of ROM (yosys's choice for 51 words on its own)
+            mems["rho_pow"] = memory.Memory(shape=unsigned(DECAY_FRAC), depth=cfg.n_steps + 1,
+                                            init=list(cfg.rho_pow_q), attrs={"rom_style": "block"})
         for name, mem in mems.items():
             m.submodules[name] = mem
         st_rd, st_wr = mems["state"].read_port(), mems["state"].write_port()
@@ -112,7 +128,7 @@ class SequencedCore(SequencedCycles, CoreBase):
         pt_rd, pt_wr = mems["perturb"].read_port(), mems["perturb"].write_port()
         ls_rd, ls_wr = mems["lists"].read_port(), mems["lists"].write_port()
         mk_rd, mk_wr = mems["marks"].read_port(), mems["marks"].write_port()
-        rp_rd = mems["rho_pow"].read_port()
+        rp_rd = mems["rho_pow"].read_port() if self.spike_time else None
         cur = st_rd.data                   # the neuron's word, from N_ISSUE to N_WRITE
         def banked(index, b):
             """The list/marks address of entry or input ``index`` in bank ``b``."""
@@ -120,13 +136,16 @@ class SequencedCore(SequencedCycles, CoreBase):
             return Cat(index[:lbits], Const(0, max(0, lbits - len(index))), b)
 
         for port in (st_rd, tr_rd, ep_rd, er_rd, pt_rd, ls_rd, mk_rd, rp_rd):
-            m.d.comb += port.en.eq(0)        # a read port holds its word until the next read
+            if port is not None:
+                m.d.comb += port.en.eq(0)        # a read port holds its word until the next read
 
         lfsr, rlfsr = self._random_bits(m)
-        m.submodules.recip = rcp = Reciprocal(cfg)
-        r = rcp.r.payload                  # held until the next division
         theta = cfg.threshold_q
-        m.d.comb += rcp.theta_q.eq(theta)
+        rcp = r = None
+        if self.spike_time:            # the surrogate rule has no reciprocal (spec 5.2): area
+            m.submodules.recip = rcp = Reciprocal(cfg)
+            r = rcp.r.payload              # held until the next division
+            m.d.comb += rcp.theta_q.eq(theta)
 
         # the update shifts (spec 6.3); the noise mask 2**k - 1 is formed from the shift where it
         # is used (area: no mask registers and no shifter at the load)
@@ -168,8 +187,10 @@ class SequencedCore(SequencedCycles, CoreBase):
                    max(cfg.grad.bits if cfg.reset_path else 2, eps_shape.width) + 1)
         ma_u, mb_u = Signal(signed(ua_w)), Signal(unsigned(DECAY_FRAC))
         decayed = (ma_u * mb_u) >> DECAY_FRAC
-        sa_w = max(dw, cfg.weight.bits, cfg.feedback.bits)
-        sb_w = max(cfg.grade.bits, cfg.grad.bits, cfg.count_bits + 2)
+        # phase C of an integrate output takes delta_o << weight.frac (softmax: ERROR_FRAC + 2 bits)
+        sa_w = max(dw, cfg.weight.bits, cfg.feedback.bits,
+                   cfg.error_frac + 2 + cfg.weight.frac if self.integrate else 0)
+        sb_w = max(cfg.grade.bits, cfg.grad.bits, cfg.count_bits + 2, cfg.error_frac + 2)
         ma, mb = Signal(signed(sa_w)), Signal(signed(sb_w))
         prod = ma * mb
         m.d.comb += [ma.eq(0), mb.eq(0), ma_u.eq(0), mb_u.eq(0)]
@@ -178,8 +199,8 @@ class SequencedCore(SequencedCycles, CoreBase):
     def _sequencer(self, m, e):
         """The command sequencer (docs/spec.md section 4): one FSM that visits the spec's operations
         in order, each group of states a method named after the golden function it equals."""
-        (O, cfg, dw, eps_shape, layer, lfsr, pt_wr, sa_w, sb_w, wf_width) = e.take(
-            "O cfg dw eps_shape layer lfsr pt_wr sa_w sb_w wf_width")
+        (O, cfg, dw, eps_shape, gr, layer, lfsr, pt_wr, sa_w, sb_w, wf_width) = e.take(
+            "O cfg dw eps_shape gr layer lfsr pt_wr sa_w sb_w wf_width")
         # ---- registers of the sequencer -----------------------------------------------------------
         step = Signal(cfg.step_bits)
         m.d.comb += self.step.eq(step)
@@ -218,7 +239,7 @@ class SequencedCore(SequencedCycles, CoreBase):
         shift = Signal(5)
         # a word for WEIGHT/FEEDBACK or GRAD, computed one clock and written the next (timing: a
         # single-port memory's output through the arithmetic into its input does not fit 24 MHz)
-        result = Signal(max(wf_width, self.grad_layout.size,
+        result = Signal(max(wf_width, gr.width,
                             cfg.grade.bits + cfg.feedback.frac - cfg.grade.frac + 2))
         result_en = Signal()
         # in a step, `update` (phase C's) holds the grade a spike would emit, the total it would
@@ -248,7 +269,10 @@ class SequencedCore(SequencedCycles, CoreBase):
             self._clear_sample(m, e)
             self._step_traces(m, e)
             self._step_layer(m, e)
-            self._eligibility_updates(m, e)
+            if self.spike_time:
+                self._eligibility_updates(m, e)
+            else:
+                self._surrogate_updates(m, e)
             self._synaptic_sum(m, e)
             self._spike_updates(m, e)
             self._output_errors(m, e)
@@ -323,9 +347,15 @@ class SequencedCore(SequencedCycles, CoreBase):
             "tbase tr_rd tr_wr wbase x_dec")
         # ---- a step: trace pass ------------------------------------------------------------------
         with m.State("T_ISSUE"):
-            m.d.comb += [tr_rd.en.eq(1), tr_rd.addr.eq(tbase + j),
-                         mk_rd.en.eq(1), mk_rd.addr.eq(banked(j, bank))]
-            m.next = "T_X"
+            with m.If(self._integrating(e)):
+                # an integrate output layer keeps no input traces (spec 5.5): straight to its
+                # neurons (its inputs were listed without marks)
+                m.d.sync += [i.eq(0), row.eq(wbase)]
+                m.next = "N_ISSUE"
+            with m.Else():
+                m.d.comb += [tr_rd.en.eq(1), tr_rd.addr.eq(tbase + j),
+                             mk_rd.en.eq(1), mk_rd.addr.eq(banked(j, bank))]
+                m.next = "T_X"
         with m.State("T_X"):               # x decays (spec 5.1)
             m.d.comb += [ma_u.eq(tr_rd.data.x), mb_u.eq(cfg.rho_q)]
             m.d.sync += [x_dec.eq(decayed), mark.eq(mk_rd.data)]
@@ -364,9 +394,15 @@ class SequencedCore(SequencedCycles, CoreBase):
                          pt_rd.en.eq(~is_last), pt_rd.addr.eq(nbase + i)]
             m.next = "N_A"
         with m.State("N_A"):               # a decays
-            m.d.comb += [ma_u.eq(st_rd.data.a), mb_u.eq(cfg.rho_q)]
-            m.d.sync += a_dec.eq(decayed)
-            m.next = "N_C"
+            with m.If(self._integrating(e)):
+                # an integrate output neuron: no decay, threshold or reset (spec 5.5)
+                m.d.sync += [a_dec.eq(st_rd.data.a), spike.eq(0), acc.eq(0), gacc.eq(0),
+                             kk.eq(0), j.eq(0)]
+                m.next = "I_ISSUE"
+            with m.Else():
+                m.d.comb += [ma_u.eq(st_rd.data.a), mb_u.eq(cfg.rho_q)]
+                m.d.sync += a_dec.eq(decayed)
+                m.next = "N_C"
         with m.State("N_C"):               # c decays
             m.d.comb += [ma_u.eq(cur.c), mb_u.eq(cfg.rho_s_q)]
             m.d.sync += c_dec.eq(decayed)
@@ -379,14 +415,23 @@ class SequencedCore(SequencedCycles, CoreBase):
             d_sat, d_clip = _sat_bits(grade_raw, cfg.grade)
             total_sat, total_clip = _sat_bits(cur.grade_total + d_sat, cfg.grade)
             m.d.sync += update.eq(Cat(d_sat[:g_bits], total_sat[:g_bits], d_clip | total_clip))
-            fire = (a_dec - c_dec) >= theta
+            membrane = a_dec - c_dec
+            fire = membrane >= theta
             m.d.sync += [spike.eq(fire), acc.eq(0), gacc.eq(0), kk.eq(0), j.eq(0)]
-            m.d.comb += [rp_rd.en.eq(1), rp_rd.addr.eq(step - cur.last_step)]
-            with m.If(fire):
-                m.next = "E_START"
-            with m.Else():
-                m.next = "I_ISSUE"
-        # eligibility of a spiking neuron's synapses (5.3)
+            if self.spike_time:
+                m.d.comb += [rp_rd.en.eq(1), rp_rd.addr.eq(step - cur.last_step)]
+                with m.If(fire):
+                    m.next = "E_START"      # eligibility of a spiking neuron's synapses (5.3)
+                with m.Else():
+                    m.next = "I_ISSUE"
+            else:
+                # the surrogate gate (spec 5.2) on the same decayed membrane, hidden layers only
+                width = cfg.surrogate_width_q
+                gate = ~is_last & (membrane >= theta - width) & (membrane <= theta + width)
+                with m.If(gate):
+                    m.next = "S_READ"
+                with m.Else():
+                    m.next = "I_ISSUE"
 
     def _eligibility_updates(self, m, e):
         """golden Network._eligibility_updates for a spiking neuron: its reciprocal, then ghat += r
@@ -435,6 +480,36 @@ class SequencedCore(SequencedCycles, CoreBase):
                 m.next = "E_ISSUE"
         # integration of the layer's spiking inputs (5.4)
 
+    def _surrogate_updates(self, m, e):
+        """golden Network._surrogate_updates for a gated neuron: ghat_ij = sat(ghat_ij - eps_j)
+        for every input j, 2 clocks per synapse (docs/spec.md section 5.2). GRAD is single-port:
+        the read of synapse j and the write of synapse j - 1 alternate, and the word is
+        registered in between (timing: the SPRAM's output into its input)."""
+        (cfg, ep_rd, flag, gr, gr_rdata, grad_dirty, j, j_of, result, row) = e.take(
+            "cfg ep_rd flag gr gr_rdata grad_dirty j j_of result row")
+        with m.State("S_READ"):
+            m.d.comb += [gr.en.eq(1), gr.addr.eq(row + j), ep_rd.en.eq(1), ep_rd.addr.eq(j)]
+            m.next = "S_WRITE"
+        with m.State("S_WRITE"):          # store synapse j - 1; ghat - eps_j of synapse j
+            ghat_new, ghat_clip = _sat_bits(gr_rdata.ghat - ep_rd.data, cfg.grad)
+            word = Signal(self.grad_layout)
+            m.d.comb += word.ghat.eq(ghat_new)    # ehat stays 0: it is not used (spec 5.2)
+            m.d.comb += [gr.en.eq(j != 0), gr.we.eq(1), gr.addr.eq(row + j - 1),
+                         gr.wdata.eq(result), flag["grad"].eq(ghat_clip)]
+            m.d.sync += [result.eq(word), grad_dirty.eq(1), j.eq(j + 1)]
+            with m.If(j == j_of - 1):
+                m.next = "S_LAST"
+            with m.Else():
+                m.next = "S_READ"
+        with m.State("S_LAST"):
+            m.d.comb += [gr.en.eq(1), gr.we.eq(1), gr.addr.eq(row + j - 1), gr.wdata.eq(result)]
+            m.d.sync += j.eq(0)
+            m.next = "I_ISSUE"
+
+    def _integrating(self, e):
+        """Whether the running layer is an integrate output layer (spec 5.5)."""
+        return e.is_last if self.integrate else Const(0)
+
     def _synaptic_sum(self, m, e):
         """golden Network._synaptic_sum and _grade_sum: the layer's spiking inputs integrated, 2
         clocks each (docs/spec.md section 5, step 4)."""
@@ -477,6 +552,9 @@ class SequencedCore(SequencedCycles, CoreBase):
             a_new, a_clip = _sat_bits(a_dec - Mux(spike, theta, 0) + acc, cfg.state)
             c_new, c_clip = _sat_bits(c_dec + acc, cfg.state)
             gs_new, gs_clip = _sat_bits(gs + gacc, cfg.grade)
+            if self.integrate:         # an integrate output neuron has no current (spec 5.5)
+                integrating = self._integrating(e)
+                c_new, c_clip = Mux(integrating, cur.c, c_new), ~integrating & c_clip
             m.d.comb += [st_wr.en.eq(1), st_wr.addr.eq(nbase + i),
                          st_wr.data.a.eq(a_new), st_wr.data.c.eq(c_new),
                          st_wr.data.grade_sum.eq(gs_new), st_wr.data.grade_total.eq(gt),
@@ -485,10 +563,12 @@ class SequencedCore(SequencedCycles, CoreBase):
                          flag["grade"].eq(gs_clip | (spike & grade_clip)),
                          self.monitor.valid.eq(spike), self.monitor.neuron.eq(i)]
             listing = spike & ~is_last
+            # an integrate output layer has no trace pass to read and clear the marks
+            marking = listing & ~(layer == self.n_layers - 2) if self.integrate else listing
             with m.If(listing):
                 m.d.comb += [ls_wr.en.eq(1), ls_wr.addr.eq(banked(n_out, ~bank)),
                              ls_wr.data.j.eq(i), ls_wr.data.d.eq(grade_d),
-                             mk_wr.en.eq(1), mk_wr.addr.eq(banked(i, ~bank)), mk_wr.data.eq(1)]
+                             mk_wr.en.eq(marking), mk_wr.addr.eq(banked(i, ~bank)), mk_wr.data.eq(1)]
             n_listed = n_out + listing
             m.d.sync += [n_out.eq(n_listed), i.eq(i + 1), row.eq(row + j_of)]
             with m.If(i == n_of - 1):
@@ -506,8 +586,10 @@ class SequencedCore(SequencedCycles, CoreBase):
     def _output_errors(self, m, e):
         """LEARN phase A: golden Network.output_errors, delta_o = clip(target - count_o)
         (docs/spec.md section 6.1)."""
-        (L, O, addr, cfg, er_wr, fa, h, hacc, i, j, label, layer, o, out_base, out_weights, st_rd) = e.take(
-            "L O addr cfg er_wr fa h hacc i j label layer o out_base out_weights st_rd")
+        (O, cfg, er_wr, label, o, out_base, st_rd) = e.take("O cfg er_wr label o out_base st_rd")
+        if self.integrate:
+            self._softmax_errors(m, e)
+            return
         # ---- LEARN, phase A: delta_o = clip(target - count_o) (6.1) ---------------------------------
         with m.State("A_ISSUE"):
             m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base)]
@@ -522,16 +604,61 @@ class SequencedCore(SequencedCycles, CoreBase):
             m.d.comb += [er_wr.en.eq(1), er_wr.addr.eq(out_base + o), er_wr.data.delta.eq(delta_o)]
             m.d.sync += o.eq(o + 1)
             with m.If(o == O - 1):
-                if cfg.learns_hidden:
-                    m.d.sync += [layer.eq(0), i.eq(0), o.eq(0), h.eq(0), addr.eq(0), fa.eq(0),
-                                 hacc.eq(0)]
-                    m.next = "B_ISSUE"
-                else:
-                    m.d.sync += [layer.eq(L - 1), addr.eq(out_weights), h.eq(out_base), i.eq(0),
-                                 j.eq(0)]
-                    m.next = "C_ISSUE"
+                self._errors_done(m, e)
             with m.Else():
                 m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base + o + 1)]
+
+    def _softmax_errors(self, m, e):
+        """LEARN phase A of an integrate output layer: golden Network._softmax_errors (docs/spec.md
+        section 6.1) by rtl/softmax.py's unit: V_max in a pass over the output states, then V_o
+        streamed into the unit and delta_o written as it comes back."""
+        (O, a_dec, cfg, er_wr, label, o, out_base, st_rd) = e.take(
+            "O a_dec cfg er_wr label o out_base st_rd")
+        m.submodules.softmax = sm = SoftmaxErrors(cfg)
+        v_max = a_dec                  # free in LEARN (area: no register of its own)
+        m.d.comb += [sm.v_max.eq(v_max), sm.label.eq(label)]
+        with m.State("A_ISSUE"):
+            m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base)]
+            m.next = "A_MAX"
+        with m.State("A_MAX"):         # V_max = max_o a_o
+            v = st_rd.data.a
+            with m.If((o == 0) | (v > v_max)):
+                m.d.sync += v_max.eq(v)
+            m.d.sync += o.eq(o + 1)
+            m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base + Mux(o == O - 1, 0, o + 1))]
+            with m.If(o == O - 1):
+                m.d.sync += o.eq(0)
+                m.next = "A_V"
+        with m.State("A_V"):           # V_o into the unit, one a clock
+            m.d.comb += [sm.v.valid.eq(1), sm.v.payload.eq(st_rd.data.a)]
+            with m.If(sm.v.ready):
+                m.d.sync += o.eq(o + 1)
+                with m.If(o == O - 1):
+                    m.d.sync += o.eq(0)
+                    m.next = "A_DELTA"
+                with m.Else():
+                    m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base + o + 1)]
+        with m.State("A_DELTA"):       # delta_o as the unit offers it
+            m.d.comb += sm.delta.ready.eq(1)
+            with m.If(sm.delta.valid):
+                m.d.comb += [er_wr.en.eq(1), er_wr.addr.eq(out_base + o),
+                             er_wr.data.delta.eq(sm.delta.payload)]
+                m.d.sync += o.eq(o + 1)
+                with m.If(o == O - 1):
+                    self._errors_done(m, e)
+
+    def _errors_done(self, m, e):
+        """The end of phase A: on to the hidden errors, or (readout) the output weights."""
+        L, addr, cfg, fa, h, hacc, i, j, layer, o, out_base, out_weights = e.take(
+            "L addr cfg fa h hacc i j layer o out_base out_weights")
+        if cfg.learns_hidden:
+            m.d.sync += [layer.eq(0), i.eq(0), o.eq(0), h.eq(0), addr.eq(0), fa.eq(0),
+                         hacc.eq(0)]
+            m.next = "B_ISSUE"
+        else:
+            m.d.sync += [layer.eq(L - 1), addr.eq(out_weights), h.eq(out_base), i.eq(0),
+                         j.eq(0)]
+            m.next = "C_ISSUE"
 
     def _hidden_errors(self, m, e):
         """LEARN phase B: golden Network.hidden_errors, delta_i = sum_o B_oi delta_o (docs/spec.md
@@ -556,7 +683,8 @@ class SequencedCore(SequencedCycles, CoreBase):
         with m.State("B_WRITE"):
             h_count = st_rd.data.count
             if cfg.rate_reg_shift is not None:
-                h_delta = hacc + ((cfg.rate_target - h_count) << (cfg.feedback.frac - cfg.rate_reg_shift))
+                rate_shift = cfg.feedback.frac + cfg.error_frac - cfg.rate_reg_shift
+                h_delta = hacc + ((cfg.rate_target - h_count) << rate_shift)
             else:
                 h_delta = hacc
             m.d.comb += [er_wr.en.eq(1), er_wr.addr.eq(h), er_wr.data.delta.eq(h_delta),
@@ -575,20 +703,33 @@ class SequencedCore(SequencedCycles, CoreBase):
     def _update_weights(self, m, e):
         """LEARN phase C: golden Network._update_weights, w += (noise - delta ghat) >> k; ghat =
         ehat = 0 (docs/spec.md section 6.3)."""
-        (addr, cfg, er_rd, flag, gr, gr_rdata, grad_dirty, h, i, j, j_of, k_hid, k_out, layer,
-         ma, mb, n_of, o, out_weights, prod, result, rlfsr, shift, update, w_of, wf) = e.take(
-            "addr cfg er_rd flag gr gr_rdata grad_dirty h i j j_of k_hid k_out layer ma mb n_of "
-            "o out_weights prod result rlfsr shift update w_of wf")
+        (addr, cfg, er_rd, flag, gr, gr_rdata, grad_dirty, h, i, is_last, j, j_of, k_hid, k_out,
+         layer, ma, mb, n_of, o, out_weights, prod, result, rlfsr, shift, st_rd, update, w_of,
+         wf) = e.take(
+            "addr cfg er_rd flag gr gr_rdata grad_dirty h i is_last j j_of k_hid k_out layer ma mb "
+            "n_of o out_weights prod result rlfsr shift st_rd update w_of wf")
         # ---- phase C: w += (noise - delta ghat) >> k; ghat = ehat = 0 (6.3) ---------------------------
         with m.State("C_ISSUE"):
             m.d.comb += [wf.en.eq(1), wf.addr.eq(addr), gr.en.eq(1), gr.addr.eq(addr),
                          er_rd.en.eq(1), er_rd.addr.eq(h), rlfsr.advance.eq(1)]
+            if self.integrate:         # n_i, the count of the output word's hidden neuron
+                m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(self.neuron_base[-2] + j)]
             m.d.sync += shift.eq(Mux(addr >= out_weights, k_out, k_hid))
             m.next = "C_PRODUCT"
         with m.State("C_PRODUCT"):        # noise - delta ghat, noise the low k bits of a draw
-            m.d.comb += [ma.eq(er_rd.data.delta), mb.eq(gr_rdata.ghat)]
             mask = Cat(shift > b for b in range(32))
-            m.d.sync += update.eq((rlfsr.value & mask) - prod)
+            noise = rlfsr.value & mask
+            if self.integrate:
+                # an integrate output word: noise + (delta_o n_i << weight.frac) (spec 6.3), as
+                # noise - (delta_o << weight.frac) (-n_i) on the same product and subtractor
+                # (area: the operands multiplexed, not a second 34-bit adder)
+                delta = er_rd.data.delta
+                m.d.comb += [ma.eq(Mux(is_last, delta << cfg.weight.frac, delta)),
+                             mb.eq(Mux(is_last, -st_rd.data.count, gr_rdata.ghat))]
+                m.d.sync += update.eq(noise - prod)
+            else:
+                m.d.comb += [ma.eq(er_rd.data.delta), mb.eq(gr_rdata.ghat)]
+                m.d.sync += update.eq(noise - prod)
             m.next = "C_SHIFT"
         with m.State("C_SHIFT"):          # >> k: 4 bits per clock, then 1 (area: no barrel)
             with m.If(shift >= 4):
@@ -646,7 +787,8 @@ class SequencedCore(SequencedCycles, CoreBase):
             m.next = "D_STEP"
         with m.State("D_STEP"):           # (T - B + noise) >> s, T = D_o p_i
             fshift = cfg.feedback_shift
-            d_tot = st_rd.data.grade_total
+            # D_o: the grades a spiking output emitted, or those an integrate one summed (6.4)
+            d_tot = st_rd.data.grade_sum if self.integrate else st_rd.data.grade_total
             target = Mux(pt_rd.data, d_tot, -d_tot) << (cfg.feedback.frac - cfg.grade.frac)
             f_noise = rlfsr.value & ((1 << fshift) - 1)
             m.d.sync += result.eq((target - b_of + f_noise) >> fshift)
