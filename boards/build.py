@@ -69,8 +69,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve(board, config_file: Path | None):
-    """The board's configuration: its default network, then ``config_file``."""
+    """The board's configuration: its dataset's preset (the chip's rule) at its default network,
+    then ``config_file``."""
     inputs, hidden, outputs = board.layers
+    if board.dataset is not None:
+        config = resolve_config(board.dataset, hidden=hidden, config_file=config_file)
+        if tuple(config.layers) != tuple(board.layers) and config_file is None:
+            raise ValueError(f"board {board.name!r}: preset {board.dataset!r} gives layers "
+                             f"{list(config.layers)}, not {list(board.layers)}")
+        return config
     return resolve_config(shape=(inputs, outputs), hidden=hidden, config_file=config_file)
 
 

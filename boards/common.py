@@ -52,9 +52,12 @@ class Board:
     program: str = ""             #: how to program it (for the report)
     #: overrides of Amaranth's yosys script for this board (``synth_opts``, ``script_after_read``)
     yosys: dict = dataclasses.field(default_factory=dict)
+    #: the dataset preset (golden/presets.py) whose rule and fields the default network takes
+    dataset: str | None = None
 
     def default_config(self) -> Config:
-        return Config(layers=self.layers)
+        from plasticore.boards.build import resolve
+        return resolve(self, None)
 
 
 class BoardTop(Elaboratable):

