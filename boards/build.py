@@ -33,8 +33,8 @@ import time
 from pathlib import Path
 
 from plasticore.chip.boardspec import board_hash
-from plasticore.golden.config import ConfigError
-from plasticore.golden.resolve import resolve_config
+from plasticore.golden.config import Config, ConfigError
+from plasticore.golden.resolve import read_config_file, resolve_config
 
 from .common import DEFAULT_BAUD, RX_WINDOW, BoardTop, missing_tools, parse_timing_log, read_nextpnr_report, \
     sync_fmax, throughput, tool_env
@@ -73,7 +73,13 @@ def resolve(board, config_file: Path | None):
     then ``config_file``."""
     inputs, hidden, outputs = board.layers
     if board.dataset is not None:
-        config = resolve_config(board.dataset, hidden=hidden, config_file=config_file)
+        config = resolve_config(board.dataset, hidden=hidden, settings=list(board.fields.items()))
+        if config_file is not None:       # the file over the board's fields, as over a preset
+            data = config.to_dict()
+            for key, value in read_config_file(config_file).items():
+                both = isinstance(value, dict) and isinstance(data.get(key), dict)
+                data[key] = {**data[key], **value} if both else value
+            config = Config.from_dict(data)
         if tuple(config.layers) != tuple(board.layers) and config_file is None:
             raise ValueError(f"board {board.name!r}: preset {board.dataset!r} gives layers "
                              f"{list(config.layers)}, not {list(board.layers)}")
@@ -146,7 +152,8 @@ def build(board, config, out: Path, *, clock_hz: float, baud: int, seed: int) ->
         "meets_issue_minimum": bool(error is None and achieved is not None
                                     and exact_hz >= board.min_hz and achieved >= exact_hz / 1e6),
         "utilisation": _utilisation(board, nextpnr, _cell_counts(out / "top.rpt")),
-        "core": {"n_weights": core.n_weights, "grad_memory": core.grad_memory(platform.device),
+        "core": {"n_weights": core.n_weights, "grad_memory": (core.grad_memory(platform.device)   # the sequenced kind
+                                                        if hasattr(core, "grad_memory") else "spram"),
                  "read_latency": core.READ_LATENCY, "kind": board.core},
         "baud": baud, "rx_window": RX_WINDOW,
         "bitstream": str(bit) if bit.exists() and error is None else None,

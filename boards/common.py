@@ -54,6 +54,8 @@ class Board:
     yosys: dict = dataclasses.field(default_factory=dict)
     #: the dataset preset (golden/presets.py) whose rule and fields the default network takes
     dataset: str | None = None
+    #: Config fields over the preset: what this device cannot hold of it
+    fields: dict = dataclasses.field(default_factory=dict)
 
     def default_config(self) -> Config:
         from plasticore.boards.build import resolve
