@@ -87,6 +87,15 @@ def resolve(board, config_file: Path | None):
     return resolve_config(shape=(inputs, outputs), hidden=hidden, config_file=config_file)
 
 
+def _grad_memory(config, board, device: str) -> str:
+    """How the board's core builds GRAD: the rtl core decides (the cycle model does not know);
+    the sequenced core keeps it in SPRAM."""
+    from plasticore.rtl.kinds import make_core
+
+    core = make_core(config, board.core)
+    return core.grad_memory(device) if hasattr(core, "grad_memory") else "spram"
+
+
 def _cell_counts(rpt: Path) -> dict:
     """The last yosys ``stat`` table of the synthesis log: cell type -> count."""
     if not rpt.exists():
@@ -152,8 +161,7 @@ def build(board, config, out: Path, *, clock_hz: float, baud: int, seed: int) ->
         "meets_issue_minimum": bool(error is None and achieved is not None
                                     and exact_hz >= board.min_hz and achieved >= exact_hz / 1e6),
         "utilisation": _utilisation(board, nextpnr, _cell_counts(out / "top.rpt")),
-        "core": {"n_weights": core.n_weights, "grad_memory": (core.grad_memory(platform.device)   # the sequenced kind
-                                                        if hasattr(core, "grad_memory") else "spram"),
+        "core": {"n_weights": core.n_weights, "grad_memory": _grad_memory(config, board, platform.device),
                  "read_latency": core.READ_LATENCY, "kind": board.core},
         "baud": baud, "rx_window": RX_WINDOW,
         "bitstream": str(bit) if bit.exists() and error is None else None,
