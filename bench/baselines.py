@@ -74,6 +74,7 @@ from plasticore.baselines.rules import RULES  # noqa: E402
 from plasticore.baselines.train import train_rule  # noqa: E402
 from plasticore.golden import datasets  # noqa: E402
 from plasticore.golden.config import Config  # noqa: E402
+from plasticore.golden.presets import THESIS_DIGITS, THESIS_FORM  # noqa: E402
 from plasticore.golden.resolve import parse_setting, resolve_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -259,11 +260,22 @@ def parse_sets(items):
 DIGITS_HIDDEN = 64
 
 
+#: the presets these baselines ran with, before issue 23's rule became the presets: the thesis
+#: form at the thesis-era rates, 128 hidden neurons on MNIST-like data (so --protocol reruns
+#: and matches the stored runs)
+BASELINE_FIELDS = {"digits": THESIS_DIGITS,
+                   "mnist": {**THESIS_FORM, "lr_hidden_shift": 17, "lr_output_shift": 8, "lr_schedule": []},
+                   "fashion-mnist": {**THESIS_FORM, "lr_hidden_shift": 17, "lr_output_shift": 8,
+                                     "lr_schedule": []}}
+BASELINE_HIDDEN = 128
+
+
 def config_for(dataset, hidden=None, changes=None):
-    """The golden Config of ``dataset`` (preset, ``hidden`` width; digits: ``DIGITS_HIDDEN``)
-    with the ``--set`` changes."""
-    hidden = DIGITS_HIDDEN if dataset == "digits" else hidden
-    return resolve_config(dataset, hidden=hidden, settings=(changes or {}).items())
+    """The golden Config of ``dataset`` (the baselines' preset, ``BASELINE_FIELDS``; ``hidden``
+    width, default ``BASELINE_HIDDEN``; digits: ``DIGITS_HIDDEN``) with the ``--set`` changes."""
+    hidden = DIGITS_HIDDEN if dataset == "digits" else (hidden or BASELINE_HIDDEN)
+    fields = {**BASELINE_FIELDS.get(dataset, {}), **(changes or {})}
+    return resolve_config(dataset, hidden=hidden, settings=fields.items())
 
 
 def settings(args, dataset):
