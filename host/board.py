@@ -381,8 +381,13 @@ class LinkBoard(Board):
     A request the board did not execute (a SEQ error, or a CRC, COBS or LENGTH error of a frame
     damaged on the way: protocol section 4, "Recovery") is sent again with its seq, behind every
     request in flight, whose replies (SEQ errors) are skipped: one more round trip, at most
-    :data:`MAX_TRIES` times per request. After any other error reply or a corrupted reply the link
-    resynchronises before the next request.
+    :data:`MAX_TRIES` times per request. When the board stays silent for ``timeout`` (the last
+    requests were lost whole, so no later one draws a SEQ error), the host probes: a STATUS
+    with a seq the board cannot expect, whose SEQ error names the seq it does expect. If that is
+    the oldest unanswered request's, nothing in flight was executed and all of it is sent again
+    (two round trips in all); if the board executed a request whose reply was lost, the link
+    says so (:class:`LinkError`) instead of guessing. After any other error reply or a corrupted
+    reply the link resynchronises before the next request.
     """
 
     def __init__(self, port, config: Config, *, name: str | None = None,
@@ -416,6 +421,8 @@ class LinkBoard(Board):
         #: error replies of requests sent again since reset(), by STATUS counter name
         self.recovered = collections.Counter()
         self._resend: collections.deque[_Pending] = collections.deque()
+        #: the seq of the probe sent after a silence, until its answer comes (None: no probe)
+        self._probe: int | None = None
         try:
             self._probe_version()
             self.identity = self._resync()
@@ -484,6 +491,7 @@ class LinkBoard(Board):
         """Flush a half frame, forget what is in flight, IDENTIFY; skip stale replies."""
         self._pending.clear()
         self._resend.clear()
+        self._probe = None
         self._outstanding = 0
         self._frames.clear()
         self._reader.reset()
@@ -589,12 +597,16 @@ class LinkBoard(Board):
         waiting = f"the reply to {Op(head.op).name} seq {head.seq}"
         try:
             item = self._next_item(waiting)
-        except LinkTimeout:
+        except LinkTimeout as silence:
             if not head.stale:
-                raise
+                self._after_silence(silence)
+                return
             # requests lost whole before a recovery: no answer will come
             while self._pending and self._pending[0].stale:
                 self._outstanding -= self._pending.popleft().size
+            return
+        if self._probe is not None and isinstance(item, P.Frame) and item.seq == self._probe:
+            self._after_probe(item)
             return
         if head.stale:
             # a request in flight when a recovery began: it was not executed either
@@ -636,6 +648,42 @@ class LinkBoard(Board):
         if head.callback is not None:
             head.callback(item.body)
 
+    def _after_silence(self, silence: LinkTimeout) -> None:
+        """No reply within the timeout. Nothing in flight drew an answer, so either every request
+        in flight was lost whole (a lone or last request: no later one shows the loss with a SEQ
+        error), or a reply was lost, or the board is busy or gone. Ask the board which seq it
+        expects: a STATUS whose seq (one before the oldest unanswered request's) no board state
+        can expect, answered with SEQ and the expected seq and not executed (protocol section 4).
+        A second silence is the board's: raise."""
+        if self._probe is not None:
+            self._fail(LinkTimeout(f"{silence}; nor to the probe sent after {self.timeout} s "
+                                   f"of silence"))
+        self._probe = (self._pending[0].seq - 1) & 0xFF
+        self._write(P.encode_frame(self._probe, Op.STATUS))
+
+    def _after_probe(self, item) -> None:
+        """The probe's answer: every reply the board sent before it has been read."""
+        self._probe = None
+        error = self._error_of(item)
+        if error is None or error[0] != ErrorCode.SEQ:
+            self._fail(LinkError(f"the board on {self.name} answered the probe sent after a silence "
+                                 f"with {'op 0x%02x' % item.op if error is None else ErrorCode(error[0]).name}"
+                                 f", not with the SEQ error that names the seq it expects"))
+        self.recovered[P.ERROR_COUNTER[ErrorCode.SEQ]] += 1
+        if not self._pending:
+            return                     # the board was slow: every answer came before the probe's
+        expected, head = error[2], self._pending[0]
+        if expected == head.seq:       # nothing in flight arrived: send all of it again
+            self._recover(expected, self._pending[-1].seq)
+            return
+        executed = (expected - head.seq) & 0xFF
+        why = (f"{Op(head.op).name} seq {head.seq} was executed but its reply was lost"
+               if executed <= len(self._pending) else
+               f"the host's oldest unanswered request has seq {head.seq}")
+        self._fail(LinkError(f"the board on {self.name} expects seq {expected}: {why}; the board's "
+                             f"state is consistent, the host resynchronises before the next "
+                             f"request"))
+
     def _error_of(self, item):
         """``(code, op, detail)`` of an error reply, None for any other item."""
         if not isinstance(item, P.Frame) or item.op != Op.ERROR:
@@ -650,6 +698,7 @@ class LinkBoard(Board):
         raise."""
         self._pending.clear()
         self._resend.clear()
+        self._probe = None
         self._outstanding = 0
         self._needs_resync = True
         raise error

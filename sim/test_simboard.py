@@ -20,6 +20,7 @@ import serial
 
 from plasticore.golden import datasets
 from plasticore.golden.config import Config
+from plasticore.golden.network import Network
 from plasticore.host import checkpoint as ckpt
 from plasticore.host.board import BoardDisconnected, BoardMismatch, GoldenBoard, LinkBoard
 from plasticore.host.simboard import SimulatedBoard
@@ -127,3 +128,40 @@ def test_a_board_built_for_another_configuration_is_refused():
             LinkBoard(serial.Serial(sim.port, timeout=5), other)
     message = str(caught.value)
     assert CONFIG.board_hash in message and other.board_hash in message and sim.port in message
+
+
+class _DropsOneWrite(serial.Serial):
+    """A serial port whose write number ``drop`` (counted from 0) never reaches the board."""
+
+    drop, writes = None, 0
+
+    def write(self, data):
+        self.writes += 1
+        if self.writes - 1 == self.drop:
+            return len(data)
+        return super().write(data)
+
+
+def test_a_lone_lost_request_is_recovered_by_the_rtl_in_two_round_trips(digits):
+    """The Verilated board after a lone request lost whole (nothing behind it to draw a SEQ
+    error): the host's probe after the timeout gets the RTL's SEQ error naming the lost seq, the
+    request goes again, and the weights read back equal the golden board's."""
+    train_set, _ = sets(digits, n_train=2)
+    golden = GoldenBoard(CONFIG)
+    with SimulatedBoard(CONFIG) as sim:
+        port = _DropsOneWrite(sim.port)
+        board = LinkBoard(port, CONFIG, timeout=2)
+        for target in (golden, board):
+            target.write_params(*Network.initial_weights(CONFIG, 0))
+            target.reset()
+        port.drop = port.writes                         # the RATES request below, lost whole
+        assert board.rates(7, 10) == golden.rates(7, 10) == (7, 10)
+        raster, label = train_set.raster(0), int(train_set.labels[0])
+        golden.run_sample(raster, label)
+        board.run_sample(raster, label)
+        weights = board.read_params()[0]
+        status = board.check_counters()
+        board.close()
+    assert board.resent == 1 and status.seq_errors == 1 and status.learns == 1
+    for k, w in enumerate(weights):
+        np.testing.assert_array_equal(w, np.asarray(golden.read_params()[0][k]))

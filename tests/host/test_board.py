@@ -11,7 +11,7 @@ from plasticore.golden.network import Network
 from plasticore.chip import protocol as P
 from plasticore.chip.protocol import ErrorCode, Op
 from plasticore.host.board import (BoardDisconnected, BoardError, BoardMismatch, GoldenBoard,
-                                   LinkBoard, LinkTimeout, Mem, TargetUnavailable, open_board,
+                                   LinkBoard, LinkError, LinkTimeout, Mem, TargetUnavailable, open_board,
                                    parse_serial_target)
 from plasticore.host.emulator import Emulator, EmulatorPty
 
@@ -359,6 +359,93 @@ def test_a_lost_request_is_sent_again_and_nothing_is_lost(what):
         status = board.check_counters()        # the recovered errors are the expected ones
         assert status.learns == 3 and sum(board.recovered.values()) >= 1
         board.close()
+
+
+class _Counting:
+    """A port that counts its writes (how many requests an operation sends)."""
+
+    def __init__(self, port):
+        self.port, self.writes = port, 0
+
+    def __getattr__(self, name):
+        return getattr(self.port, name)
+
+    def write(self, data):
+        self.writes += 1
+        return self.port.write(data)
+
+
+def test_a_lone_lost_request_is_found_by_a_probe_and_sent_again():
+    """The last request of a burst lost whole: no later request draws a SEQ error, so the board
+    stays silent. After the timeout the host probes (one round trip: a SEQ error naming the seq
+    the board expects), sends what was lost again (the second), and the run goes on bit-exact."""
+    golden_counts, (gw, gb) = train_some(GoldenBoard(CONFIG), CONFIG)
+    raster = rasters(CONFIG, 1, 1)[0]
+    with EmulatorPty(Emulator(CONFIG)) as pty:
+        port = _Lossy(serial.Serial(pty.port), {})
+        board = LinkBoard(port, CONFIG, timeout=0.5)
+        counts, (w, b) = train_some(board, CONFIG)
+        # a sample's requests, counted on an identical sample: the last one is its LEARN
+        counter = _Counting(port)
+        board.port = counter
+        board.run_sample(raster, 1)
+        board.port = port
+        port.plan = {port.writes + counter.writes - 1: "drop"}
+        board.run_sample(raster, 1)
+        assert not port.plan and board.resent == 1
+        words = board.read(Mem.WEIGHT, 0, 3)
+        port.plan = {port.writes: "drop"}         # a lone READ
+        assert board.read(Mem.WEIGHT, 0, 3) == words
+        assert not port.plan and board.resent == 2
+        status = board.check_counters()
+        assert status.seq_errors == 2 and status.learns == 10
+        board.close()
+    assert [c.tolist() for c in counts] == [c.tolist() for c in golden_counts]
+    assert all(np.array_equal(x, y) for x, y in zip(w, gw))
+
+
+def test_a_lost_reply_is_named_and_the_link_goes_on():
+    """The board executed a request and its reply was lost: the probe shows it (the board expects
+    the next seq) and the host says so rather than send it again; the next request resynchronises."""
+    class DropsOneReply(Emulator):
+        drop = False
+
+        def feed(self, data):
+            out = super().feed(data)
+            if self.drop and out:
+                self.drop = False
+                return b""
+            return out
+
+    link = Link(emulator=DropsOneReply(CONFIG), timeout=0.5)
+    try:
+        board = link.board
+        before = board.read(Mem.WEIGHT, 0, 2)
+        link.emulator.drop = True
+        with pytest.raises(LinkError, match=r"READ seq \d+ was executed but its reply was lost") \
+                as caught:
+            board.read(Mem.WEIGHT, 0, 2)
+        assert link.pty.port in str(caught.value)
+        assert board.read(Mem.WEIGHT, 0, 2) == before
+    finally:
+        link.close()
+
+
+def test_a_board_silent_to_the_probe_too_is_a_timeout():
+    class Mute(Emulator):
+        mute = False
+
+        def feed(self, data):
+            out = super().feed(data)
+            return b"" if self.mute else out
+
+    link = Link(emulator=Mute(CONFIG), timeout=0.3)
+    try:
+        link.emulator.mute = True
+        with pytest.raises(LinkTimeout, match="nor to the probe"):
+            link.board.status()
+    finally:
+        link.close()
 
 
 def test_target_sim_without_verilator_says_what_is_missing_and_how_to_install_it(monkeypatch):
