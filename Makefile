@@ -18,8 +18,10 @@ setup:
 train: setup
 	.venv/bin/plasticore train $(TRAIN_ARGS)
 
+# one worker per core, each test file on one worker (module fixtures and builds stay together)
+JOBS ?= auto
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(JOBS) --dist loadfile
 
 bench: setup
 	$(PY) bench/golden.py

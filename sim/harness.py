@@ -31,7 +31,9 @@ __all__ = ["SIMULATORS", "BUILD_ROOT", "setup_environment", "missing", "convert"
 
 SIMULATORS = ("icarus", "verilator")
 SIM_DIR = Path(__file__).resolve().parent
-BUILD_ROOT = SIM_DIR.parent / "build" / "sim"
+#: one build tree per pytest-xdist worker: two workers may build the same toplevel name for
+#: different configurations at once
+BUILD_ROOT = SIM_DIR.parent / "build" / "sim" / os.environ.get("PYTEST_XDIST_WORKER", "")
 #: Amaranth's Verilog has no `timescale; cocotb's clocks need sub-nanosecond precision.
 TIMESCALE = ("1ns", "1ps")
 #: Amaranth's output trips width warnings that Verilator would treat as fatal.
