@@ -641,20 +641,12 @@ def evaluate(net: EventNet, pixels, labels, *, chunk: int = 100, keep_hidden: bo
 
 
 def linear_probe(train_features, y_train, test_features, y_test, max_iter: int = 300) -> float:
-    """Multinomial logistic regression on standardised hidden counts (as
-    experiments/feature_probe.py): test accuracy."""
-    import warnings
+    """The golden package's linear probe (``golden.train.linear_probe``), capped at ``max_iter``
+    iterations: test accuracy."""
+    from plasticore.golden.train import linear_probe as probe
 
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(train_features, y_train)
-    return float(model.score(test_features, y_test))
+    return probe(train_features, y_train, test_features, y_test, max_iter=max_iter,
+                 allow_unconverged=True)
 
 
 def _save_npz_atomic(path: Path, **arrays) -> None:

@@ -5,7 +5,8 @@ Run it as a script (``bench`` is not a package)::
 
     python bench/golden.py                                   # digits + MNIST, seeds 0,1,2
     python bench/golden.py --datasets digits --epochs 1 --limit 100 --seeds 0,1   # smoke test
-    python bench/golden.py --set reset_path=false --set 'grad={"bits": 12, "frac": 8}'
+    python bench/golden.py --datasets mnist --arithmetics fixed --probe --resume   # the targets
+    python bench/golden.py --set 'grad={"bits": 12, "frac": 8}'
 
 For each dataset the rows are rule (sfdfa, dfa, readout) x arithmetic (fixed, float). A row is
 one :func:`plasticore.golden.train.train` call that trains every seed side by side as replicas
@@ -26,23 +27,24 @@ row with per-seed numbers and per-epoch history, the configurations and their ha
 command line, wall time, machine) and ``DIR/golden.md`` (a markdown table for the README) are
 written to ``--out`` (default ``bench/results/``).
 
-Defaults: digits (64, 128, 10) (the preset of ``golden/presets.py``, as for MNIST), 15 epochs over
-its 1,437 training samples, the 360 test samples; MNIST (784, 128, 10), 1 epoch over all 60,000
-training samples, the full 10,000 test samples; seeds 0, 1, 2. A full MNIST epoch because a
-shorter one ends on a snapshot too noisy to compare arithmetics by: at 10,000 samples the
-readout row's fixed - float test gap was +4.6, +0.8, +0.2 points over the seeds while the same
-runs' running train accuracy agreed within 0.8 (docs/learning.md §17). Further configuration
-fields for every row with ``--set k=v`` (the value is parsed as JSON, else taken as a string);
-``rule``, ``layers`` and the LFSR seeds are set by the benchmark itself and refused there.
+Defaults: each dataset's preset (``golden/presets.py``: layers, rule fields, learning-rate
+schedule, epochs; the readout row at its own output rate, ``RULE_OVERRIDES``): digits (64, 128,
+10) for 5 epochs over its 1,437 training samples and 360 test samples, MNIST (784, 256, 10) for 3
+epochs over all 60,000 and the full 10,000 test samples; mnist14 (196, 128, 10) and
+fashion-mnist (784, 256, 10) on request (``--datasets``); seeds 0, 1, 2. ``--rules`` and
+``--arithmetics`` pick rows (the chip's targets are the fixed-point rows); ``--probe`` adds the
+linear probe of each fixed-point row's hidden layer, random and trained. Each finished row is
+written to ``golden.json`` at once, and ``--resume`` keeps the rows of an earlier
+``golden.json`` that match (same configuration hash, seeds, epochs, limits), so a run longer
+than a sitting goes on where it stopped. Further configuration fields for every row with
+``--set k=v`` (the value is parsed as JSON, else taken as a string); ``rule``, ``layers`` and
+the LFSR seeds are set by the benchmark itself and refused there.
 
-Run time, measured (the defaults, ``python bench/golden.py``, 2 jobs, on the project's 2-core AMD
-EPYC machine with numpy 2.4): **52.6 min wall** for both datasets, with a fresh clone's test
-suite and ``make train`` running beside it for about 25 minutes (51.8 min on idle cores the run
-before); the six MNIST rows (one full epoch, 3 seeds each) took 5,351 s of worker time, the
-digits rows 857 s (``bench/results/golden.json`` has the wall time of each row). Training ran at
-371-408 replica-samples/s fixed point on digits (569-585 float) and 132-220 on MNIST (294-337
-float), per worker with the other worker beside it. On a shared machine wall time
-grows with the load (the samples/s column is wall-clock).
+Run time: a fixed-point MNIST row (784-256-10, 3 epochs, 3 seeds) trains at about 135
+replica-samples per second on one idle core of the project's 2-core AMD EPYC machine, about 67
+minutes; the probe adds minutes per seed. The whole default run (12 rows) takes hours: run the
+rows the question needs (for example ``--datasets mnist --arithmetics fixed --probe``) and
+``--resume`` across sittings. ``bench/results/golden.json`` has the wall time of each row.
 """
 
 from __future__ import annotations
@@ -72,12 +74,13 @@ from plasticore.golden.config import Config, ConfigError  # noqa: E402
 RULES = ("sfdfa", "dfa", "readout")
 ARITHMETICS = ("fixed", "float")
 RULE_LABELS = {"sfdfa": "SFDFA", "dfa": "DFA", "readout": "readout"}
-from plasticore.golden.presets import DATASET_SHAPES, DEFAULT_HIDDEN  # noqa: E402
+from plasticore.golden.presets import DATASET_SHAPES, DEFAULT_HIDDEN, dataset_epochs  # noqa: E402
 from plasticore.golden.resolve import parse_setting, resolve_config  # noqa: E402
 from plasticore.host.cli import positive_int  # noqa: E402
 
-#: the datasets the benchmark knows (their shapes and presets: golden/presets.py)
-DATASETS = ("digits", "mnist")
+#: the datasets the benchmark knows (their shapes, presets and epochs: golden/presets.py); the
+#: ``--mnist-*`` options apply to every one but digits
+DATASETS = tuple(DATASET_SHAPES)
 #: fields the benchmark sets itself; --set may not touch them
 RESERVED_FIELDS = {
     "rule": "the rule is a row axis of the benchmark",
@@ -90,8 +93,9 @@ DIGITS_SPLIT_SEED = 0
 BITS_FOOTNOTE = (
     "bits/syn: bits of state per synapse = weight.bits (w_ij) + grad.bits (ghat_ij, the "
     "accumulated local gradient) + grad.bits again (ehat_ij, the reset-path trace) when "
-    "reset_path is on; weight.bits + grad.bits without it. Per-neuron state (A, C, traces, "
-    "grades, counters) and the feedback matrix B are not counted."
+    "reset_path is on and the eligibility is the spike-time one; weight.bits + grad.bits "
+    "otherwise. Per-neuron state (A, C, traces, grades, counters) and the feedback matrix B are "
+    "not counted."
 )
 FOOTNOTES = (
     "test: final test accuracy after the last epoch; best: the best test accuracy over epochs "
@@ -106,6 +110,9 @@ FOOTNOTES = (
     BITS_FOOTNOTE,
     "sat: sticky saturation flags of the fixed-point model raised in any seed by the end "
     "('-' when none).",
+    "probe random / trained: test accuracy of a logistic regression on the hidden layer's spike "
+    "counts (golden.train.linear_probe) with each seed's initial weights and with its trained "
+    "ones (--probe, fixed-point rows); '-' when not measured.",
     "Differences are in accuracy points of the final test accuracy, or of the last epoch's "
     "running train accuracy where marked (running train), mean +- std of the per-seed "
     "differences (paired: the same seed gives both rows the same initial weights and sample "
@@ -130,6 +137,17 @@ def _int_list(text: str) -> list[int]:
     if any(v < 0 for v in values):
         raise argparse.ArgumentTypeError(f"seeds must be non-negative, not {text!r}")
     return values
+
+
+def _choice_list(choices):
+    def parse(text: str) -> list[str]:
+        names = [part.strip() for part in text.split(",") if part.strip()]
+        unknown = [n for n in names if n not in choices]
+        if unknown or not names or len(set(names)) != len(names):
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: expected distinct names from {', '.join(choices)}")
+        return [c for c in choices if c in names]
+    return parse
 
 
 def _dataset_list(text: str) -> list[str]:
@@ -164,12 +182,26 @@ def build_parser() -> argparse.ArgumentParser:
                     "float), every row training all seeds as replicas.",
     )
     parser.add_argument("--datasets", type=_dataset_list, default=["digits", "mnist"],
-                        help="comma-separated, from: digits, mnist (default: digits,mnist)")
+                        help=f"comma-separated, from: {', '.join(DATASETS)} (default: digits,mnist)")
+    parser.add_argument("--rules", type=_choice_list(RULES), default=list(RULES),
+                        help="comma-separated rows' rules (default: sfdfa,dfa,readout)")
+    parser.add_argument("--arithmetics", type=_choice_list(ARITHMETICS), default=list(ARITHMETICS),
+                        help="comma-separated: fixed, float (default: both)")
+    parser.add_argument("--probe", action="store_true",
+                        help="add the linear probe of each fixed-point row's hidden layer, random "
+                             "(initial) and trained, per seed (scikit-learn; minutes per MNIST row)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the rows of --out's golden.json that match a row to run "
+                             "(same configuration hash, seeds, epochs and limits) instead of "
+                             "training them again; golden.json is rewritten after every row")
     parser.add_argument("--seeds", type=_int_list, default=[0, 1, 2],
                         help="comma-separated seeds, trained as replicas (default: 0,1,2)")
-    parser.add_argument("--epochs", type=positive_int, default=15, help="digits epochs (default: 15)")
-    parser.add_argument("--mnist-epochs", type=positive_int, default=1,
-                        help="MNIST epochs (default: 1)")
+    parser.add_argument("--epochs", type=positive_int, default=None,
+                        help=f"digits epochs (default: the preset's, {dataset_epochs('digits')})")
+    parser.add_argument("--mnist-epochs", type=positive_int, default=None,
+                        help="epochs of the MNIST-like datasets (default: each preset's, "
+                             + ", ".join(f"{d} {dataset_epochs(d)}" for d in DATASETS
+                                         if d != "digits") + ")")
     parser.add_argument("--limit", type=positive_int, default=None,
                         help="digits: use only the first N training samples (default: all 1,437)")
     parser.add_argument("--mnist-limit", type=positive_int, default=None,
@@ -179,9 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hidden-digits", type=positive_int, default=DEFAULT_HIDDEN["digits"],
                         help=f"hidden neurons for digits (default: {DEFAULT_HIDDEN['digits']}, "
                              "the dataset's preset)")
-    parser.add_argument("--hidden-mnist", type=positive_int, default=DEFAULT_HIDDEN["mnist"],
-                        help=f"hidden neurons for MNIST (default: {DEFAULT_HIDDEN['mnist']}, "
-                             "the dataset's preset)")
+    parser.add_argument("--hidden-mnist", type=positive_int, default=None,
+                        help="hidden neurons of the MNIST-like datasets (default: each preset's, "
+                             + ", ".join(f"{d} {DEFAULT_HIDDEN[d]}" for d in DATASETS
+                                         if d != "digits") + ")")
     parser.add_argument("--jobs", type=positive_int, default=2,
                         help="rows run in parallel worker processes (default: 2)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results",
@@ -203,6 +236,8 @@ def dataset_settings(args) -> dict:
         else:
             hidden, epochs, limit, test_limit = (args.hidden_mnist, args.mnist_epochs,
                                                  args.mnist_limit, args.mnist_test_limit)
+        hidden = hidden or DEFAULT_HIDDEN[name]
+        epochs = epochs or dataset_epochs(name)
         settings[name] = {"layers": [inputs, hidden, classes], "epochs": epochs,
                           "limit": limit, "test_limit": test_limit}
     return settings
@@ -225,7 +260,10 @@ def check_row(config: Config, fixed: bool) -> None:
 
 
 def bits_per_synapse(config: Config) -> int:
-    return config.weight.bits + config.grad.bits * (2 if config.reset_path else 1)
+    """w_ij, ghat_ij, and ehat_ij where the spike-time eligibility keeps the reset path (the
+    surrogate eligibility has no ehat)."""
+    ehat = config.reset_path and config.eligibility == "spike_time"
+    return config.weight.bits + config.grad.bits * (2 if ehat else 1)
 
 
 def _mean_std(values) -> tuple[float, float]:
@@ -280,10 +318,33 @@ def run_row(spec: dict) -> dict:
             "feedback_alignment": align,
         },
         "history": result.history,
+        **(probe_row(config, data, result.network, spec) if spec.get("probe") else {}),
         "wall_time_s": time.perf_counter() - started_wall,
         "cpu_time_s": time.process_time() - started_cpu,
     })
     return row
+
+
+def probe_row(config: Config, data, network, spec: dict) -> dict:
+    """The linear probe of the hidden layer (``golden.train.linear_probe`` on the hidden spike
+    counts of every training and test image), with each seed's initial (random) weights and its
+    trained ones: whether the rule made the layer's features better for any linear readout."""
+    from plasticore.golden.network import Network
+    from plasticore.golden.train import hidden_counts, linear_probe, replica
+
+    x_train, y_train = data.x_train[:spec["limit"]], data.y_train[:spec["limit"]]
+    x_test, y_test = data.x_test[:spec["test_limit"]], data.y_test[:spec["test_limit"]]
+    fixed = spec["arithmetic"] == "fixed"
+    trained_w, trained_b = network.weights(), network.feedback
+    probes = {"random": [], "trained": []}
+    for r, seed in enumerate(spec["seeds"]):
+        weights = {"random": Network.initial_weights(config, seed, fixed=fixed),
+                   "trained": (replica(trained_w, r), replica(trained_b, r))}
+        for name, (w, b) in weights.items():
+            f_train = hidden_counts(config, w, b, x_train, fixed=fixed)
+            f_test = hidden_counts(config, w, b, x_test, fixed=fixed)
+            probes[name].append(linear_probe(f_train, y_train, f_test, y_test))
+    return {f"{name}_probe_accuracy": list(values) for name, values in probes.items()}
 
 
 def make_specs(args, settings: dict, overrides: dict) -> list[dict]:
@@ -291,9 +352,9 @@ def make_specs(args, settings: dict, overrides: dict) -> list[dict]:
 
     specs = []
     for name, s in settings.items():
-        for rule in RULES:
+        for rule in args.rules:
             config = row_config(name, s["layers"][1], rule, overrides)
-            for arithmetic in ARITHMETICS:
+            for arithmetic in args.arithmetics:
                 check_row(config, arithmetic == "fixed")
                 specs.append({"dataset": name, "rule": rule, "arithmetic": arithmetic,
                               "config": config.to_dict(), "config_hash": config.hash,
@@ -303,7 +364,8 @@ def make_specs(args, settings: dict, overrides: dict) -> list[dict]:
                                                      for seed in args.seeds},
                               "bits_per_synapse": bits_per_synapse(config),
                               "seeds": list(args.seeds), "epochs": s["epochs"],
-                              "limit": s["limit"], "test_limit": s["test_limit"]})
+                              "limit": s["limit"], "test_limit": s["test_limit"],
+                              "probe": args.probe and arithmetic == "fixed"})
     return specs
 
 
@@ -329,7 +391,7 @@ def _num(value, digits: int) -> str:
 
 
 COLUMNS = ("dataset", "rule", "arith", "test % (final)", "best-epoch test %", "train %",
-           "spk/n", "align", "samples/s", "bits/syn", "sat")
+           "spk/n", "align", "samples/s", "bits/syn", "sat", "probe random %", "probe trained %")
 DIFF_COLUMNS = ("dataset", "difference (points)", "mean ± std")
 
 
@@ -338,9 +400,11 @@ def table_rows(rows: list[dict]) -> list[list[str]]:
     for r in rows:
         head = [r["dataset"], r["rule"], r["arithmetic"]]
         if "error" in r:
-            blanks = [""] * (len(COLUMNS) - 6)
-            out.append(head + ["ERROR", *blanks, str(r["bits_per_synapse"]), ""])
+            blanks = [""] * (len(COLUMNS) - 8)
+            out.append(head + ["ERROR", *blanks, str(r["bits_per_synapse"]), "", "", ""])
             continue
+        probes = [_pct(*_mean_std(r[key])) if r.get(key) else "-"
+                  for key in ("random_probe_accuracy", "trained_probe_accuracy")]
         out.append(head + [
             _pct(r["test_accuracy"], r["test_accuracy_std"]),
             _pct(r["best_test_accuracy"], r["best_test_accuracy_std"]),
@@ -350,6 +414,7 @@ def table_rows(rows: list[dict]) -> list[list[str]]:
             f"{r['samples_per_second']:.0f}",
             str(r["bits_per_synapse"]),
             ",".join(sorted(r["overflow"])) or "-",
+            *probes,
         ])
     return out
 
@@ -385,7 +450,21 @@ def differences(rows: list[dict]) -> list[dict]:
             for other in ("readout", "dfa"):
                 diff(name, f"{arithmetic}: SFDFA - {RULE_LABELS[other]}",
                      index.get((name, "sfdfa", arithmetic)), index.get((name, other, arithmetic)))
-    return out
+        for rule in RULES:
+            row = index.get((name, rule, "fixed"))
+            if row and row.get("trained_probe_accuracy"):
+                gain = 100 * (np.array(row["trained_probe_accuracy"])
+                              - np.array(row["random_probe_accuracy"]))
+                out.append({"dataset": name, "difference": f"{RULE_LABELS[rule]}: probe trained - "
+                            "random (fixed)", "points": float(gain.mean()),
+                            "points_std": float(gain.std()), "per_seed": gain.tolist()})
+    # a pair with a row missing (--rules, --arithmetics) says nothing: left out
+    return [d for d in out if d["points"] is not None or not _partial(rows)]
+
+
+def _partial(rows) -> bool:
+    kinds = {(r["rule"], r["arithmetic"]) for r in rows}
+    return kinds != {(a, b) for a in RULES for b in ARITHMETICS}
 
 
 def _points(entry) -> str:
@@ -455,6 +534,46 @@ def render_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def make_report(args, specs, results, settings, overrides, command, started, started_at) -> dict:
+    """The report of the rows finished so far (every row of ``results``, in spec order)."""
+    rows = []
+    for k, spec in enumerate(specs):
+        if k not in results:
+            continue
+        row = {**{key: spec[key] for key in ("dataset", "rule", "arithmetic", "config_hash",
+                                             "core_hash", "seed_config_hashes",
+                                             "bits_per_synapse", "limit",
+                                             "test_limit")},
+               **results[k], "config": spec["config"]}
+        rows.append(row)
+    return {
+        "benchmark": "golden",
+        "command": shlex.join(command),
+        "command_short": shlex.join(["python", "bench/golden.py", *command[2:]]),
+        "started": started_at,
+        "wall_time_s": time.perf_counter() - started,
+        "machine": machine_info(),
+        "settings": {"datasets": settings, "seeds": list(args.seeds), "jobs": args.jobs,
+                     "overrides": overrides},
+        "bits_per_synapse_formula": "weight.bits + 2 * grad.bits if reset_path and eligibility "
+                                    "== 'spike_time' else weight.bits + grad.bits",
+        "rows": rows,
+        "rows_expected": len(specs),
+        "differences": differences(rows),
+        "footnotes": list(FOOTNOTES),
+    }
+
+
+def write_report(args, report: dict, *, markdown: bool = True) -> None:
+    # files first: a closed stdout (e.g. piped into head) must not lose the results
+    args.out.mkdir(parents=True, exist_ok=True)
+    tmp = args.out / "golden.json.tmp"
+    tmp.write_text(json.dumps(report, indent=1) + "\n")
+    tmp.replace(args.out / "golden.json")
+    if markdown:
+        (args.out / "golden.md").write_text(render_markdown(report))
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -471,6 +590,34 @@ def machine_info() -> dict:
             "cpu_count": os.cpu_count(), "numpy": np.__version__,
             "blas_threads": {var: os.environ.get(var) for var in
                              ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
+
+
+# --- resume -----------------------------------------------------------------------------------
+_ROW_KEY = ("dataset", "rule", "arithmetic", "config_hash", "seeds", "epochs", "limit",
+            "test_limit")
+
+
+def _row_key(row: dict) -> tuple:
+    return tuple(json.dumps(row.get(k)) for k in _ROW_KEY)
+
+
+def done_rows(path: Path, specs: list[dict]) -> dict[int, dict]:
+    """The rows of an earlier golden.json that answer a spec (its key, no error, a probe if the
+    spec asks for one), by spec index."""
+    if not path.exists():
+        return {}
+    try:
+        earlier = json.loads(path.read_text())["rows"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"--resume: {path} is not a golden.json of this benchmark ({error})") \
+            from None
+    found = {_row_key(r): r for r in earlier if "error" not in r and "test_accuracy" in r}
+    out = {}
+    for k, spec in enumerate(specs):
+        row = found.get(_row_key(spec))
+        if row is not None and (row.get("trained_probe_accuracy") or not spec["probe"]):
+            out[k] = row
+    return out
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -503,16 +650,27 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm import tqdm
 
+    results: dict[int, dict] = {}
+    if args.resume:
+        try:
+            results = done_rows(args.out / "golden.json", specs)
+        except ConfigError as error:
+            print(f"golden.py: error: {error}", file=sys.stderr)
+            return 2
+        if results:
+            print(f"resuming: {len(results)} of {len(specs)} rows kept from "
+                  f"{args.out / 'golden.json'}", file=sys.stderr)
+    command = [sys.executable, *sys.argv] if argv is None else [sys.executable, __file__, *argv]
     started = time.perf_counter()
     started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    results: dict[int, dict] = {}
-    order = sorted(range(len(specs)), key=lambda k: -_cost(specs[k], sizes))
+    order = sorted((k for k in range(len(specs)) if k not in results),
+                   key=lambda k: -_cost(specs[k], sizes))
     executor = concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs)
     try:
         # submit before the bar exists: no tqdm monitor thread is alive when workers fork
         futures = {executor.submit(run_row, specs[k]): k for k in order}
-        with tqdm(total=len(specs), desc="golden bench", unit="row", dynamic_ncols=True,
-                  file=sys.stderr) as bar:
+        with tqdm(total=len(specs), initial=len(results), desc="golden bench", unit="row",
+                  dynamic_ncols=True, file=sys.stderr) as bar:
             for future in concurrent.futures.as_completed(futures):
                 k = futures[future]
                 try:
@@ -521,6 +679,9 @@ def main(argv: list[str] | None = None) -> int:
                     row = {key: specs[k][key] for key in ("dataset", "rule", "arithmetic")}
                     row["error"] = f"{type(error).__name__}: {error}"
                 results[k] = row
+                # every finished row reaches golden.json at once: a killed run keeps it (--resume)
+                write_report(args, make_report(args, specs, results, settings, overrides, command,
+                                               started, started_at), markdown=False)
                 status = "ERROR" if "error" in row else f"test {_pct(row['test_accuracy'])}%"
                 bar.set_postfix_str(f"{row['dataset']} {row['rule']} {row['arithmetic']}: {status}")
                 bar.update(1)
@@ -528,38 +689,11 @@ def main(argv: list[str] | None = None) -> int:
         executor.shutdown(wait=False, cancel_futures=True)
         raise
     executor.shutdown()
-    wall = time.perf_counter() - started
-
-    rows = []
-    for k, spec in enumerate(specs):
-        row = {**{key: spec[key] for key in ("dataset", "rule", "arithmetic", "config_hash",
-                                             "core_hash", "seed_config_hashes",
-                                             "bits_per_synapse", "limit",
-                                             "test_limit")},
-               **results[k], "config": spec["config"]}
-        rows.append(row)
-    command = [sys.executable, *sys.argv] if argv is None else [sys.executable, __file__, *argv]
-    report = {
-        "benchmark": "golden",
-        "command": shlex.join(command),
-        "command_short": shlex.join(["python", "bench/golden.py", *command[2:]]),
-        "started": started_at,
-        "wall_time_s": wall,
-        "machine": machine_info(),
-        "settings": {"datasets": settings, "seeds": list(args.seeds), "jobs": args.jobs,
-                     "overrides": overrides},
-        "bits_per_synapse_formula": "weight.bits + 2 * grad.bits if reset_path else "
-                                    "weight.bits + grad.bits",
-        "rows": rows,
-        "differences": differences(rows),
-        "footnotes": list(FOOTNOTES),
-    }
-    # files first: a closed stdout (e.g. piped into head) must not lose the results
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "golden.json").write_text(json.dumps(report, indent=1) + "\n")
-    (args.out / "golden.md").write_text(render_markdown(report))
+    report = make_report(args, specs, results, settings, overrides, command, started, started_at)
+    write_report(args, report)
     print(render_text(report))
     print(f"\nwrote {args.out / 'golden.json'} and {args.out / 'golden.md'}")
+    rows = report["rows"]
     return 1 if any("error" in r for r in rows) else 0
 
 

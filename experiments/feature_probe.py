@@ -41,24 +41,8 @@ from plasticore.host import cli
 from expkit import experiment_parser
 
 
-def hidden_counts(network_config, weights, feedback, pixels, *, fixed: bool = True,
-                  chunk: int = 500) -> np.ndarray:
-    """Spike counts of every hidden neuron for every image, (images, hidden neurons), int:
-    ``golden.train.layer_counts`` without the output layer, hidden layers side by side."""
-    counts = golden_train.layer_counts(network_config, weights, feedback, pixels, fixed=fixed,
-                                       chunk=chunk)
-    return np.concatenate(counts[:-1], axis=1).astype(np.int64)
-
-
-def probe_accuracy(train_features, y_train, test_features, y_test, *, max_iter: int = 1000) -> float:
-    """Test accuracy of a logistic regression fitted on standardised training features."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
-    model.fit(train_features, y_train)
-    return float(model.score(test_features, y_test))
+hidden_counts = golden_train.hidden_counts
+probe_accuracy = golden_train.linear_probe
 
 
 def run(args, argv, network_class=Network) -> dict:

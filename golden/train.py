@@ -88,6 +88,35 @@ def layer_counts(config: Config, weights, feedback, pixels: np.ndarray, *, fixed
     return [np.concatenate([part[k] for part in parts]) for k in range(len(config.layers) - 1)]
 
 
+def hidden_counts(config: Config, weights, feedback, pixels: np.ndarray, *, fixed: bool = True,
+                  chunk: int = 500) -> np.ndarray:
+    """Spike counts of every hidden neuron for every image, (images, hidden neurons), int:
+    :func:`layer_counts` without the output layer, hidden layers side by side."""
+    counts = layer_counts(config, weights, feedback, pixels, fixed=fixed, chunk=chunk)
+    return np.concatenate(counts[:-1], axis=1).astype(np.int64)
+
+
+def linear_probe(train_features, y_train, test_features, y_test, *, max_iter: int = 1000,
+                 allow_unconverged: bool = False) -> float:
+    """Test accuracy of a multinomial logistic regression (scikit-learn, the ``test`` extra) fitted
+    on standardised training features: what any linear readout of the features allows.
+    ``allow_unconverged`` silences scikit-learn's ConvergenceWarning (a probe capped at
+    ``max_iter`` iterations on purpose)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
+    with warnings.catch_warnings():
+        if allow_unconverged:
+            warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(train_features, y_train)
+    return float(model.score(test_features, y_test))
+
+
 def evaluate(network: Network, pixels: np.ndarray, labels: np.ndarray, *, chunk: int = 500):
     """Test accuracy and mean hidden spikes per neuron of every replica of ``network``.
 

@@ -72,7 +72,9 @@ def test_json_rows_and_std_over_two_seeds(tiny_run):
         assert row["config"]["layers"] == [64, 128, 10]     # the digits preset
         assert row["config"]["rule"] == row["rule"]
         assert len(row["config_hash"]) == 16 and len(row["core_hash"]) == 16
-        assert row["bits_per_synapse"] == 16 + 2 * 16  # default formats, reset path on
+        # default formats; the preset's surrogate eligibility keeps no ehat
+        assert row["config"]["eligibility"] == "surrogate"
+        assert row["bits_per_synapse"] == 16 + 16
         assert row["samples_per_second"] > 0
         assert len(row["history"]) == 1
         per_seed = row["per_seed"]
@@ -111,3 +113,30 @@ def test_invalid_override_exits_2(override, tmp_path):
     assert result.returncode == 2
     assert "error" in result.stderr
     assert not (tmp_path / "golden.json").exists()
+
+
+def test_probe_rows_and_resume(tmp_path):
+    """--probe measures the hidden layer's linear probe before and after training: the readout
+    control never changes the hidden layer, so its two probes are equal to the last digit. A
+    second run with --resume keeps the finished row instead of training it again."""
+    args = ("--datasets", "digits", "--epochs", "1", "--limit", "30", "--seeds", "0", "--jobs",
+            "1", "--rules", "readout", "--arithmetics", "fixed", "--probe", "--out", str(tmp_path))
+    first = run_bench(*args, timeout=600)
+    assert first.returncode == 0, first.stderr
+    report = json.loads((tmp_path / "golden.json").read_text())
+    (row,) = report["rows"]
+    assert row["rule"] == "readout" and row["arithmetic"] == "fixed"
+    assert row["random_probe_accuracy"] == row["trained_probe_accuracy"]
+    assert 0.5 < row["random_probe_accuracy"][0] <= 1.0
+    gain = next(d for d in report["differences"] if d["difference"].startswith("readout: probe"))
+    assert gain["per_seed"] == [0.0]
+    again = run_bench(*args, "--resume", timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert "resuming: 1 of 1 rows kept" in again.stderr
+    assert json.loads((tmp_path / "golden.json").read_text())["rows"][0]["history"] == row["history"]
+
+
+def test_resume_refuses_a_file_that_is_not_its_own(tmp_path):
+    (tmp_path / "golden.json").write_text("[1, 2]")
+    result = run_bench("--datasets", "digits", "--resume", "--out", str(tmp_path))
+    assert result.returncode == 2 and "is not a golden.json of this benchmark" in result.stderr
