@@ -15,18 +15,11 @@ from plasticore.golden.network import Network  # noqa: E402
 torch.set_num_threads(1)
 
 
-def _pixels(n, inputs, seed=0):
-    rng = np.random.default_rng(seed)
-    px = rng.integers(0, 256, size=(n, inputs)).astype(np.uint8)
-    px[rng.random(px.shape) < 0.3] = 0
-    return px
-
-
 @pytest.mark.parametrize("layers,seed", [((64, 64, 10), 3), ((20, 12, 8, 5), 1)])
-def test_forward_matches_golden_float(layers, seed):
+def test_forward_matches_golden_float(layers, seed, random_pixels):
     """Same weights, same rasters: identical spikes, local gradients ghat and grades D."""
     cfg = Config(layers=layers, init_hidden=2.0, init_output=1.5, init_output_offset=0.3)
-    px = _pixels(6, layers[0], seed)
+    px = random_pixels(6, layers[0], seed)
     raster = raster_of(cfg, px).numpy()
     w, b = Network.initial_weights(cfg, seed, fixed=False)
     net = Network(cfg, [np.broadcast_to(x, (6,) + x.shape) for x in w], b, fixed=False, batch=6,
@@ -42,12 +35,12 @@ def test_forward_matches_golden_float(layers, seed):
     np.testing.assert_allclose(tr.grade_total.numpy(), net.layers[-1].grade_total, atol=1e-12)
 
 
-def test_bptt_equals_finite_differences():
+def test_bptt_equals_finite_differences(random_pixels):
     """With a smooth spike (sigmoid forward) autograd through the unrolled window equals central
     differences: the time unrolling, reset path and inter-layer delay are differentiated right."""
     cfg = Config(layers=(6, 5, 3), n_steps=12, input_window=6)
     dyn = lif.Dynamics.from_config(cfg)
-    raster = raster_of(cfg, _pixels(3, 6, 2)).double()
+    raster = raster_of(cfg, random_pixels(3, 6, 2)).double()
     rng = np.random.default_rng(0)
     ws = [torch.tensor(rng.uniform(-1.5, 2.5, (5, 6))), torch.tensor(rng.uniform(-1, 2, (3, 5)))]
     probe = torch.tensor(rng.standard_normal((3, 3)))
@@ -70,11 +63,11 @@ def test_bptt_equals_finite_differences():
     assert any(g.abs().max() > 1e-3 for g in grads)
 
 
-def test_eprop_eligibility_closed_form():
+def test_eprop_eligibility_closed_form(random_pixels):
     """Inputs and reset detached: d(sum_i delta_i n_i)/dw_ij = sum_n delta_i psi_i[n] eps_j[n]."""
     cfg = Config(layers=(8, 6, 3), n_steps=20, input_window=10)
     dyn = lif.Dynamics.from_config(cfg)
-    raster = raster_of(cfg, _pixels(2, 8, 4)).double()
+    raster = raster_of(cfg, random_pixels(2, 8, 4)).double()
     rng = np.random.default_rng(1)
     w = torch.tensor(rng.uniform(0, 2, (6, 8)))
     w2 = torch.tensor(rng.uniform(-1, 1, (3, 6)))
@@ -100,14 +93,14 @@ def test_eprop_eligibility_closed_form():
     torch.testing.assert_close(g, manual, rtol=1e-10, atol=1e-10)
 
 
-def test_snntorch_synaptic_first_spikes():
+def test_snntorch_synaptic_first_spikes(random_pixels):
     """Outside reference: snnTorch's Synaptic neuron (alpha = rho_s, beta = rho) has the same
     kernel; with mem = u / (rho - rho_s) one step later, first-spike times agree exactly.
     (After a spike the models differ: snnTorch subtracts theta', the golden model rho * theta'.)"""
     snn = pytest.importorskip("snntorch")
     cfg = Config(layers=(30, 40, 2))
     dyn = lif.Dynamics.from_config(cfg)
-    raster = raster_of(cfg, _pixels(5, 30, 6)).double()
+    raster = raster_of(cfg, random_pixels(5, 30, 6)).double()
     rng = np.random.default_rng(2)
     w = torch.tensor(rng.uniform(-0.5, 1.5, (40, 30)))
     ours = lif.simulate([w, torch.zeros(2, 40, dtype=torch.float64)], raster, dyn).spikes[0]
@@ -133,12 +126,12 @@ def test_snntorch_synaptic_first_spikes():
 
 
 @pytest.mark.parametrize("rule", rules.RULES)
-def test_every_rule_returns_gradients(rule):
+def test_every_rule_returns_gradients(rule, random_pixels):
     cfg = Config(layers=(16, 12, 4), n_steps=20, input_window=10, init_hidden=2.0,
                  init_output_offset=0.5)
     weights, feedback = initial_weights(cfg, 0)
     state = make_state(rule, cfg, 0, feedback)
-    raster = raster_of(cfg, _pixels(5, 16, 3))
+    raster = raster_of(cfg, random_pixels(5, 16, 3))
     labels = torch.tensor([0, 1, 2, 3, 0])
     before = [b.clone() for b in state.feedback]
     grads, counts = rules.gradients(rule, weights, raster, labels, state)
@@ -152,12 +145,12 @@ def test_every_rule_returns_gradients(rule):
         assert not torch.equal(before[0], state.feedback[0])
 
 
-def test_golden_family_output_gradient_is_ghat():
+def test_golden_family_output_gradient_is_ghat(random_pixels):
     """DFA's output-layer estimate is -e ghat, the golden model's update direction."""
     cfg = Config(layers=(16, 12, 4), n_steps=20, input_window=10, init_output_offset=0.5)
     weights, feedback = initial_weights(cfg, 1, dtype=torch.float64)
     state = make_state("dfa", cfg, 1, feedback, dtype=torch.float64)
-    px = _pixels(1, 16, 5)
+    px = random_pixels(1, 16, 5)
     grads, _ = rules.gradients("dfa", weights, raster_of(cfg, px), torch.tensor([2]), state)
     net = Network(cfg, [w.numpy() for w in weights], [b.numpy() for b in feedback], fixed=False,
                   seed=None)
@@ -190,7 +183,7 @@ def test_memory_model_matches_autograd():
     assert memory.words("bptt", 784, 128, 10, 200) > memory.words("bptt", 784, 128, 10, 25)
 
 
-def test_weight_alignment_recorded_per_epoch():
+def test_weight_alignment_recorded_per_epoch(random_pixels):
     """cos(B, W_out) of the last hidden layer (thesis Fig. 50) is recorded before training and
     after every epoch for the rules with a feedback matrix, and equals the golden model's
     ``feedback_alignment`` of the same matrices; rules without one record nothing."""
@@ -201,7 +194,7 @@ def test_weight_alignment_recorded_per_epoch():
 
     cfg = Config(layers=(16, 12, 4), n_steps=20, input_window=10, init_hidden=2.0,
                  init_output_offset=0.5)
-    px = _pixels(40, 16, 7)
+    px = random_pixels(40, 16, 7)
     data = SimpleNamespace(x_train=px[:32], y_train=np.arange(32) % 4, x_test=px[32:],
                            y_test=np.arange(8) % 4)
     weights, feedback = initial_weights(cfg, 2)

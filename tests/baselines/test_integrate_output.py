@@ -19,13 +19,6 @@ from plasticore.golden.network import Network  # noqa: E402
 torch.set_num_threads(1)
 
 
-def _pixels(n, inputs, seed=0):
-    rng = np.random.default_rng(seed)
-    px = rng.integers(0, 256, size=(n, inputs)).astype(np.uint8)
-    px[rng.random(px.shape) < 0.3] = 0
-    return px
-
-
 #: the integrate output's update shifts (experiments/configs/surrogate-softmax.json); the golden
 #: Config refuses the thesis-form defaults with it, and the torch baselines do not read them
 SHIFTS = dict(lr_hidden_shift=6, lr_output_shift=9)
@@ -41,12 +34,12 @@ def test_dynamics_reads_output_layer():
     assert lif.Dynamics.from_config(_config()).integrate_output
 
 
-def test_potential_is_weighted_hidden_counts_and_matches_golden():
+def test_potential_is_weighted_hidden_counts_and_matches_golden(random_pixels):
     """V_o = sum_i w_oi n_i from the hidden counts (hidden spikes unchanged by the output kind),
     and equal to the golden float model's V (its output layer's ``a``) on the same weights."""
     cfg = _config()
     weights, feedback = initial_weights(cfg, 2, dtype=torch.float64)
-    px = _pixels(5, 16, 1)
+    px = random_pixels(5, 16, 1)
     raster = raster_of(cfg, px)
     dyn = lif.Dynamics.from_config(cfg)
     tr = lif.simulate(weights, raster, dyn)
@@ -80,14 +73,14 @@ def test_softmax_loss_gradient_is_golden_delta():
     torch.testing.assert_close(-g * len(labels), hinge)
 
 
-def test_bptt_gradient_reaches_hidden_through_surrogate():
+def test_bptt_gradient_reaches_hidden_through_surrogate(random_pixels):
     """rules.gradients('bptt') with an integrate output equals the chain rule written out:
     dL/dV = p - y (base 2, p = 2**V / sum), output grad (p - y)^T n / B, hidden grad the gradient
     of sum_i g_i n_i with g = (p - y) W_o through the surrogate spike; nonzero in the hidden layer."""
     cfg = _config()
     weights, feedback = initial_weights(cfg, 0, dtype=torch.float64)
     state = make_state("bptt", cfg, 0, feedback, dtype=torch.float64)
-    raster = raster_of(cfg, _pixels(6, 16, 3))
+    raster = raster_of(cfg, random_pixels(6, 16, 3))
     labels = torch.tensor([0, 1, 2, 3, 0, 1])
     grads, v = rules.gradients("bptt", weights, raster, labels, state)
     wh = weights[0].clone().requires_grad_(True)
@@ -102,12 +95,12 @@ def test_bptt_gradient_reaches_hidden_through_surrogate():
     assert grads[0].abs().max() > 1e-4
 
 
-def test_bptt_integrate_equals_finite_differences():
+def test_bptt_integrate_equals_finite_differences(random_pixels):
     """With a smooth spike the autograd gradient of the base-2 softmax loss on V equals central
     differences, in the hidden and the output layer."""
     cfg = Config(layers=(6, 5, 3), n_steps=12, input_window=6, output_layer="integrate", **SHIFTS)
     dyn = lif.Dynamics.from_config(cfg)
-    raster = raster_of(cfg, _pixels(3, 6, 2)).double()
+    raster = raster_of(cfg, random_pixels(3, 6, 2)).double()
     rng = np.random.default_rng(0)
     ws = [torch.tensor(rng.uniform(-1.5, 2.5, (5, 6))), torch.tensor(rng.uniform(-1, 1, (3, 5)))]
     labels = torch.tensor([0, 2, 1])
@@ -131,10 +124,10 @@ def test_bptt_integrate_equals_finite_differences():
     assert math.isfinite(loss(ws).item())
 
 
-def test_other_rules_refuse_integrate_output():
+def test_other_rules_refuse_integrate_output(random_pixels):
     cfg = _config()
     weights, feedback = initial_weights(cfg, 0)
     state = make_state("dfa", cfg, 0, feedback)
     with pytest.raises(ValueError, match="integrate"):
-        rules.gradients("dfa", weights, raster_of(cfg, _pixels(2, 16)), torch.tensor([0, 1]), state)
+        rules.gradients("dfa", weights, raster_of(cfg, random_pixels(2, 16)), torch.tensor([0, 1]), state)
 

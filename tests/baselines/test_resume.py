@@ -12,19 +12,12 @@ from plasticore.golden.config import Config  # noqa: E402
 torch.set_num_threads(1)
 
 
-def _pixels(n, inputs, seed=0):
-    rng = np.random.default_rng(seed)
-    px = rng.integers(0, 256, size=(n, inputs)).astype(np.uint8)
-    px[rng.random(px.shape) < 0.3] = 0
-    return px
-
-
 class _Stop(Exception):
     pass
 
 
 @pytest.mark.parametrize("rule,integrate", [("bptt", True), ("sfdfa", False)])
-def test_train_rule_resumes_from_checkpoint(tmp_path, rule, integrate):
+def test_train_rule_resumes_from_checkpoint(tmp_path, rule, integrate, random_pixels):
     """A run stopped after epoch 1 and started again from its checkpoint ends exactly as the
     uninterrupted run: same history, same final weights and Adam state (sfdfa: also its learnt
     feedback and perturbation generator)."""
@@ -35,7 +28,7 @@ def test_train_rule_resumes_from_checkpoint(tmp_path, rule, integrate):
     if integrate:
         cfg = cfg.replace(output_layer="integrate", output_loss="softmax", lr_hidden_shift=6,
                           lr_output_shift=9)
-    px = _pixels(40, 16, 7)
+    px = random_pixels(40, 16, 7)
     data = SimpleNamespace(x_train=px[:32], y_train=np.arange(32) % 4, x_test=px[32:],
                            y_test=np.arange(8) % 4)
     kw = dict(seed=1, epochs=3, batch=8, align=False, log=lambda s: None)
