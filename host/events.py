@@ -33,7 +33,8 @@ import numpy as np
 
 from plasticore.golden.encode import EVENT_DTYPE
 
-from .training import EventSamples, EventsFile
+from .training import (EventSamples, EventsFile, load_npz, n_classes_of, read_splits, save_npz,
+                       split_arrays)
 
 __all__ = ["TONIC_LAYOUT", "TonicEventsFile", "bin_events", "check_events", "read_tonic_events",
            "write_tonic_events", "from_tonic_dataset", "n_inputs_of"]
@@ -177,36 +178,18 @@ def read_tonic_events(path) -> TonicEventsFile:
     """Read an events file in Tonic layout (:data:`TONIC_LAYOUT`), validating every field of every
     sample; errors name the file, the array, the field, the sample and the event."""
     path = Path(path)
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"cannot read events file {path}: {error}") from None
-    with data:
+    with load_npz(path) as data:
         if "sensor_size" not in data.files:
             raise ValueError(f"events file {path} has no 'sensor_size' array: not in Tonic layout")
         sensor = _sensor(data["sensor_size"], f"{path}: sensor_size")
-        parts = {}
+        parts = read_splits(data, path)
         for split in ("train", "test"):
-            for key in ("events", "index", "labels"):
-                name = f"{split}_{key}"
-                if name not in data.files:
-                    raise ValueError(f"events file {path} has no {name!r} array "
-                                     f"(it holds {', '.join(data.files)})")
-                parts[name] = data[name]
-            index, labels = parts[f"{split}_index"], parts[f"{split}_labels"]
-            events = parts[f"{split}_events"]
-            if len(index) != len(labels) + 1 or (len(index) and (
-                    index[0] != 0 or index[-1] != len(events) or np.any(np.diff(index) < 0))):
-                raise ValueError(f"{split}_index in {path} must hold {len(labels) + 1} ascending "
-                                 f"offsets from 0 to {len(events)}")
-            check_events(events, sensor, f"{path}: {split}_events", index=index)
+            check_events(parts[f"{split}_events"], sensor, f"{path}: {split}_events",
+                         index=parts[f"{split}_index"])
         time_window = float(data["time_window"]) if "time_window" in data.files else None
-        all_y = np.concatenate([parts["train_labels"], parts["test_labels"]]).astype(np.int64)
-        n_classes = int(data["n_classes"]) if "n_classes" in data.files else int(all_y.max(initial=-1)) + 1
+        n_classes = n_classes_of(data, parts, path)
     if time_window is not None and not time_window > 0:
         raise ValueError(f"{path}: time_window must be positive, not {time_window}")
-    if len(all_y) and (all_y.min() < 0 or all_y.max() >= n_classes):
-        raise ValueError(f"labels in {path} fall outside 0..{n_classes - 1}")
     return TonicEventsFile(parts["train_events"], parts["train_index"].astype(np.int64),
                            parts["train_labels"].astype(np.int64), parts["test_events"],
                            parts["test_index"].astype(np.int64),
@@ -220,24 +203,18 @@ def write_tonic_events(path, train, test, sensor_size, *, time_window: float | N
     """Write an events file in Tonic layout from ``train`` and ``test``: sequences of
     ``(events, label)`` with events as Tonic gives them (checked first)."""
     sensor = _sensor(sensor_size, str(path))
-    arrays = {"sensor_size": np.array(sensor, np.int64)}
+    train, test = list(train), list(test)
     for split, samples in (("train", train), ("test", test)):
-        samples = list(samples)
-        events = [np.asarray(e) for e, _ in samples]
-        for i, e in enumerate(events):
-            check_events(e, sensor, f"{path}: {split} sample {i}")
-        arrays[f"{split}_events"] = np.concatenate(events) if events else np.empty(
-            0, [("x", np.int64), ("y", np.int64), ("t", np.int64), ("p", np.int64)])
-        arrays[f"{split}_index"] = np.concatenate([[0], np.cumsum([len(e) for e in events])]).astype(np.int64)
-        arrays[f"{split}_labels"] = np.array([int(y) for _, y in samples], dtype=np.int64)
+        for i, (events, _) in enumerate(samples):
+            check_events(np.asarray(events), sensor, f"{path}: {split} sample {i}")
+    arrays = {"sensor_size": np.array(sensor, np.int64),
+              **split_arrays(train, test, np.empty(0, [("x", np.int64), ("y", np.int64),
+                                                       ("t", np.int64), ("p", np.int64)]))}
     if time_window is not None:
         arrays["time_window"] = np.array(float(time_window))
     if n_classes is not None:
         arrays["n_classes"] = np.array(n_classes)
-    path = Path(path)
-    with open(path, "wb") as handle:
-        np.savez(handle, **arrays)
-    return path
+    return save_npz(path, arrays)
 
 
 def from_tonic_dataset(dataset, *, limit: int | None = None):

@@ -169,43 +169,83 @@ def _check_split(path, split: str, events, index, n_inputs: int, n_steps: int | 
                              f"sample holds at most one spike per input and step")
 
 
+def load_npz(path: Path):
+    """``np.load`` of an events file; a file numpy cannot read is a ValueError naming it."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read events file {path}: {error}") from None
+
+
+def read_splits(data, path: Path) -> dict:
+    """The ``{split}_events``, ``{split}_index`` and ``{split}_labels`` arrays of both splits of
+    an open events file, the index checked against the events and labels (the events' fields
+    are the layout's to check)."""
+    parts = {}
+    for split in ("train", "test"):
+        for key in ("events", "index", "labels"):
+            name = f"{split}_{key}"
+            if name not in data.files:
+                raise ValueError(f"events file {path} has no {name!r} array "
+                                 f"(it holds {', '.join(data.files)})")
+            parts[name] = data[name]
+        events, index = parts[f"{split}_events"], parts[f"{split}_index"]
+        labels = parts[f"{split}_labels"]
+        if len(index) != len(labels) + 1 or (len(index) and (
+                index[0] != 0 or index[-1] != len(events) or np.any(np.diff(index) < 0))):
+            raise ValueError(f"{split}_index in {path} must hold {len(labels) + 1} ascending "
+                             f"offsets from 0 to {len(events)}")
+    return parts
+
+
+def n_classes_of(data, parts: dict, path: Path) -> int:
+    """The file's ``n_classes`` (else one more than its largest label), every label checked."""
+    all_y = np.concatenate([parts["train_labels"], parts["test_labels"]]).astype(np.int64)
+    n_classes = int(data["n_classes"]) if "n_classes" in data.files else int(all_y.max(initial=-1)) + 1
+    if len(all_y) and (all_y.min() < 0 or all_y.max() >= n_classes):
+        raise ValueError(f"labels in {path} fall outside 0..{n_classes - 1}")
+    return n_classes
+
+
+def split_arrays(train, test, empty) -> dict:
+    """The arrays of an events file's two splits from sequences of ``(events, label)``;
+    ``empty`` is the events array of a split without samples."""
+    arrays = {}
+    for split, samples in (("train", train), ("test", test)):
+        samples = list(samples)
+        events = [np.asarray(e) for e, _ in samples]
+        arrays[f"{split}_events"] = np.concatenate(events) if events else empty
+        arrays[f"{split}_index"] = np.concatenate([[0], np.cumsum([len(e) for e in events])]).astype(np.int64)
+        arrays[f"{split}_labels"] = np.array([int(y) for _, y in samples], dtype=np.int64)
+    return arrays
+
+
+def save_npz(path, arrays: dict) -> Path:
+    path = Path(path)
+    with open(path, "wb") as handle:     # a file object: np.savez adds no ".npz" to the name
+        np.savez(handle, **arrays)
+    return path
+
+
 def read_events(path) -> EventsFile:
     """Read an events file (layout: :data:`EVENTS_LAYOUT`, or Tonic's with a ``sensor_size``:
     ``host.events.read_tonic_events``); raises ValueError naming the key, and for a bad event the
     file, the field and the sample (:meth:`EventsFile.check` checks the times against a
     configuration)."""
     path = Path(path)
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"cannot read events file {path}: {error}") from None
-    with data:
+    with load_npz(path) as data:
         if "sensor_size" in data.files:  # raw events as Tonic gives them: host/events.py bins them
             from .events import read_tonic_events
             return read_tonic_events(path)
-        parts = {}
+        parts = read_splits(data, path)
         for split in ("train", "test"):
-            for key in ("events", "index", "labels"):
-                name = f"{split}_{key}"
-                if name not in data.files:
-                    raise ValueError(f"events file {path} has no {name!r} array "
-                                     f"(it holds {', '.join(data.files)})")
-                parts[name] = data[name]
             events = parts[f"{split}_events"]
             if events.dtype.names is None or not {"x", "t", "p"} <= set(events.dtype.names):
                 raise ValueError(f"{split}_events in {path} must be a structured array with fields "
                                  f"x, t, p, not {events.dtype}")
-            index, labels = parts[f"{split}_index"], parts[f"{split}_labels"]
-            if len(index) != len(labels) + 1 or (len(index) and (index[0] != 0 or index[-1] != len(events)
-                                                                  or np.any(np.diff(index) < 0))):
-                raise ValueError(f"{split}_index in {path} must hold {len(labels) + 1} ascending "
-                                 f"offsets from 0 to {len(events)}")
         all_x = np.concatenate([parts["train_events"]["x"], parts["test_events"]["x"]])
-        all_y = np.concatenate([parts["train_labels"], parts["test_labels"]])
         n_inputs = int(data["n_inputs"]) if "n_inputs" in data.files else int(all_x.max(initial=-1)) + 1
-        n_classes = int(data["n_classes"]) if "n_classes" in data.files else int(all_y.max(initial=-1)) + 1
-    if len(all_y) and (all_y.min() < 0 or all_y.max() >= n_classes):
-        raise ValueError(f"labels in {path} fall outside 0..{n_classes - 1}")
+        n_classes = n_classes_of(data, parts, path)
     for split in ("train", "test"):
         _check_split(path, split, parts[f"{split}_events"], parts[f"{split}_index"], n_inputs)
     return EventsFile(parts["train_events"], parts["train_index"].astype(np.int64),
@@ -218,21 +258,12 @@ def write_events(path, train, test, *, n_inputs: int | None = None,
                  n_classes: int | None = None) -> Path:
     """Write an events file from ``train`` and ``test``: sequences of ``(events, label)`` with
     events as ``golden.encode.to_events`` makes them."""
-    arrays = {}
-    for split, samples in (("train", train), ("test", test)):
-        samples = list(samples)
-        events = [np.asarray(e) for e, _ in samples]
-        arrays[f"{split}_events"] = np.concatenate(events) if events else np.empty(0, encode.EVENT_DTYPE)
-        arrays[f"{split}_index"] = np.concatenate([[0], np.cumsum([len(e) for e in events])]).astype(np.int64)
-        arrays[f"{split}_labels"] = np.array([int(y) for _, y in samples], dtype=np.int64)
+    arrays = split_arrays(train, test, np.empty(0, encode.EVENT_DTYPE))
     if n_inputs is not None:
         arrays["n_inputs"] = np.array(n_inputs)
     if n_classes is not None:
         arrays["n_classes"] = np.array(n_classes)
-    path = Path(path)
-    with open(path, "wb") as handle:
-        np.savez(handle, **arrays)
-    return path
+    return save_npz(path, arrays)
 
 
 # --- LFSR bookkeeping ----------------------------------------------------------------------------------
