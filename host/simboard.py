@@ -25,15 +25,16 @@ import time
 import tty
 from pathlib import Path
 
+from plasticore.chip.boardspec import DEFAULT_CLK_HZ, RX_WINDOW, divisor
 from plasticore.golden.config import Config
 
 __all__ = ["SimulatedBoard", "build", "BuildError", "DEFAULT_CLK_HZ", "DEFAULT_BAUD"]
 
-#: the simulated clock and line rate: a 12 MHz board (iCEBreaker's oscillator) whose UART runs at
-#: the fastest rate the receiver supports, 4 clocks per bit; the line rate sets the simulated
-#: time a sample takes on the wire, and so the wall time of the simulation
-DEFAULT_CLK_HZ = 12_000_000
-DEFAULT_BAUD = 3_000_000
+#: the simulated line rate: the board description's 12 MHz clock (DEFAULT_CLK_HZ, the
+#: iCEBreaker's oscillator) with its UART at the fastest rate the receiver supports, 4 clocks per
+#: bit; the line rate sets the simulated time a sample takes on the wire, and so the wall time of
+#: the simulation
+DEFAULT_BAUD = DEFAULT_CLK_HZ // 4
 MAIN = Path(__file__).with_name("simboard.cpp")
 #: Verilator's own makefile compiles the per-cycle code with -Os (OPT_FAST) for short builds; -O2
 #: runs the model faster. The code run once (OPT_SLOW: the memories' initial contents) and the
@@ -107,7 +108,7 @@ def _tool_environment() -> dict:
 
 
 def build(config: Config, *, clk_hz: int = DEFAULT_CLK_HZ, baud: int = DEFAULT_BAUD,
-          rx_window: int = 1024, log=None) -> Path:
+          rx_window: int = RX_WINDOW, log=None) -> Path:
     """The path of the simulated board's executable for ``config``, building it if needed
     (Verilog from Amaranth, then Verilator; about a minute the first time for the digits core)."""
     from amaranth.back import verilog
@@ -176,12 +177,10 @@ class SimulatedBoard:
     """
 
     def __init__(self, config: Config, *, clk_hz: int = DEFAULT_CLK_HZ, baud: int = DEFAULT_BAUD,
-                 rx_window: int = 1024, log=None):
-        from plasticore.rtl import uart
-
+                 rx_window: int = RX_WINDOW, log=None):
         self.config = config
         self.clk_hz, self.baud = clk_hz, baud
-        self.divisor = uart.divisor(clk_hz, baud)
+        self.divisor = divisor(clk_hz, baud)
         self.executable = build(config, clk_hz=clk_hz, baud=baud, rx_window=rx_window, log=log)
         master, slave = os.openpty()
         tty.setraw(slave)

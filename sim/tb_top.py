@@ -29,6 +29,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, Timer
 
+from plasticore.chip.boardspec import DEFAULT_CLK_HZ, RX_WINDOW
 from plasticore.golden.config import Config
 from plasticore.golden.network import Network
 from plasticore.chip import protocol as P
@@ -37,9 +38,9 @@ from plasticore.rtl.core import Core, Mem
 
 CONFIG = Config.from_json(os.environ["PLASTICORE_CONFIG"])
 DIVISOR = int(os.environ.get("PLASTICORE_DIVISOR", "4"))
-WINDOW = int(os.environ.get("PLASTICORE_WINDOW", "1024"))
+WINDOW = int(os.environ.get("PLASTICORE_WINDOW", str(RX_WINDOW)))
 FUZZ = int(os.environ.get("PLASTICORE_FUZZ", "40"))
-CLK_HZ = int(os.environ.get("PLASTICORE_CLK_HZ", "12000000"))
+CLK_HZ = int(os.environ.get("PLASTICORE_CLK_HZ", str(DEFAULT_CLK_HZ)))
 PERIOD_NS = 10
 
 
