@@ -611,14 +611,13 @@ class SequencedCore(SequencedCycles, CoreBase):
     def _softmax_errors(self, m, e):
         """LEARN phase A of an integrate output layer: golden Network._softmax_errors (docs/spec.md
         section 6.1) by rtl/softmax_seq.py's unit: V_max in a pass over the output states, V_o
-        streamed into the unit with e_o kept in the errors memory (area: no e_o registers), then
-        each e_o given back for its division and delta_o written over it."""
-        (O, a_dec, cfg, dw, er_rd, er_wr, label, o, out_base, st_rd) = e.take(
-            "O a_dec cfg dw er_rd er_wr label o out_base st_rd")
+        streamed into the unit for the sum, then each V_o again for its e_o's division while the
+        previous one divides (area: no e_o registers), delta_o written as each quotient ends."""
+        (O, a_dec, cfg, er_wr, label, o, out_base, st_rd) = e.take(
+            "O a_dec cfg er_wr label o out_base st_rd")
         m.submodules.softmax = sm = SequencedSoftmaxErrors(cfg)
-        assert dw >= len(sm.e), "the errors memory's delta word holds e_o"
         v_max = a_dec                  # free in LEARN (area: no register of its own)
-        m.d.comb += [sm.v_max.eq(v_max), sm.v.eq(st_rd.data.a), sm.e_in.eq(er_rd.data.delta)]
+        m.d.comb += [sm.v_max.eq(v_max), sm.v.eq(st_rd.data.a)]
         with m.State("A_ISSUE"):
             m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base)]
             m.next = "A_MAX"
@@ -631,34 +630,27 @@ class SequencedCore(SequencedCycles, CoreBase):
             with m.If(o == O - 1):
                 m.d.sync += o.eq(0)
                 m.next = "A_V"
-        with m.State("A_V"):           # V_o into the unit, one a clock; e_{o-1} comes back
-            m.d.comb += [sm.take.eq(1), sm.first.eq(o == 0),
-                         er_wr.en.eq(o != 0), er_wr.addr.eq(out_base - 1 + o),
-                         er_wr.data.delta.eq(sm.e)]
+        with m.State("A_V"):           # V_o into the unit's sum, one a clock
+            m.d.comb += [sm.add.eq(1), sm.first.eq(o == 0), st_rd.en.eq(1),
+                         st_rd.addr.eq(out_base + Mux(o == O - 1, 0, o + 1))]
             m.d.sync += o.eq(o + 1)
             with m.If(o == O - 1):
                 m.d.sync += o.eq(0)
                 m.next = "A_E"
-            with m.Else():
-                m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base + o + 1)]
-        with m.State("A_E"):           # the last e_o; e_0 read for the first division
-            m.d.comb += [er_wr.en.eq(1), er_wr.addr.eq(out_base + O - 1), er_wr.data.delta.eq(sm.e),
-                         er_rd.en.eq(1), er_rd.addr.eq(out_base)]
+        with m.State("A_E"):           # the sum's last term; V_0 to the ROM
             m.next = "A_LOAD"
-        with m.State("A_LOAD"):        # e_o into the divider
-            m.d.comb += sm.load.eq(1)
+        with m.State("A_LOAD"):        # e_0 into the divider, V_1 read
+            m.d.comb += [sm.load.eq(1), st_rd.en.eq(1), st_rd.addr.eq(out_base + 1)]
             m.next = "A_DELTA"
-        with m.State("A_DELTA"):       # delta_o over e_o once the quotient is there
+        with m.State("A_DELTA"):       # delta_o as its quotient ends; e_{o+1} into the divider
             with m.If(sm.p_valid):
                 delta_o = Mux(o == label, 1 << ERROR_FRAC, 0) - sm.p
                 m.d.comb += [er_wr.en.eq(1), er_wr.addr.eq(out_base + o),
-                             er_wr.data.delta.eq(delta_o),
-                             er_rd.en.eq(o != O - 1), er_rd.addr.eq(out_base + o + 1)]
+                             er_wr.data.delta.eq(delta_o), sm.load.eq(1),
+                             st_rd.en.eq(1), st_rd.addr.eq(out_base + o + 2)]
                 m.d.sync += o.eq(o + 1)
                 with m.If(o == O - 1):
                     self._errors_done(m, e)
-                with m.Else():
-                    m.next = "A_LOAD"
 
     def _errors_done(self, m, e):
         """The end of phase A: on to the hidden errors, or (readout) the output weights."""

@@ -14,8 +14,8 @@ shift register and forms e_o from a LUT table and a barrel shifter, this unit
   for w < 16, 1024 words of 16 bits (4 EBR). A whole part of 16 or more reads the word
   (15, 63), which is 0 like every ``EXP2_TABLE[p] >> 16`` (the table's entries are below
   2**16, and ``EXP2_TABLE[p] >> 15`` is 0 for p >= 1);
-* hands e_o to the core, which keeps it in its errors memory (the output neuron's delta word,
-  which the unit's delta replaces) and gives it back for the division;
+* keeps no e_o: the core streams the V_o twice, once for the sum and once, one V_o per
+  division, to read e_o again for its division (the STATE memory and the ROM are free then);
 * returns p_o, the quotient; the core forms delta_o = ((label == o) << ERROR_FRAC) - p_o.
 
 The division is the restoring divider of rtl/softmax.py, one quotient bit per clock, with one
@@ -23,10 +23,11 @@ subtractor whose borrow is the comparison (``ERROR_FRAC + 1`` iterations: V_max 
 V_o, so the sum holds a 2**15 term and ``e_o <= sum``; the numerator's bits above the quotient's,
 ``e_o >> 1``, start the partial remainder below the sum).
 
-Timing (the core sequences it; nothing stalls): ``take`` with V_o in clock t; e_o on ``e`` in
-clock t + 1 (the ROM's output), added to the sum that clock; ``load`` with e_o on ``e_in`` in
-clock u; ``p`` valid (``p_valid``) in clock u + 1 + ``SEQ_SOFTMAX_DIVIDE_CLOCKS``, held until
-the next load.
+Timing (the core sequences it; nothing stalls): the ROM reads every clock, so e of the V on
+``v`` in clock t is the unit's e in clock t + 1; ``add`` in clock t adds it to the sum in clock
+t + 1 (``first``: the sum restarts with it); ``load`` in clock u starts the division of the e
+of clock u; ``p`` is valid (``p_valid``) in clock u + 1 + ``SEQ_SOFTMAX_DIVIDE_CLOCKS``, until
+the next load, which may be that same clock.
 """
 
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
@@ -58,19 +59,17 @@ class SequencedSoftmaxErrors(wiring.Component):
     Attributes
     ----------
     v : In(signed(state.bits))
-        V_o, taken when ``take`` is high.
+        V_o; its e_o is the unit's the next clock.
     v_max : In(signed(state.bits))
-        max_o V_o, held while the V_o are taken.
-    take : In(1)
-        V_o is taken this clock.
+        max_o V_o, held while the V_o stream.
+    add : In(1)
+        Add this clock's V_o's e_o to the sum.
     first : In(1)
-        With ``take``: V_o is V_0 (the sum restarts).
+        With ``add``: V_o is V_0 (the sum restarts).
     e : Out(unsigned(16))
-        e_o, the clock after V_o was taken (held until the next take).
+        e of the previous clock's ``v`` (the ROM's output).
     load : In(1)
-        Start the division of ``e_in`` by the sum.
-    e_in : In(unsigned(16))
-        e_o, with ``load``.
+        Start the division of ``e`` by the sum.
     p : Out(unsigned(ERROR_FRAC + 1))
         p_o = (e_o << ERROR_FRAC) // sum_k e_k, once ``p_valid``.
     p_valid : Out(1)
@@ -85,11 +84,10 @@ class SequencedSoftmaxErrors(wiring.Component):
         super().__init__({
             "v": In(signed(config.state.bits)),
             "v_max": In(signed(config.state.bits)),
-            "take": In(1),
+            "add": In(1),
             "first": In(1),
             "e": Out(unsigned(_E_BITS)),
             "load": In(1),
-            "e_in": In(unsigned(_E_BITS)),
             "p": Out(unsigned(ERROR_FRAC + 1)),
             "p_valid": Out(1),
         })
@@ -103,7 +101,7 @@ class SequencedSoftmaxErrors(wiring.Component):
         cfg = self._config
         O, frac = cfg.n_outputs, cfg.state.frac
 
-        # the ROM address from V_o, combinationally in the clock V_o is taken
+        # the ROM address from V_o, combinationally; the ROM reads every clock
         below = Signal(unsigned(cfg.state.bits + 1))
         m.d.comb += below.eq(self.v_max - self.v)
         whole = below >> frac
@@ -113,15 +111,14 @@ class SequencedSoftmaxErrors(wiring.Component):
             shape=unsigned(_E_BITS), depth=len(EXP2_SHIFTED), init=EXP2_SHIFTED,
             attrs={"rom_style": "block"})
         rd = rom.read_port()
-        m.d.comb += [rd.en.eq(self.take),
-                     rd.addr.eq(Mux(whole >= _WHOLES, len(EXP2_SHIFTED) - 1,
+        m.d.comb += [rd.addr.eq(Mux(whole >= _WHOLES, len(EXP2_SHIFTED) - 1,
                                     Cat(part[:p_bits], whole[:4]))),
                      self.e.eq(rd.data)]
 
         # the sum: at most O * 2**15
         total = Signal(range(O * (1 << 15) + 1))
         added, restart = Signal(), Signal()
-        m.d.sync += [added.eq(self.take), restart.eq(self.first)]
+        m.d.sync += [added.eq(self.add), restart.eq(self.first)]
         with m.If(added):
             m.d.sync += total.eq(Mux(restart, 0, total) + rd.data)
 
@@ -136,7 +133,7 @@ class SequencedSoftmaxErrors(wiring.Component):
         with m.If(self.load):
             # the numerator e << ERROR_FRAC: its bits above the quotient's, e >> 1, start the
             # remainder; e's bit 0 and ERROR_FRAC zeros are brought down one a clock
-            m.d.sync += [rem.eq(self.e_in >> 1), low.eq(self.e_in[0]),
+            m.d.sync += [rem.eq(self.e >> 1), low.eq(self.e[0]),
                          self.p.eq(0), steps.eq(SEQ_SOFTMAX_DIVIDE_CLOCKS)]
         with m.Elif(steps != 0):
             m.d.sync += [rem.eq(Mux(fits, diff, shifted)), low.eq(0),
