@@ -621,10 +621,9 @@ class SequencedCore(SequencedCycles, CoreBase):
         with m.State("A_ISSUE"):
             m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base)]
             m.next = "A_MAX"
-        with m.State("A_MAX"):         # V_max = max_o a_o
-            v = st_rd.data.a
-            with m.If((o == 0) | (v > v_max)):
-                m.d.sync += v_max.eq(v)
+        with m.State("A_MAX"):         # V_max = max_o a_o (the unit's subtractor compares)
+            with m.If((o == 0) | sm.above):
+                m.d.sync += v_max.eq(st_rd.data.a)
             m.d.sync += o.eq(o + 1)
             m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base + Mux(o == O - 1, 0, o + 1))]
             with m.If(o == O - 1):

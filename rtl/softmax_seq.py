@@ -62,6 +62,8 @@ class SequencedSoftmaxErrors(wiring.Component):
         V_o; its e_o is the unit's the next clock.
     v_max : In(signed(state.bits))
         max_o V_o, held while the V_o stream.
+    above : Out(1)
+        ``v > v_max`` (the core's V_max pass compares on the unit's subtractor).
     add : In(1)
         Add this clock's V_o's e_o to the sum.
     first : In(1)
@@ -84,6 +86,7 @@ class SequencedSoftmaxErrors(wiring.Component):
         super().__init__({
             "v": In(signed(config.state.bits)),
             "v_max": In(signed(config.state.bits)),
+            "above": Out(1),
             "add": In(1),
             "first": In(1),
             "e": Out(unsigned(_E_BITS)),
@@ -102,16 +105,16 @@ class SequencedSoftmaxErrors(wiring.Component):
         O, frac = cfg.n_outputs, cfg.state.frac
 
         # the ROM address from V_o, combinationally; the ROM reads every clock
-        below = Signal(unsigned(cfg.state.bits + 1))
-        m.d.comb += below.eq(self.v_max - self.v)
-        whole = below >> frac
+        below = Signal(signed(cfg.state.bits + 1))
+        m.d.comb += [below.eq(self.v_max - self.v), self.above.eq(below[-1])]
+        whole = below.as_unsigned() >> frac
         part = ((below & (cfg.state.one - 1)) * EXP2_STEPS) >> frac
         p_bits = (EXP2_STEPS - 1).bit_length()
         m.submodules.exp2 = rom = memory.Memory(
             shape=unsigned(_E_BITS), depth=len(EXP2_SHIFTED), init=EXP2_SHIFTED,
             attrs={"rom_style": "block"})
         rd = rom.read_port()
-        m.d.comb += [rd.addr.eq(Mux(whole >= _WHOLES, len(EXP2_SHIFTED) - 1,
+        m.d.comb += [rd.addr.eq(Mux(whole[4:].any(), len(EXP2_SHIFTED) - 1,
                                     Cat(part[:p_bits], whole[:4]))),
                      self.e.eq(rd.data)]
 
