@@ -168,4 +168,4 @@ def test_a_config_file_goes_over_the_boards_preset(tmp_path):
     thesis = tmp_path / "thesis.json"
     thesis.write_text(json.dumps(THESIS_DIGITS))
     config = resolve(BOARDS["icebreaker"], thesis)
-    assert (config.output_layer, config.eligibility, config.layers) == ("spiking", "spike_time", (64, 32, 10)))
+    assert (config.output_layer, config.eligibility, config.layers) == ("spiking", "spike_time", (64, 32, 10))
