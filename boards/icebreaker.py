@@ -11,8 +11,6 @@ Programming: ``iceprog build/icebreaker/top.bin``.
 from amaranth import ClockDomain, Instance, Signal
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 
-from plasticore.golden.presets import THESIS_DIGITS
-
 from .common import Board, ice40_pll, power_on_reset
 
 __all__ = ["ICEBREAKER"]
@@ -61,8 +59,5 @@ ICEBREAKER = Board(
     extra_resources=_extra,
     program="iceprog {out}/top.bin",
     core="sequenced", dataset="digits",
-    # issue 23's rule placed at 5,567 of 5,280 logic cells (the softmax unit's exponentials and
-    # divider; docs/boards.md): this board keeps the thesis form until the unit shrinks
-    fields=THESIS_DIGITS,
     yosys={"synth_opts": "-dsp", "script_after_read": NO_COLLISIONS},
 )

@@ -207,9 +207,9 @@ class SequencedCycles(MemoryMap):
     LIST_READ_LATENCY = 1
     compact = True
     kind = "sequenced"
-    #: clocks per delta_o of the softmax unit (rtl/softmax.py): its load, ERROR_FRAC + 1
-    #: quotient bits, the clock that hands it over
-    SOFTMAX_CLOCKS = ERROR_FRAC + 3
+    #: clocks per delta_o of the softmax unit (rtl/softmax_seq.py): ERROR_FRAC + 1 quotient
+    #: bits, the clock that writes it and loads the next
+    SOFTMAX_CLOCKS = ERROR_FRAC + 2
 
     @property
     def spike_time(self) -> bool:
@@ -272,8 +272,9 @@ class SequencedCycles(MemoryMap):
         k = {name: cfg.update_offset(name) + (getattr(cfg, name) if v is None else v)
              for name, v in rates.items()}
         per_word = {name: 5 + v // 4 + v % 4 for name, v in k.items()}
-        if self.integrate:     # phase A: V_max, V_o into the softmax unit, delta_o out
-            clocks = 1 + 2 * O + self.SOFTMAX_CLOCKS * O
+        if self.integrate:     # phase A: V_max, V_o into the softmax unit's sum, its last
+            # term, the first load, delta_o out
+            clocks = 3 + 2 * O + self.SOFTMAX_CLOCKS * O
         else:
             clocks = 1 + O                                         # phase A
         if cfg.learns_hidden:

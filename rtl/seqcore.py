@@ -38,12 +38,12 @@ from amaranth import Cat, Const, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory
 
 from plasticore.chip.cycles import SequencedCycles
-from plasticore.golden.config import DECAY_FRAC, Config
+from plasticore.golden.config import DECAY_FRAC, ERROR_FRAC, Config
 
 from .corebase import CoreBase, Mem
 from .datapath import _bits, _sat_bits, _table
 from .reciprocal import Reciprocal
-from .softmax import SoftmaxErrors
+from .softmax_seq import SequencedSoftmaxErrors
 from .spram import SinglePortRAM
 
 __all__ = ["SequencedCore"]
@@ -610,39 +610,43 @@ class SequencedCore(SequencedCycles, CoreBase):
 
     def _softmax_errors(self, m, e):
         """LEARN phase A of an integrate output layer: golden Network._softmax_errors (docs/spec.md
-        section 6.1) by rtl/softmax.py's unit: V_max in a pass over the output states, then V_o
-        streamed into the unit and delta_o written as it comes back."""
+        section 6.1) by rtl/softmax_seq.py's unit: V_max in a pass over the output states, V_o
+        streamed into the unit for the sum, then each V_o again for its e_o's division while the
+        previous one divides (area: no e_o registers), delta_o written as each quotient ends."""
         (O, a_dec, cfg, er_wr, label, o, out_base, st_rd) = e.take(
             "O a_dec cfg er_wr label o out_base st_rd")
-        m.submodules.softmax = sm = SoftmaxErrors(cfg)
+        m.submodules.softmax = sm = SequencedSoftmaxErrors(cfg)
         v_max = a_dec                  # free in LEARN (area: no register of its own)
-        m.d.comb += [sm.v_max.eq(v_max), sm.label.eq(label)]
+        m.d.comb += [sm.v_max.eq(v_max), sm.v.eq(st_rd.data.a)]
         with m.State("A_ISSUE"):
             m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base)]
             m.next = "A_MAX"
-        with m.State("A_MAX"):         # V_max = max_o a_o
-            v = st_rd.data.a
-            with m.If((o == 0) | (v > v_max)):
-                m.d.sync += v_max.eq(v)
+        with m.State("A_MAX"):         # V_max = max_o a_o (the unit's subtractor compares)
+            with m.If((o == 0) | sm.above):
+                m.d.sync += v_max.eq(st_rd.data.a)
             m.d.sync += o.eq(o + 1)
             m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base + Mux(o == O - 1, 0, o + 1))]
             with m.If(o == O - 1):
                 m.d.sync += o.eq(0)
                 m.next = "A_V"
-        with m.State("A_V"):           # V_o into the unit, one a clock
-            m.d.comb += [sm.v.valid.eq(1), sm.v.payload.eq(st_rd.data.a)]
-            with m.If(sm.v.ready):
-                m.d.sync += o.eq(o + 1)
-                with m.If(o == O - 1):
-                    m.d.sync += o.eq(0)
-                    m.next = "A_DELTA"
-                with m.Else():
-                    m.d.comb += [st_rd.en.eq(1), st_rd.addr.eq(out_base + o + 1)]
-        with m.State("A_DELTA"):       # delta_o as the unit offers it
-            m.d.comb += sm.delta.ready.eq(1)
-            with m.If(sm.delta.valid):
+        with m.State("A_V"):           # V_o into the unit's sum, one a clock
+            m.d.comb += [sm.add.eq(1), sm.first.eq(o == 0), st_rd.en.eq(1),
+                         st_rd.addr.eq(out_base + Mux(o == O - 1, 0, o + 1))]
+            m.d.sync += o.eq(o + 1)
+            with m.If(o == O - 1):
+                m.d.sync += o.eq(0)
+                m.next = "A_E"
+        with m.State("A_E"):           # the sum's last term; V_0 to the ROM
+            m.next = "A_LOAD"
+        with m.State("A_LOAD"):        # e_0 into the divider, V_1 read
+            m.d.comb += [sm.load.eq(1), st_rd.en.eq(1), st_rd.addr.eq(out_base + 1)]
+            m.next = "A_DELTA"
+        with m.State("A_DELTA"):       # delta_o as its quotient ends; e_{o+1} into the divider
+            with m.If(sm.p_valid):
+                delta_o = Mux(o == label, 1 << ERROR_FRAC, 0) - sm.p
                 m.d.comb += [er_wr.en.eq(1), er_wr.addr.eq(out_base + o),
-                             er_wr.data.delta.eq(sm.delta.payload)]
+                             er_wr.data.delta.eq(delta_o), sm.load.eq(1),
+                             st_rd.en.eq(1), st_rd.addr.eq(out_base + o + 2)]
                 m.d.sync += o.eq(o + 1)
                 with m.If(o == O - 1):
                     self._errors_done(m, e)

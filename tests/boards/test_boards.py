@@ -50,11 +50,13 @@ def test_board_top_requests(name):
     rtlil = plan.files["top.il"]
     assert ("SB_PLL40_PAD" if name == "icebreaker" else "EHXPLLL") in rtlil
     if name == "icebreaker":
-        # the sequenced core: WEIGHT with FEEDBACK in one SPRAM, GRAD (ghat, ehat) in two: the
-        # thesis form (issue 23's rule does not fit the UP5K yet, boards/icebreaker.py)
+        # the sequenced core with the chip's rule (the digits preset): WEIGHT with FEEDBACK in
+        # one SPRAM, GRAD (ghat alone: the surrogate eligibility has no ehat) in one
         assert board.core == "sequenced"
-        assert board.default_config().eligibility == "spike_time"
-        assert rtlil.count("SB_SPRAM256KA") == 3
+        config = board.default_config()
+        assert (config.output_layer, config.output_loss, config.eligibility) == (
+            "integrate", "softmax", "surrogate")
+        assert rtlil.count("SB_SPRAM256KA") == 2
         assert "-dsp" in plan.files["top.ys"]
         # the block RAMs' read/write collisions are don't-care (boards/icebreaker.py)
         assert "setparam -set COLLISION_X_MASK 1" in plan.files["top.ys"]
@@ -153,17 +155,17 @@ def test_build_without_yowasp_says_what_is_missing_and_how_to_install_it(board, 
     assert "yowasp-nextpnr-" in err and not (tmp_path / "out").exists()
 
 
-def test_a_config_file_goes_over_the_boards_fields(tmp_path):
-    """A board's fields (the iCEBreaker's thesis form) sit between its preset and --config: a
-    partial file changes only what it names, so it can ask the board for issue 23's rule."""
+def test_a_config_file_goes_over_the_boards_preset(tmp_path):
+    """The iCEBreaker takes its preset (the chip's rule) as it is; --config goes over it: a
+    partial file changes only what it names, so it can ask the board for the thesis form."""
     from plasticore.boards.build import resolve
-    from plasticore.golden.presets import LEARNABLE_READOUT
+    from plasticore.golden.presets import THESIS_DIGITS
 
     partial = tmp_path / "rate.json"
     partial.write_text(json.dumps({"lr_output_shift": 9}))
     config = resolve(BOARDS["icebreaker"], partial)
-    assert (config.lr_output_shift, config.output_layer) == (9, "spiking")
-    rule = tmp_path / "rule.json"
-    rule.write_text(json.dumps({**LEARNABLE_READOUT, "lr_hidden_shift": 4, "lr_schedule": []}))
-    config = resolve(BOARDS["icebreaker"], rule)
-    assert (config.output_layer, config.eligibility, config.layers) == ("integrate", "surrogate", (64, 32, 10))
+    assert (config.lr_output_shift, config.output_layer) == (9, "integrate")
+    thesis = tmp_path / "thesis.json"
+    thesis.write_text(json.dumps(THESIS_DIGITS))
+    config = resolve(BOARDS["icebreaker"], thesis)
+    assert (config.output_layer, config.eligibility, config.layers) == ("spiking", "spike_time", (64, 32, 10))

@@ -33,10 +33,10 @@ def test_runtime_fields_follow_the_preset_only_at_its_width():
     ulx3s = board_run_config("ulx3s-85f", "mnist14")
     assert (ulx3s.lr_hidden_shift, ulx3s.lr_output_shift) == (6, 9)
     assert (ulx3s.output_layer, ulx3s.eligibility) == ("integrate", "surrogate")
-    # iCEBreaker: 64-32-10, the thesis form over the digits preset (boards/icebreaker.py)
+    # iCEBreaker: 64-32-10, the digits preset's rule and the rates the build resolves
     icebreaker = board_run_config("icebreaker", "digits")
-    assert (icebreaker.lr_hidden_shift, icebreaker.lr_output_shift) == (15, 8)
-    assert icebreaker.output_layer == "spiking"
+    assert (icebreaker.lr_hidden_shift, icebreaker.lr_output_shift) == (4, 8)
+    assert (icebreaker.output_layer, icebreaker.eligibility) == ("integrate", "surrogate")
     tuned = board_run_config("icebreaker", "digits", settings=[("lr_output_shift", 9)])
     assert tuned.lr_output_shift == 9 and tuned.board_hash == resolve(BOARDS["icebreaker"], None).board_hash
 
