@@ -35,8 +35,9 @@ fashion-mnist (784, 256, 10) on request (``--datasets``); seeds 0, 1, 2. ``--rul
 ``--arithmetics`` pick rows (the chip's targets are the fixed-point rows); ``--probe`` adds the
 linear probe of each fixed-point row's hidden layer, random and trained. Each finished row is
 written to ``golden.json`` at once, and ``--resume`` keeps the rows of an earlier
-``golden.json`` that match (same configuration hash, seeds, epochs, limits), so a run longer
-than a sitting goes on where it stopped. Further configuration fields for every row with
+``golden.json`` that match (same configuration hash, seeds, epochs, limits) and continues an
+unfinished row from its last epoch (``--out``'s ``checkpoints/``, one file per row written after
+every epoch), so a run longer than a sitting goes on where it stopped. Further configuration fields for every row with
 ``--set k=v`` (the value is parsed as JSON, else taken as a string); ``rule``, ``layers`` and
 the LFSR seeds are set by the benchmark itself and refused there.
 
@@ -58,6 +59,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import concurrent.futures  # noqa: E402
 import datetime  # noqa: E402
+import hashlib  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import shlex  # noqa: E402
@@ -283,7 +285,8 @@ def run_row(spec: dict) -> dict:
         config = Config.from_dict(spec["config"])
         result = train(config, data, epochs=spec["epochs"], seeds=spec["seeds"],
                        fixed=spec["arithmetic"] == "fixed", limit=spec["limit"],
-                       test_limit=spec["test_limit"], progress=False)
+                       test_limit=spec["test_limit"], progress=False,
+                       checkpoint=spec.get("checkpoint"))
     except Exception:  # noqa: BLE001 - a failing row is reported, the others still run
         row["error"] = traceback.format_exc()
         row["wall_time_s"] = time.perf_counter() - started_wall
@@ -366,6 +369,10 @@ def make_specs(args, settings: dict, overrides: dict) -> list[dict]:
                               "seeds": list(args.seeds), "epochs": s["epochs"],
                               "limit": s["limit"], "test_limit": s["test_limit"],
                               "probe": args.probe and arithmetic == "fixed"})
+                # a row killed mid-run goes on from its last epoch (--resume)
+                tag = hashlib.sha256(repr(_row_key(specs[-1])).encode()).hexdigest()[:12]
+                specs[-1]["checkpoint"] = str(args.out / "checkpoints" /
+                                              f"{name}-{rule}-{arithmetic}-{tag}.npz")
     return specs
 
 
@@ -665,6 +672,10 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     order = sorted((k for k in range(len(specs)) if k not in results),
                    key=lambda k: -_cost(specs[k], sizes))
+    (args.out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    if not args.resume:               # a fresh run starts every row from its first epoch
+        for k in order:
+            Path(specs[k]["checkpoint"]).unlink(missing_ok=True)
     executor = concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs)
     try:
         # submit before the bar exists: no tqdm monitor thread is alive when workers fork

@@ -55,7 +55,8 @@ def run(args, argv, network_class=Network) -> dict:
     started = time.perf_counter()
     result = golden_train.train(config, data, epochs=args.epochs, seeds=args.seeds, fixed=fixed,
                                 limit=args.limit, test_limit=args.test_limit,
-                                progress=not args.quiet, network_class=network_class)
+                                progress=not args.quiet, network_class=network_class,
+                                checkpoint=args.checkpoint)
     net = result.network
     trained_w, trained_b = net.weights(), net.feedback
     per_seed = []
@@ -133,6 +134,8 @@ def report(record: dict, args) -> None:
 def build_parser():
     p = experiment_parser(__doc__.split("\n\n")[0], epochs=1)
     p.add_argument("--plot", type=Path, metavar="PNG", help="write the per-seed bar chart here")
+    p.add_argument("--checkpoint", type=Path, metavar="NPZ",
+                   help="written after every epoch; an existing one is continued (same run)")
     p.add_argument("--from-json", type=Path, metavar="FILE",
                    help="redraw --plot from a results file of this script instead of training")
     return p

@@ -8,8 +8,10 @@ sample order, so any replica can be reproduced alone, on the golden model or on 
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -18,7 +20,8 @@ from .config import Config
 from .datasets import Dataset
 from .network import Network
 
-__all__ = ["seed_config", "TrainResult", "train", "evaluate", "encode_images", "alignment"]
+__all__ = ["seed_config", "TrainResult", "train", "evaluate", "encode_images", "alignment",
+           "CheckpointMismatch"]
 
 
 def seed_config(config: Config, seed: int) -> Config:
@@ -150,9 +153,56 @@ def _replica_network(config: Config, seeds: list[int], fixed: bool,
     return net
 
 
+class CheckpointMismatch(ValueError):
+    """An epoch checkpoint written by another run (configuration, seeds, arithmetic, limits)."""
+
+
+def _run_identity(config: Config, data: Dataset, seeds, fixed, n_train, n_test, network_class):
+    return {"config_hash": config.hash, "dataset": data.name, "seeds": list(seeds),
+            "fixed": bool(fixed), "n_train": int(n_train), "n_test": int(n_test),
+            "network_class": network_class.__qualname__}
+
+
+def _save_epoch(path: Path, net: Network, identity: dict, history: list, total_time: float):
+    """Everything the next epoch depends on: weights, feedback, both LFSRs of every replica,
+    the sticky flags, the float model's Gaussian generator; the history so far. Sample orders
+    are functions of (seed, epoch), and every other state is per sample (``Network.reset``)."""
+    arrays = {f"w{k}": w for k, w in enumerate(net.weights())}
+    arrays.update({f"b{k}": b for k, b in enumerate(net.feedback)})
+    arrays.update({f"flag_{name}": v for name, v in net.flags.items()})
+    meta = {**identity, "history": history, "total_time": total_time,
+            "gauss": net._gauss.bit_generator.state}
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        np.savez(handle, lfsr_perturb=net.lfsr_perturb, lfsr_round=net.lfsr_round,
+                 meta=np.array(json.dumps(meta)), **arrays)
+    tmp.replace(path)                  # a run killed while writing keeps the last whole epoch
+
+
+def _load_epoch(path: Path, net: Network, identity: dict) -> tuple[list, float]:
+    with np.load(path, allow_pickle=False) as saved:
+        meta = json.loads(str(saved["meta"]))
+        differ = [f"{key} {meta.get(key)!r} (this run: {value!r})" for key, value in identity.items()
+                  if meta.get(key) != value]
+        if differ:
+            raise CheckpointMismatch(f"checkpoint {path} was written by another run: "
+                                     + "; ".join(differ))
+        for k, layer in enumerate(net.layers):
+            layer.w[...] = saved[f"w{k}"]
+        for k, b in enumerate(net.feedback):
+            b[...] = saved[f"b{k}"]
+        for name in net.flags:
+            net.flags[name][...] = saved[f"flag_{name}"]
+        net.lfsr_perturb = saved["lfsr_perturb"].copy()
+        net.lfsr_round = saved["lfsr_round"].copy()
+    net._gauss.bit_generator.state = meta["gauss"]
+    return meta["history"], meta["total_time"]
+
+
 def train(config: Config, data: Dataset, *, epochs: int, seeds=(0,), fixed: bool = True,
           limit: int | None = None, test_limit: int | None = None, progress: bool = True,
-          on_epoch=None, network_class: type[Network] = Network) -> TrainResult:
+          on_epoch=None, network_class: type[Network] = Network,
+          checkpoint: str | Path | None = None) -> TrainResult:
     """Train one replica per seed for ``epochs`` passes over the (limited) training set.
 
     Every sample: run the window, learn from its label (end-of-sample sequence), next sample.
@@ -161,6 +211,11 @@ def train(config: Config, data: Dataset, *, epochs: int, seeds=(0,), fixed: bool
     Each epoch runs with the learning rates ``config.rates_at(epoch)`` (``config.lr_schedule``),
     recorded in its history entry. ``network_class`` lets an experiment train a subclass of the
     golden ``Network`` (``experiments/rate_control.py``); the chip's rule is ``Network`` itself.
+
+    ``checkpoint``: a file written after every epoch (atomically); if it exists when the run
+    starts, the run continues after its last epoch and ends as the uninterrupted run would, to
+    the last bit (it must have been written by the same configuration, data, seeds, arithmetic
+    and limits: :class:`CheckpointMismatch` otherwise). ``epochs`` counts from the start.
     """
     from tqdm import tqdm
 
@@ -172,11 +227,19 @@ def train(config: Config, data: Dataset, *, epochs: int, seeds=(0,), fixed: bool
                          f"{x_train.shape[1]} inputs, {data.n_classes} classes")
     net = _replica_network(config, seeds, fixed, network_class)
     result = TrainResult(config, seeds, fixed, network=net)
-    orders = [np.random.default_rng([s, 1]).permutation(len(y_train)) for s in seeds]
     n = len(y_train)
     total_time = 0.0
+    identity = _run_identity(config, data, seeds, fixed, n, len(y_test), network_class)
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    if checkpoint is not None and checkpoint.exists():
+        result.history, total_time = _load_epoch(checkpoint, net, identity)
+        if progress and result.history:
+            tqdm.write(f"resuming {checkpoint} after epoch {len(result.history)}")
     rows = np.arange(len(seeds))
-    for epoch in range(1, epochs + 1):
+    for epoch in range(len(result.history) + 1, epochs + 1):
+        # sample orders: epoch 1 by (seed, 1), epoch e > 1 by (seed, 1, e - 1)
+        orders = [np.random.default_rng([s, 1] if epoch == 1 else [s, 1, epoch - 1]).permutation(n)
+                  for s in seeds]
         # the schedule's rates for this epoch; on a board the host writes them with RATES
         net.config = config.at_epoch(epoch)
         correct = np.zeros(len(seeds))
@@ -192,7 +255,6 @@ def train(config: Config, data: Dataset, *, epochs: int, seeds=(0,), fixed: bool
                 bar.set_postfix(acc=f"{correct.mean() / (k + 1):.3f}")
         bar.close()
         total_time += time.perf_counter() - started
-        orders = [np.random.default_rng([s, 1, epoch]).permutation(n) for s in seeds]
         test_acc, hidden_rate = evaluate(net, x_test, y_test)
         entry = {
             "epoch": epoch,
@@ -206,11 +268,13 @@ def train(config: Config, data: Dataset, *, epochs: int, seeds=(0,), fixed: bool
             "lr_output_shift": net.config.lr_output_shift,
         }
         result.history.append(entry)
+        if checkpoint is not None:
+            _save_epoch(checkpoint, net, identity, result.history, total_time)
         if on_epoch:
             on_epoch(entry)
         if progress:
             tqdm.write(f"epoch {epoch}: train {np.round(entry['train_accuracy'], 3).tolist()} "
                        f"test {np.round(test_acc, 3).tolist()} "
                        f"hidden spikes/neuron {np.round(hidden_rate, 2).tolist()}")
-    result.samples_per_second = n * epochs * len(seeds) / total_time if total_time else 0.0
+    result.samples_per_second = n * len(result.history) * len(seeds) / total_time if total_time else 0.0
     return result
