@@ -24,7 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .build import BOARDS, resolve
+from .build import BOARDS
+from .common import resolve
 from .common import DEFAULT_BAUD, RX_WINDOW, BoardTop, tool_env
 
 __all__ = ["attribute", "main"]

@@ -33,10 +33,9 @@ import time
 from pathlib import Path
 
 from plasticore.chip.boardspec import board_hash
-from plasticore.golden.config import Config, ConfigError
-from plasticore.golden.resolve import read_config_file, resolve_config
+from plasticore.golden.config import ConfigError
 
-from .common import DEFAULT_BAUD, RX_WINDOW, BoardTop, missing_tools, parse_timing_log, read_nextpnr_report, \
+from .common import DEFAULT_BAUD, resolve, RX_WINDOW, BoardTop, missing_tools, parse_timing_log, read_nextpnr_report, \
     sync_fmax, throughput, tool_env
 from .icebreaker import ICEBREAKER
 from .ulx3s import ULX3S_85F
@@ -66,25 +65,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
     parser.add_argument("--samples", type=int, default=20, metavar="N",
                         help="training samples driving the throughput estimate (default 20)")
-
-
-def resolve(board, config_file: Path | None):
-    """The board's configuration: its dataset's preset (the chip's rule) at its default network,
-    then ``config_file``."""
-    inputs, hidden, outputs = board.layers
-    if board.dataset is not None:
-        config = resolve_config(board.dataset, hidden=hidden, settings=list(board.fields.items()))
-        if config_file is not None:       # the file over the board's fields, as over a preset
-            data = config.to_dict()
-            for key, value in read_config_file(config_file).items():
-                both = isinstance(value, dict) and isinstance(data.get(key), dict)
-                data[key] = {**data[key], **value} if both else value
-            config = Config.from_dict(data)
-        if tuple(config.layers) != tuple(board.layers) and config_file is None:
-            raise ValueError(f"board {board.name!r}: preset {board.dataset!r} gives layers "
-                             f"{list(config.layers)}, not {list(board.layers)}")
-        return config
-    return resolve_config(shape=(inputs, outputs), hidden=hidden, config_file=config_file)
 
 
 def _grad_memory(config, board, device: str) -> str:

@@ -25,8 +25,9 @@ from amaranth.lib.cdc import ResetSynchronizer
 
 from plasticore.chip.boardspec import DEFAULT_BAUD, RX_WINDOW
 from plasticore.golden.config import Config
+from plasticore.golden.resolve import read_config_file, resolve_config
 
-__all__ = ["Board", "BoardTop", "ice40_pll", "ecp5_pll", "power_on_reset", "read_nextpnr_report",
+__all__ = ["Board", "BoardTop", "resolve", "ice40_pll", "ecp5_pll", "power_on_reset", "read_nextpnr_report",
            "throughput", "DEFAULT_BAUD", "RX_WINDOW"]
 
 
@@ -58,8 +59,27 @@ class Board:
     fields: dict = dataclasses.field(default_factory=dict)
 
     def default_config(self) -> Config:
-        from plasticore.boards.build import resolve
         return resolve(self, None)
+
+
+def resolve(board, config_file: Path | None):
+    """The board's configuration: its dataset's preset (the chip's rule) at its default network,
+    then ``config_file``."""
+    inputs, hidden, outputs = board.layers
+    if board.dataset is not None:
+        config = resolve_config(board.dataset, hidden=hidden, settings=list(board.fields.items()))
+        if config_file is not None:       # the file over the board's fields, as over a preset
+            data = config.to_dict()
+            for key, value in read_config_file(config_file).items():
+                both = isinstance(value, dict) and isinstance(data.get(key), dict)
+                data[key] = {**data[key], **value} if both else value
+            config = Config.from_dict(data)
+        if tuple(config.layers) != tuple(board.layers) and config_file is None:
+            raise ValueError(f"board {board.name!r}: preset {board.dataset!r} gives layers "
+                             f"{list(config.layers)}, not {list(board.layers)}")
+        return config
+    return resolve_config(shape=(inputs, outputs), hidden=hidden, config_file=config_file)
+
 
 
 class BoardTop(Elaboratable):

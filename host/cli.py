@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                        help="longest wait for a board's reply (default 10)")
     train.set_defaults(handler=_cmd_train)
-    from plasticore.host.training import EVENTS_LAYOUT
+    from plasticore.host.samples import EVENTS_LAYOUT
     train.epilog = EVENTS_LAYOUT.replace("An events file", "--events FILE.npz: an events file")
     train.formatter_class = argparse.RawDescriptionHelpFormatter
 
@@ -240,7 +240,7 @@ def board_run_config(name: str, dataset: str | None = None, *, config_file=None,
     the dataset's preset when the board's hidden width is the preset's (else Config's) unless the
     file names them, then ``--set``. ``--set``, ``--rule`` or ``--hidden`` that would change a baked-in field are
     refused: they need a bitstream built with that configuration (``--config FILE`` on both)."""
-    from plasticore.boards.build import resolve
+    from plasticore.boards.common import resolve
 
     base = resolve(_board(name), config_file)
     baked = {k: v for k, v in base.to_dict().items() if k not in Config.RUNTIME_FIELDS}
@@ -385,7 +385,9 @@ def _cmd_train_board(args, argv) -> int:
     from plasticore.golden import datasets
     from plasticore.host import checkpoint as ckpt
     from plasticore.host.board import open_board
-    from plasticore.host.training import PixelSamples, read_events, train_on_board
+    from plasticore.host.events import read_events
+    from plasticore.host.samples import PixelSamples
+    from plasticore.host.training import train_on_board
 
     if args.float:
         raise NotAvailable(f"--float runs only on the golden target's vectorised trainer (without "

@@ -21,7 +21,7 @@ Every array is validated when it is loaded; an error names the file (or ``where`
 sample and the event.
 
 An events file in Tonic layout is an ``.npz`` like the chip-layout events file
-(``host.training.EVENTS_LAYOUT``) plus ``sensor_size``: see :data:`TONIC_LAYOUT`.
+(``host.samples.EVENTS_LAYOUT``) plus ``sensor_size``: see :data:`TONIC_LAYOUT`.
 ``plasticore train --events FILE.npz`` reads either (``read_events`` looks for ``sensor_size``).
 """
 
@@ -33,10 +33,10 @@ import numpy as np
 
 from plasticore.golden.encode import EVENT_DTYPE
 
-from .training import (EventSamples, EventsFile, load_npz, n_classes_of, read_splits, save_npz,
-                       split_arrays)
+from .samples import (EventSamples, EventsFile, check_split, load_npz, n_classes_of, read_splits,
+                      save_npz, split_arrays)
 
-__all__ = ["TONIC_LAYOUT", "TonicEventsFile", "bin_events", "check_events", "read_tonic_events",
+__all__ = ["read_events", "TONIC_LAYOUT", "TonicEventsFile", "bin_events", "check_events", "read_tonic_events",
            "write_tonic_events", "from_tonic_dataset", "n_inputs_of"]
 
 TONIC_LAYOUT = """\
@@ -49,6 +49,32 @@ An events file in Tonic layout is an .npz with, for each split S in (train, test
   sensor_size  (W, H, P) as Tonic's sensor_size (H = 1 for a 1-D sensor without y);
 and optionally time_window (a float scalar: one chip step in t's unit; default: each sample's
 span is spread over the configuration's input window) and n_classes."""
+
+
+def read_events(path) -> EventsFile:
+    """Read an events file, in the chip's layout (``host.samples.EVENTS_LAYOUT``) or in Tonic's
+    (with a ``sensor_size``: :func:`read_tonic_events`); raises ValueError naming the key, and
+    for a bad event the file, the field and the sample (:meth:`EventsFile.check` checks the times
+    against a configuration)."""
+    path = Path(path)
+    with load_npz(path) as data:
+        if "sensor_size" in data.files:
+            return read_tonic_events(path)
+        parts = read_splits(data, path)
+        for split in ("train", "test"):
+            events = parts[f"{split}_events"]
+            if events.dtype.names is None or not {"x", "t", "p"} <= set(events.dtype.names):
+                raise ValueError(f"{split}_events in {path} must be a structured array with fields "
+                                 f"x, t, p, not {events.dtype}")
+        all_x = np.concatenate([parts["train_events"]["x"], parts["test_events"]["x"]])
+        n_inputs = int(data["n_inputs"]) if "n_inputs" in data.files else int(all_x.max(initial=-1)) + 1
+        n_classes = n_classes_of(data, parts, path)
+    for split in ("train", "test"):
+        check_split(path, split, parts[f"{split}_events"], parts[f"{split}_index"], n_inputs)
+    return EventsFile(parts["train_events"], parts["train_index"].astype(np.int64),
+                      parts["train_labels"].astype(np.int64), parts["test_events"],
+                      parts["test_index"].astype(np.int64), parts["test_labels"].astype(np.int64),
+                      n_inputs, n_classes, path.stem, str(path))
 
 
 def n_inputs_of(sensor_size) -> int:

@@ -131,7 +131,8 @@ def train_on_board(board, config: Config, data, *, epochs: int = 1, seed: int = 
     """Train on ``board`` sample by sample, learning on the chip, as ``plasticore train
     --target ...`` does (bit for bit the golden run of ``seed`` on a correct board). ``data``:
     a :class:`Dataset`, its name, or an events file from :func:`read_events`."""
-    from plasticore.host.training import PixelSamples, train_on_board as host_train
+    from plasticore.host.samples import PixelSamples
+    from plasticore.host.training import train_on_board as host_train
 
     if hasattr(data, "samples"):                    # an events file
         train_set = data.samples(config, "train", limit)
@@ -148,7 +149,8 @@ def train_on_board(board, config: Config, data, *, epochs: int = 1, seed: int = 
 def board_config(board: str, config_file=None) -> Config:
     """The configuration the default bitstream of ``board`` (``icebreaker``, ``ulx3s-85f``)
     carries, or the one ``plasticore build BOARD --config FILE`` builds."""
-    from plasticore.boards.build import BOARDS, resolve
+    from plasticore.boards.build import BOARDS
+    from plasticore.boards.common import resolve
 
     if board not in BOARDS:
         raise ValueError(f"unknown board {board!r}; known: {', '.join(sorted(BOARDS))}")
@@ -171,7 +173,7 @@ def from_nir(graph, **options) -> tuple[Config, list[np.ndarray]]:
 
 
 def read_events(path):
-    """An events file, in the chip's layout or Tonic's (``host.training.read_events``)."""
-    from plasticore.host.training import read_events as host_read_events
+    """An events file, in the chip's layout or Tonic's (``host.events.read_events``)."""
+    from plasticore.host.events import read_events as host_read_events
 
     return host_read_events(path)

@@ -24,7 +24,8 @@ from plasticore.golden.network import Network
 from plasticore.host import checkpoint as ckpt
 from plasticore.host.board import BoardDisconnected, BoardMismatch, GoldenBoard, LinkBoard
 from plasticore.host.simboard import SimulatedBoard
-from plasticore.host.training import PixelSamples, train_on_board
+from plasticore.host.samples import PixelSamples
+from plasticore.host.training import train_on_board
 
 # the digits network with a smaller hidden layer: a quicker build, the same circuit otherwise;
 # faster learning rates from epoch 2 on, so that the two-epoch run crosses a RATES request

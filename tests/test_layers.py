@@ -98,3 +98,50 @@ def test_the_host_talks_to_a_board_without_amaranth():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "no amaranth"
+
+
+def _module_of(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts)
+
+
+def _module_imports(path: Path) -> set[str]:
+    """The modules of this house that ``path`` imports, at top level or in a function
+    (``plasticore.host.board`` and ``.board`` in host/ are both ``host.board``)."""
+    package = path.parent.name
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package + (f".{node.module}" if node.module else "")
+            elif node.module and node.module.startswith("plasticore."):
+                base = node.module.removeprefix("plasticore.")
+            else:
+                continue
+            candidates = [base] + [f"{base}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            candidates = [a.name.removeprefix("plasticore.") for a in node.names
+                          if a.name.startswith("plasticore.")]
+        else:
+            continue
+        found |= {name for name in candidates if (ROOT / f"{name.replace('.', '/')}.py").exists()}
+    return found
+
+
+def test_no_import_circle():
+    graph = {_module_of(path): _module_imports(path) - {_module_of(path)}
+             for folder in PACKAGES for path in sorted((ROOT / folder).glob("*.py"))}
+    circles, done = [], set()
+
+    def visit(module, trail):
+        if module in trail:
+            circles.append(" -> ".join(trail[trail.index(module):] + [module]))
+            return
+        if module in done:
+            return
+        for imported in sorted(graph.get(module, ())):
+            visit(imported, trail + [module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+    assert not circles, circles

@@ -158,7 +158,7 @@ def test_build_without_yowasp_says_what_is_missing_and_how_to_install_it(board, 
 def test_a_config_file_goes_over_the_boards_preset(tmp_path):
     """The iCEBreaker takes its preset (the chip's rule) as it is; --config goes over it: a
     partial file changes only what it names, so it can ask the board for the thesis form."""
-    from plasticore.boards.build import resolve
+    from plasticore.boards.common import resolve
     from plasticore.golden.presets import THESIS_DIGITS
 
     partial = tmp_path / "rate.json"

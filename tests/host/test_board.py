@@ -521,7 +521,8 @@ def test_new_rule_training_on_the_emulator_equals_the_golden_board():
     import numpy as np
 
     from plasticore.golden.datasets import load
-    from plasticore.host.training import PixelSamples, train_on_board
+    from plasticore.host.samples import PixelSamples
+    from plasticore.host.training import train_on_board
 
     config = Config(layers=(64, 16, 10), init_output=0.0, lr_schedule=[[2, 7, 10]], **NEW_RULE)
     digits = load("digits")

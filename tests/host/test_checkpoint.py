@@ -17,9 +17,10 @@ from plasticore.host import checkpoint as ckpt
 from plasticore.host.board import BoardDisconnected, GoldenBoard, LinkBoard, open_board
 from plasticore.host.cli import main
 from plasticore.host.emulator import Emulator, EmulatorPty
-from plasticore.host.training import (LfsrLedger, PixelSamples, TrainingInterrupted,
-                                      draws_per_learn, epoch_order, lfsr_jump, read_events,
-                                      train_on_board, write_events)
+from plasticore.host.events import read_events
+from plasticore.host.samples import PixelSamples, write_events
+from plasticore.host.training import (LfsrLedger, TrainingInterrupted, draws_per_learn, epoch_order,
+                                      lfsr_jump, train_on_board)
 
 CONFIG = Config(layers=(64, 12, 10), n_steps=16, input_window=8)
 #: faster rates from epoch 2 on, written to the board with RATES

@@ -13,7 +13,7 @@ from plasticore.golden.encode import from_events
 from plasticore.host.cli import main
 from plasticore.host.events import (bin_events, check_events, from_tonic_dataset, n_inputs_of,
                                     read_tonic_events, write_tonic_events)
-from plasticore.host.training import read_events
+from plasticore.host.events import read_events
 
 TONIC_2D = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", np.int8)])
 TONIC_1D = np.dtype([("x", np.int16), ("t", np.float64), ("p", bool)])
