@@ -46,6 +46,7 @@ from plasticore.golden import datasets
 from plasticore.golden.config import Config
 from plasticore.golden.train import encode_images
 from plasticore.chip import protocol as P
+from plasticore.chip.boardspec import BoardSpec
 from plasticore.host.board import GoldenBoard, LinkBoard
 from plasticore.host.simboard import DEFAULT_CLK_HZ, SimulatedBoard
 
@@ -60,7 +61,7 @@ def samples_of(config: Config, n: int):
 
 def run_sim(config: Config, divisor: int, samples, log) -> dict:
     baud = DEFAULT_CLK_HZ // divisor
-    sim = SimulatedBoard(config, clk_hz=DEFAULT_CLK_HZ, baud=baud, log=log)
+    sim = SimulatedBoard(BoardSpec(config, clk_hz=DEFAULT_CLK_HZ, baud=baud), log=log)
     board = LinkBoard(serial.Serial(sim.port, timeout=30), config, name=f"sim@{baud}")
     try:
         start_sent = board.bytes_sent
@@ -94,7 +95,7 @@ def run_stream(config: Config, divisor: int, samples, log) -> dict:
     eb = P.event_bytes(config.n_inputs)
     codes = np.concatenate([P.sample_codes(raster, eb) for raster, _ in samples])
     bodies = P.event_frames(codes, eb)
-    sim = SimulatedBoard(config, clk_hz=DEFAULT_CLK_HZ, baud=baud, log=log)
+    sim = SimulatedBoard(BoardSpec(config, clk_hz=DEFAULT_CLK_HZ, baud=baud), log=log)
     port = serial.Serial(sim.port, timeout=30)
     try:
         reader = P.FrameReader()

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .build import BOARDS
 from .common import resolve
-from .common import DEFAULT_BAUD, RX_WINDOW, BoardTop, tool_env
+from .common import BoardTop, tool_env
 
 __all__ = ["attribute", "main"]
 
@@ -69,8 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     board = BOARDS[args.board]
     config = resolve(board, args.config)
     out = args.out or Path("build") / f"{board.name}-area"
-    top = BoardTop(board, config, clk_hz=int(board.exact_hz(board.target_hz)), baud=DEFAULT_BAUD,
-                   rx_window=RX_WINDOW)
+    top = BoardTop(board, board.spec(config, clk_hz=int(board.exact_hz(board.target_hz))))
     platform = board.platform()
     plan = platform.build(top, name="top", build_dir=str(out), do_build=False, **board.yosys)
     plan.extract(str(out))

@@ -32,10 +32,9 @@ import sys
 import time
 from pathlib import Path
 
-from plasticore.chip.boardspec import board_hash
 from plasticore.golden.config import ConfigError
 
-from .common import DEFAULT_BAUD, resolve, RX_WINDOW, BoardTop, missing_tools, parse_timing_log, read_nextpnr_report, \
+from .common import DEFAULT_BAUD, BoardTop, resolve, missing_tools, parse_timing_log, read_nextpnr_report, \
     sync_fmax, throughput, tool_env
 from .icebreaker import ICEBREAKER
 from .ulx3s import ULX3S_85F
@@ -109,7 +108,7 @@ def build(board, config, out: Path, *, clock_hz: float, baud: int, seed: int) ->
 
     out = Path(out)
     exact_hz = board.exact_hz(clock_hz)
-    top = BoardTop(board, config, clk_hz=int(round(exact_hz)), baud=baud, rx_window=RX_WINDOW)
+    top = BoardTop(board, board.spec(config, clk_hz=int(round(exact_hz)), baud=baud))
     platform = board.platform()
     yosys = dict(board.yosys)
     plan = platform.build(top, name="top", build_dir=str(out), do_build=False,
@@ -133,7 +132,7 @@ def build(board, config, out: Path, *, clock_hz: float, baud: int, seed: int) ->
     result = {
         "board": board.name, "title": board.title,
         "device": f"{platform.device}-{platform.package}",
-        "layers": list(config.layers), "config_hash": config.hash, "board_hash": board_hash(config, board.core),
+        "layers": list(config.layers), "config_hash": config.hash, "board_hash": top.spec.board_hash,
         "clock_mhz": exact_hz / 1e6, "requested_mhz": clock_hz / 1e6,
         "issue_minimum_mhz": board.min_hz / 1e6,
         "fmax_mhz": achieved,
@@ -143,7 +142,7 @@ def build(board, config, out: Path, *, clock_hz: float, baud: int, seed: int) ->
         "utilisation": _utilisation(board, nextpnr, _cell_counts(out / "top.rpt")),
         "core": {"n_weights": core.n_weights, "grad_memory": _grad_memory(config, board, platform.device),
                  "read_latency": core.READ_LATENCY, "kind": board.core},
-        "baud": baud, "rx_window": RX_WINDOW,
+        "baud": baud, "rx_window": top.spec.rx_window,
         "bitstream": str(bit) if bit.exists() and error is None else None,
         "build_seconds": round(seconds, 1),
         "program": board.program.format(out=out),

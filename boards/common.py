@@ -23,7 +23,7 @@ from amaranth import Elaboratable, Module, Signal
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
-from plasticore.chip.boardspec import DEFAULT_BAUD, RX_WINDOW
+from plasticore.chip.boardspec import DEFAULT_BAUD, RX_WINDOW, BoardSpec
 from plasticore.golden.config import Config
 from plasticore.golden.resolve import read_config_file, resolve_config
 
@@ -61,6 +61,11 @@ class Board:
     def default_config(self) -> Config:
         return resolve(self, None)
 
+    def spec(self, config: Config, *, clk_hz: int, baud: int = DEFAULT_BAUD) -> BoardSpec:
+        """The description of this board built for ``config`` at ``clk_hz`` (what its
+        ``IDENTIFY`` reports and what the host, the emulator and the simulated board read)."""
+        return BoardSpec(config, core=self.core, clk_hz=clk_hz, baud=baud)
+
 
 def resolve(board, config_file: Path | None):
     """The board's configuration: its dataset's preset (the chip's rule) at its default network,
@@ -87,12 +92,11 @@ class BoardTop(Elaboratable):
     project top (UART + link protocol engine + core) on the USB-UART pins, status LEDs
     (heartbeat, learning, error)."""
 
-    def __init__(self, board: Board, config: Config, *, clk_hz: int, baud: int = DEFAULT_BAUD,
-                 rx_window: int = RX_WINDOW):
+    def __init__(self, board: Board, spec: BoardSpec):
         from plasticore.rtl.top import Top
-        self.board, self.config, self.clk_hz, self.baud = board, config, clk_hz, baud
-        self.top = Top(config, clk_hz=clk_hz, baud=baud, rx_window=rx_window,
-                       core=board.core)
+        self.board, self.spec = board, spec
+        self.config, self.clk_hz, self.baud = spec.config, spec.clk_hz, spec.baud
+        self.top = Top(spec)
 
     def elaborate(self, platform):
         m = Module()

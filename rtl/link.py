@@ -25,12 +25,12 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import crc, data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from plasticore.chip.boardspec import board_hash
+from plasticore.chip.boardspec import BoardSpec
 from plasticore.golden.config import Config
 from plasticore.golden.network import FLAG_NAMES
 # the protocol's one definition (ops, error codes, limits, IDENTIFY body), shared with the host
 from plasticore.chip.protocol import MAX_BODY, MAX_FRAME, MIN_FRAME, REPLY, STATUS_BYTES, \
-    ErrorCode as Error, FIRST_SEQ, Identity, Op, event_bytes, probe_reply_bytes
+    ErrorCode as Error, FIRST_SEQ, Op, event_bytes, probe_reply_bytes
 
 from .core import Cmd, Core, Mem
 from .counters import Counters
@@ -84,34 +84,27 @@ class Link(wiring.Component):
 
     Parameters
     ----------
-    config : Config
-    clk_hz : int
-        Reported by ``IDENTIFY``.
-    baud_divisor : int
-        Clocks per UART bit, reported by ``IDENTIFY``.
-    rx_window : int
-        Bytes of the receive FIFO in front of the decoder, reported by ``IDENTIFY``.
-    core : str
-        The kind of core (``rtl/kinds.py``): ``"pipelined"``, ``"compact"`` or ``"sequenced"``.
+    spec : BoardSpec
+        The board (``chip/boardspec.py``): the network and the kind of core (``rtl/kinds.py``)
+        it builds, and the clock, UART divisor and receive window that ``IDENTIFY`` reports.
     """
 
-    def __init__(self, config: Config, *, clk_hz: int, baud_divisor: int, rx_window: int,
-                 core: str = "pipelined"):
-        for name, value, limit in (("clk_hz", clk_hz, (1 << 32) - 1),
-                                   ("baud_divisor", baud_divisor, (1 << 16) - 1),
-                                   ("rx_window", rx_window, (1 << 16) - 1)):
+    def __init__(self, spec: BoardSpec):
+        config = spec.config
+        for name, value, limit in (("clk_hz", spec.clk_hz, (1 << 32) - 1),
+                                   ("baud_divisor", spec.baud_divisor, (1 << 16) - 1),
+                                   ("rx_window", spec.rx_window, (1 << 16) - 1)):
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit:
                 raise ValueError(f"{name} must be an integer in 1..{limit}, not {value!r}")
-        if rx_window < 2 * (MAX_FRAME + 3):
-            raise ValueError(f"rx_window = {rx_window} must hold two frames of the largest size, "
-                             f"{2 * (MAX_FRAME + 3)} bytes")
+        if spec.rx_window < 2 * (MAX_FRAME + 3):
+            raise ValueError(f"rx_window = {spec.rx_window} must hold two frames of the largest "
+                             f"size, {2 * (MAX_FRAME + 3)} bytes")
         if config.count_bits > 8:
             raise ValueError(f"count_bits = {config.count_bits}: replies carry counts as one byte")
         self._config = config
-        self.core = make_core(config, core)
-        self.identity = Identity.of(config, self.core, board_hash=board_hash(config, core),
-                                    clk_hz=clk_hz, baud_divisor=baud_divisor,
-                                    rx_window=rx_window).pack()
+        self.spec = spec
+        self.core = make_core(config, spec.core)
+        self.identity = spec.identity().pack()
         #: the answer to the version probe: the head of IDENTIFY, in version 2's framing
         self.probe_bytes = probe_reply_bytes(len(config.layers))
         self.word_bytes = (self.core.data_width + 7) // 8

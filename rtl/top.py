@@ -18,7 +18,7 @@ from amaranth import Cat, Module, Signal
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
-from plasticore.chip.boardspec import RX_WINDOW
+from plasticore.chip.boardspec import BoardSpec
 from plasticore.golden.config import Config
 
 from . import cobs, uart
@@ -45,25 +45,19 @@ class Top(wiring.Component):
 
     Parameters
     ----------
-    config : Config
-    clk_hz : int
-        The clock the top level runs at (sets the UART divisor and the heartbeat).
-    baud : int
-        UART bit rate; ``uart.divisor`` refuses rates the clock cannot make within 2 %.
-    rx_window : int
-        Receive FIFO bytes.
-    core : str
-        The kind of core (``rtl/kinds.py``).
+    spec : BoardSpec
+        The board (``chip/boardspec.py``): the network, the kind of core, the clock the top
+        level runs at (the UART divisor and the heartbeat), the baud rate (refused when the
+        clock cannot make it within 2 %) and the receive FIFO's bytes.
     """
 
-    def __init__(self, config: Config, *, clk_hz: int, baud: int, rx_window: int = RX_WINDOW,
-                 core: str = "pipelined"):
-        if not isinstance(config, Config):
-            raise TypeError(f"config must be a Config, not {config!r}")
-        self.divisor = uart.divisor(clk_hz, baud)
-        self.clk_hz, self.baud, self.rx_window = clk_hz, baud, rx_window
-        self.link = Link(config, clk_hz=clk_hz, baud_divisor=self.divisor, rx_window=rx_window,
-                         core=core)
+    def __init__(self, spec: BoardSpec):
+        if not isinstance(spec, BoardSpec):
+            raise TypeError(f"spec must be a chip.boardspec.BoardSpec, not {spec!r}")
+        self.spec = spec
+        self.divisor = spec.baud_divisor
+        self.clk_hz, self.baud, self.rx_window = spec.clk_hz, spec.baud, spec.rx_window
+        self.link = Link(spec)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "leds": Out(3), "idle": Out(1)})
 
     @property

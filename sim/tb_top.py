@@ -29,7 +29,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, Timer
 
-from plasticore.chip.boardspec import DEFAULT_CLK_HZ, RX_WINDOW
+from plasticore.chip.boardspec import DEFAULT_CLK_HZ, RX_WINDOW, BoardSpec
 from plasticore.golden.config import Config
 from plasticore.golden.network import Network
 from plasticore.chip import protocol as P
@@ -77,7 +77,7 @@ class Bench:
     def __init__(self, dut):
         self.dut = dut
         self.pins = Pins(dut)
-        self.emulator = Emulator(CONFIG, clk_hz=CLK_HZ, baud_divisor=DIVISOR, rx_window=WINDOW)
+        self.emulator = Emulator(BoardSpec(CONFIG, clk_hz=CLK_HZ, baud=CLK_HZ // DIVISOR, rx_window=WINDOW))
         self.core = Core(CONFIG)
         self.seq = 0
         self.exchanges = 0

@@ -12,6 +12,7 @@ this top level, see there)."""
 import harness
 import pytest
 
+from plasticore.chip.boardspec import BoardSpec
 from plasticore.golden.config import Config
 from plasticore.rtl.top import Top
 
@@ -24,7 +25,7 @@ def test_top_against_emulator(simulator):
     reason = harness.missing(simulator)
     if reason:
         pytest.skip(reason)
-    top = Top(CONFIG, clk_hz=CLK_HZ, baud=CLK_HZ // DIVISOR, rx_window=1024)
+    top = Top(BoardSpec(CONFIG, clk_hz=CLK_HZ, baud=CLK_HZ // DIVISOR, rx_window=1024))
     harness.run(top, "top", "tb_top", simulator, netlist=True,
                 env={"PLASTICORE_CONFIG": CONFIG.to_json(), "PLASTICORE_DIVISOR": str(DIVISOR),
                      "PLASTICORE_WINDOW": "1024", "PLASTICORE_CLK_HZ": str(CLK_HZ),

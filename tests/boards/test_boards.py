@@ -22,7 +22,7 @@ PINS = {
 
 
 def plan_of(board):
-    top = BoardTop(board, board.default_config(), clk_hz=int(board.exact_hz(board.target_hz)))
+    top = BoardTop(board, board.spec(board.default_config(), clk_hz=int(board.exact_hz(board.target_hz))))
     return board.platform().build(top, name="top", do_build=False, **board.yosys)
 
 

@@ -498,17 +498,16 @@ def test_integrate_output_boards_score_by_v():
 def test_boards_without_the_rule_are_refused_by_name():
     """What the board's kind of core lacks is refused by name: the hinge loss on every RTL
     target, and on a board of any kind of core (none has it)."""
-    from plasticore.chip.cycles import core_model
     from plasticore.host.board import BoardMismatch, _link_on
-    from plasticore.host.emulator import DEFAULT_BAUD, Emulator, EmulatorPty, identity_of
+    from plasticore.chip.boardspec import DEFAULT_BAUD, BoardSpec
+    from plasticore.host.emulator import Emulator, EmulatorPty
 
     hinge = Config(layers=(64, 16, 10), **{**NEW_RULE, "output_loss": "hinge"})
     for target in ("emulator", "sim"):
         with pytest.raises(ValueError, match="pipelined core, which has no output_loss='hinge'"):
             open_board(target, hinge)
     config = Config(layers=(8, 6, 3), **{**NEW_RULE, "output_loss": "hinge"})
-    emulator = Emulator(config)
-    emulator.identity = identity_of(config, core_model(config, "sequenced"))
+    emulator = Emulator(BoardSpec(config, core="sequenced"))
     server = EmulatorPty(emulator)
     with pytest.raises(BoardMismatch,
                        match="sequenced core, which has no output_loss='hinge'"):

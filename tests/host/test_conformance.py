@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from plasticore.chip.boardspec import BoardSpec
 from plasticore.golden.config import Config
 from plasticore.host.emulator import Emulator
 
@@ -47,7 +48,7 @@ def test_conformance_on_the_emulator(config):
 
 def test_flood_past_the_window_recovers_in_two_round_trips():
     config = CONFIGS[0]
-    result = asyncio.run(client.flood_and_recover(transact_on(Emulator(config, rx_window=1024),
+    result = asyncio.run(client.flood_and_recover(transact_on(Emulator(BoardSpec(config, rx_window=1024)),
                                                                       flood=2048)))
     assert result["rx_overruns"] > 0 and result["lost_from"] < result["requests"]
     assert result["round_trips_to_recover"] == 2

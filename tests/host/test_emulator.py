@@ -8,7 +8,8 @@ from cobs import cobs
 from plasticore.golden.config import Config
 from plasticore.golden.network import FLAG_NAMES, Network
 from plasticore.chip import protocol as P
-from plasticore.host.emulator import Emulator, EmulatorPty, identity_of
+from plasticore.chip.boardspec import BoardSpec
+from plasticore.host.emulator import Emulator, EmulatorPty
 from plasticore.chip.protocol import ErrorCode, Frame, Op
 from plasticore.rtl.core import Mem
 from plasticore.chip.golden_view import golden_params, golden_words
@@ -117,7 +118,7 @@ def test_identify_any_seq_sets_expected_seq(emu):
     body = client.send(Op.IDENTIFY, seq=77)
     assert body.seq == 77 and body.op == Op.IDENTIFY | 0x80
     ident = P.Identity.unpack(body.body)
-    assert ident == identity_of(SMALL) and ident.board_hash == SMALL.board_hash
+    assert ident == BoardSpec(SMALL).identity() and ident.board_hash == SMALL.board_hash
     assert ident.event_bytes == 1 and ident.layers == (12, 6, 3) and ident.rx_window == 1024
     assert client.seq == 78 and client.ok(Op.COUNTS) == bytes(3)
 
@@ -463,7 +464,7 @@ def test_serve_on_a_pseudo_terminal():
             data = port.read(1)
             assert data, "no reply over the pty"
             out = reader.feed(data)
-        assert out[0] == Frame(3, Op.IDENTIFY | 0x80, identity_of(SMALL).pack())
+        assert out[0] == Frame(3, Op.IDENTIFY | 0x80, BoardSpec(SMALL).identity().pack())
         port.close()
 
 

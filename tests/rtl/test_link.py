@@ -13,8 +13,9 @@ from plasticore.golden.network import Network
 from plasticore.golden.train import seed_config
 from plasticore.rtl.core import Mem
 from plasticore.chip.golden_view import golden_params
-from plasticore.chip.protocol import REPLY, ErrorCode as Error, Op
-from plasticore.host.emulator import identity_of
+from plasticore.chip.boardspec import BoardSpec
+from plasticore.chip.memmap import MemoryMap
+from plasticore.chip.protocol import REPLY, ErrorCode as Error, Identity, Op
 from plasticore.rtl.link import Link
 
 from .streams import get, put
@@ -100,14 +101,15 @@ def codes(raster):
 
 
 def test_identify_reset_status_seeds(simulate):
-    link = Link(SMALL, clk_hz=12_000_000, baud_divisor=4, rx_window=1024)
+    link = Link(BoardSpec(SMALL, baud=3_000_000))
 
     async def bench(ctx):
         s = Session(ctx, link)
         s.seq = 77                                   # IDENTIFY resynchronises at any seq
         body = await s.request(Op.IDENTIFY)
-        assert body == identity_of(SMALL, link.core, clk_hz=12_000_000, baud_divisor=4,
-                                   rx_window=1024).pack()
+        # the board description's figures: 12 MHz, 3 Mbaud (4 clocks per bit), 1,024 bytes
+        assert body == Identity.of(SMALL, MemoryMap(SMALL), board_hash=SMALL.board_hash,
+                                   clk_hz=12_000_000, baud_divisor=4, rx_window=1024).pack()
         assert body[:5] == b"PLCO\x03" and body[5:13] == bytes.fromhex(SMALL.core_hash)
         # the version probe: IDENTIFY in version 2's framing, answered in it with the head
         probe = bytes([200, Op.IDENTIFY])
@@ -147,7 +149,7 @@ def test_identify_reset_status_seeds(simulate):
 def test_write_read_round_trip_and_address_checks(simulate, kind):
     """Every kind of core (``rtl/kinds.py``); the compact and sequenced cores' access port answers
     a clock after a read."""
-    link = Link(SMALL, clk_hz=12_000_000, baud_divisor=4, rx_window=1024, core=kind)
+    link = Link(BoardSpec(SMALL, core=kind, baud=3_000_000))
     core = link.core
     rng = np.random.default_rng(1)
 
@@ -173,7 +175,7 @@ def test_write_read_round_trip_and_address_checks(simulate, kind):
 
 
 def test_frame_errors_change_nothing_and_the_link_recovers(simulate):
-    link = Link(SMALL, clk_hz=12_000_000, baud_divisor=4, rx_window=1024)
+    link = Link(BoardSpec(SMALL, baud=3_000_000))
 
     async def bench(ctx):
         s = Session(ctx, link)
@@ -223,7 +225,7 @@ def test_frame_errors_change_nothing_and_the_link_recovers(simulate):
                                         ("sfdfa", "compact"), ("sfdfa", "sequenced")])
 def test_learning_samples_equal_the_golden_model(simulate, rule, kind):
     config = seed_config(SMALL.replace(rule=rule), 3)
-    link = Link(config, clk_hz=12_000_000, baud_divisor=4, rx_window=1024, core=kind)
+    link = Link(BoardSpec(config, core=kind, baud=3_000_000))
     core = link.core
     rng = np.random.default_rng(7)
     weights, feedback = Network.initial_weights(config, 3)
