@@ -19,10 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def designs() -> dict:
-    """Name -> (config, Top keyword arguments): the boards' designs, the thesis form and small
-    cores of each kind, one with two-byte event codes (the ``eb > 1`` branches)."""
+    """Name -> board description (``chip.boardspec.BoardSpec``): the boards' designs, the thesis
+    form and small cores of each kind, one with two-byte event codes (the ``eb > 1`` branches)."""
     from plasticore.boards.build import BOARDS
     from plasticore.boards.common import resolve
+    from plasticore.chip.boardspec import BoardSpec
     from plasticore.golden.config import Config
 
     icebreaker, ulx3s = BOARDS["icebreaker"], BOARDS["ulx3s-85f"]
@@ -30,22 +31,20 @@ def designs() -> dict:
                                **json.loads((ROOT / "experiments/configs/thesis-digits.json")
                                             .read_text())})
     return {
-        "icebreaker": (resolve(icebreaker, None),
-                       dict(clk_hz=24_000_000, baud=115_200, core=icebreaker.core)),
-        "ulx3s-85f": (resolve(ulx3s, None), dict(clk_hz=50_000_000, baud=115_200, core=ulx3s.core)),
-        "thesis-pipelined": (thesis, dict(clk_hz=12_000_000, baud=115_200, core="pipelined")),
-        "compact-small": (Config(layers=(16, 8, 4), n_steps=8, input_window=4),
-                          dict(clk_hz=12_000_000, baud=115_200, core="compact")),
-        "pipelined-eb2": (Config(layers=(300, 16, 10), n_steps=8, input_window=4),
-                          dict(clk_hz=12_000_000, baud=115_200, core="pipelined")),
+        "icebreaker": icebreaker.spec(resolve(icebreaker, None), clk_hz=24_000_000),
+        "ulx3s-85f": ulx3s.spec(resolve(ulx3s, None), clk_hz=50_000_000),
+        "thesis-pipelined": BoardSpec(thesis, core="pipelined"),
+        "compact-small": BoardSpec(Config(layers=(16, 8, 4), n_steps=8, input_window=4),
+                                   core="compact"),
+        "pipelined-eb2": BoardSpec(Config(layers=(300, 16, 10), n_steps=8, input_window=4)),
     }
 
 
-def rtlil_text(config, kwargs) -> str:
+def rtlil_text(spec) -> str:
     from amaranth.back import rtlil
 
     from plasticore.rtl.top import Top
-    return rtlil.convert(Top(config, **kwargs), name="top", emit_src=False)
+    return rtlil.convert(Top(spec), name="top", emit_src=False)
 
 
 def main(argv=None) -> int:
@@ -53,10 +52,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="write each design's RTLIL here")
     parser.add_argument("names", nargs="*", help="only these designs")
     args = parser.parse_args(argv)
-    for name, (config, kwargs) in designs().items():
+    for name, spec in designs().items():
         if args.names and name not in args.names:
             continue
-        text = rtlil_text(config, kwargs)
+        text = rtlil_text(spec)
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
             (args.out / f"{name}.il").write_text(text)
