@@ -21,7 +21,7 @@ from amaranth.lib.wiring import In, Out
 
 from plasticore.golden.config import ERROR_FRAC, EXP2_STEPS, EXP2_TABLE, Config
 
-__all__ = ["SoftmaxErrors", "SOFTMAX_LOAD_CLOCKS", "SOFTMAX_DIVIDE_CLOCKS"]
+__all__ = ["SoftmaxUnit", "SoftmaxErrors", "SOFTMAX_LOAD_CLOCKS", "SOFTMAX_DIVIDE_CLOCKS"]
 
 #: exponent words: u0.15 with 1.0 = 2**15 (the table's entry 0) representable
 _E_BITS = 16
@@ -33,7 +33,26 @@ SOFTMAX_LOAD_CLOCKS = 1
 SOFTMAX_DIVIDE_CLOCKS = ERROR_FRAC + 1
 
 
-class SoftmaxErrors(wiring.Component):
+class SoftmaxUnit(wiring.Component):
+    """What both softmax units share: the configuration they are built for (its output count,
+    state format and ``ERROR_FRAC``) and its type check."""
+
+    def __init__(self, config: Config):
+        if not isinstance(config, Config):
+            raise TypeError(f"config must be a Config, not {config!r}")
+        self._config = config
+        super().__init__(self.members(config))
+
+    def members(self, config: Config) -> dict:
+        """The unit's ports for ``config`` (its ``wiring.Signature`` members)."""
+        raise NotImplementedError
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+
+class SoftmaxErrors(SoftmaxUnit):
     """Sequential softmax error unit: ``O`` values of V in, ``O`` errors delta out, in order.
 
     Interface (streams, like :class:`~.reciprocal.Reciprocal`, so that the core's read pipeline
@@ -69,21 +88,13 @@ class SoftmaxErrors(wiring.Component):
         delta_o, ERROR_FRAC fraction bits, in -2**ERROR_FRAC .. 2**ERROR_FRAC.
     """
 
-    def __init__(self, config: Config):
-        if not isinstance(config, Config):
-            raise TypeError(f"config must be a Config, not {config!r}")
-        self._config = config
-        n_out = config.n_outputs
-        super().__init__({
+    def members(self, config: Config) -> dict:
+        return {
             "v": In(stream.Signature(signed(config.state.bits))),
             "v_max": In(signed(config.state.bits)),
-            "label": In(range(max(n_out, 2))),
+            "label": In(range(max(config.n_outputs, 2))),
             "delta": Out(stream.Signature(signed(ERROR_FRAC + 2))),
-        })
-
-    @property
-    def config(self) -> Config:
-        return self._config
+        }
 
     def elaborate(self, platform):
         m = Module()

@@ -31,10 +31,12 @@ the next load, which may be that same clock.
 """
 
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import memory, wiring
+from amaranth.lib import memory
 from amaranth.lib.wiring import In, Out
 
 from plasticore.golden.config import ERROR_FRAC, EXP2_STEPS, EXP2_TABLE, Config
+
+from .softmax import SoftmaxUnit
 
 __all__ = ["SequencedSoftmaxErrors", "SEQ_SOFTMAX_DIVIDE_CLOCKS", "EXP2_SHIFTED"]
 
@@ -48,7 +50,7 @@ EXP2_SHIFTED = tuple(EXP2_TABLE[p] >> w for w in range(_WHOLES) for p in range(E
 SEQ_SOFTMAX_DIVIDE_CLOCKS = ERROR_FRAC + 1
 
 
-class SequencedSoftmaxErrors(wiring.Component):
+class SequencedSoftmaxErrors(SoftmaxUnit):
     """Softmax error unit of the sequenced core: e_o by a block-RAM ROM, the sum, the division.
 
     Parameters
@@ -79,11 +81,8 @@ class SequencedSoftmaxErrors(wiring.Component):
         ``load`` until the next load).
     """
 
-    def __init__(self, config: Config):
-        if not isinstance(config, Config):
-            raise TypeError(f"config must be a Config, not {config!r}")
-        self._config = config
-        super().__init__({
+    def members(self, config: Config) -> dict:
+        return {
             "v": In(signed(config.state.bits)),
             "v_max": In(signed(config.state.bits)),
             "above": Out(1),
@@ -93,11 +92,7 @@ class SequencedSoftmaxErrors(wiring.Component):
             "load": In(1),
             "p": Out(unsigned(ERROR_FRAC + 1)),
             "p_valid": Out(1),
-        })
-
-    @property
-    def config(self) -> Config:
-        return self._config
+        }
 
     def elaborate(self, platform):
         m = Module()

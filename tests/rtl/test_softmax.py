@@ -97,9 +97,14 @@ def test_back_pressure(simulate):
     assert run_samples(simulate, cases, stall=0.5, seed=7) == want
 
 
-@pytest.mark.parametrize("layers, state", [((3, 2), None), ((3, 4, 3), None), ((2, 3, 1), None),
-                                           ((3, 4, 5), (20, 4)), ((3, 4, 7), (32, 11))])
-def test_other_sizes(simulate, layers, state):
+#: (layers, state format) of other networks: one output, no hidden layer, wider and narrower states
+OTHER_SIZES = [((3, 2), None), ((3, 4, 3), None), ((2, 3, 1), None), ((3, 4, 5), (20, 4)),
+               ((3, 4, 7), (32, 11))]
+
+
+def other_size_cases(layers, state):
+    """The configuration of an ``OTHER_SIZES`` row and its samples: random V vectors over the
+    whole state range and near zero, and all V at the top."""
     from plasticore.golden.config import Format
     extra = {} if state is None else {"state": Format(*state), "lr_hidden_shift": 0,
                                       "weight": Format(state[0] - 4, state[1])}
@@ -112,6 +117,12 @@ def test_other_sizes(simulate, layers, state):
     cases += [([rng.randrange(-2 * st.one, 2 * st.one) for _ in range(O)], rng.randrange(O))
               for _ in range(3)]
     cases += [([st.hi] * O, O - 1)]
+    return config, cases
+
+
+@pytest.mark.parametrize("layers, state", OTHER_SIZES)
+def test_other_sizes(simulate, layers, state):
+    config, cases = other_size_cases(layers, state)
     want = golden_deltas(config, [v for v, _ in cases], [lab for _, lab in cases])
     assert run_samples(simulate, cases, config=config) == want
 

@@ -10,7 +10,7 @@ from plasticore.golden.config import ERROR_FRAC, EXP2_STEPS, EXP2_TABLE
 from plasticore.rtl.softmax_seq import (EXP2_SHIFTED, SEQ_SOFTMAX_DIVIDE_CLOCKS,
                                         SequencedSoftmaxErrors)
 
-from .test_softmax import CONFIG, ONE, STATE, edge_cases, golden_deltas
+from .test_softmax import CONFIG, ONE, OTHER_SIZES, STATE, edge_cases, golden_deltas, other_size_cases
 
 
 def run_samples(simulate, samples, *, config=CONFIG):
@@ -80,21 +80,9 @@ def test_random_values(simulate):
     assert run_samples(simulate, cases) == want
 
 
-@pytest.mark.parametrize("layers, state", [((3, 2), None), ((3, 4, 3), None), ((2, 3, 1), None),
-                                           ((3, 4, 5), (20, 4)), ((3, 4, 7), (32, 11))])
+@pytest.mark.parametrize("layers, state", OTHER_SIZES)
 def test_other_sizes(simulate, layers, state):
-    from plasticore.golden.config import Format
-    extra = {} if state is None else {"state": Format(*state), "lr_hidden_shift": 0,
-                                      "weight": Format(state[0] - 4, state[1])}
-    rule = {"rule": "readout"} if len(layers) == 2 else {}
-    config = CONFIG.replace(layers=layers, **rule, **extra)
-    st, O = config.state, config.n_outputs
-    rng = random.Random(11)
-    cases = [([rng.randrange(st.lo, st.hi + 1) for _ in range(O)], rng.randrange(O))
-             for _ in range(3)]
-    cases += [([rng.randrange(-2 * st.one, 2 * st.one) for _ in range(O)], rng.randrange(O))
-              for _ in range(3)]
-    cases += [([st.hi] * O, O - 1)]
+    config, cases = other_size_cases(layers, state)
     want = golden_deltas(config, [v for v, _ in cases], [lab for _, lab in cases])
     assert run_samples(simulate, cases, config=config) == want
 
