@@ -27,8 +27,11 @@ LEARNABLE_READOUT = {"output_layer": "integrate", "output_loss": "softmax",
 THESIS_FORM = {name: getattr(Config(), name) for name in LEARNABLE_READOUT}
 THESIS_DIGITS = {**THESIS_FORM, "lr_hidden_shift": 15, "lr_output_shift": 8, "lr_schedule": [[11, 15, 9]]}
 #: its rates on MNIST-like data: hidden 2^-6, output 2^-9, both halved at epochs 2 and 3
-#: (section 24.2: float, 3 seeds; 24.4: fixed point)
+#: (section 24.2: float, 3 seeds; 24.4: fixed point); the 14x14 MNIST of the ULX3S runs these
 _MNIST_RATES = {"lr_hidden_shift": 6, "lr_output_shift": 9, "lr_schedule": [[2, 7, 10], [3, 8, 11]]}
+#: SFDFA on 784-input MNIST at a hidden rate twice as fast, 2^-5 (section 24.6, fixed point,
+#: 3 seeds: 96.9 % against 96.6 % at 2^-6; its feedback starts from output weights of zero)
+_MNIST_RATES_H5 = {"lr_hidden_shift": 5, "lr_output_shift": 9, "lr_schedule": [[2, 6, 10], [3, 7, 11]]}
 
 #: Config fields that differ from the defaults for a dataset (measured: docs/learning.md)
 OVERRIDES = {
@@ -38,9 +41,9 @@ OVERRIDES = {
                "lr_schedule": [[4, 5, 9], [5, 6, 10]]},
     # init_hidden shrinks with the fan-in: TTFS-coded MNIST digits light about five times as many
     # inputs as the 8x8 digits (section 17)
-    "mnist": {"init_hidden": 1.5, **LEARNABLE_READOUT, **_MNIST_RATES},
+    "mnist": {"init_hidden": 1.5, **LEARNABLE_READOUT, **_MNIST_RATES_H5},
     # unchanged from MNIST: the check that the preset is not tuned to the data it was tuned on
-    "fashion-mnist": {"init_hidden": 1.5, **LEARNABLE_READOUT, **_MNIST_RATES},
+    "fashion-mnist": {"init_hidden": 1.5, **LEARNABLE_READOUT, **_MNIST_RATES_H5},
     # MNIST at 14x14 (the ULX3S board's 196 inputs): a quarter of the fan-in, so init_hidden 3.0
     # (section 24.2's one-seed float run)
     "mnist14": {"init_hidden": 3.0, **LEARNABLE_READOUT, **_MNIST_RATES},
@@ -60,9 +63,12 @@ RULE_OVERRIDES = {
     # 2^-11 90.7 % (section 24.4)
     ("digits", "readout"): {"lr_output_shift": 9, "lr_schedule": [[4, 7, 10], [5, 8, 11]]},
     # DFA's fixed feedback wants a slower hidden rate than SFDFA's on digits: 2^-6 / 2^-9 95.3 %,
-    # 2^-4 / 2^-8 (SFDFA's) 95.0 % (section 24.4); MNIST's DFA row runs the preset's 2^-6 / 2^-9
+    # 2^-4 / 2^-8 (SFDFA's) 95.0 % (section 24.4)
     ("digits", "dfa"): {"lr_hidden_shift": 6, "lr_output_shift": 9,
                         "lr_schedule": [[4, 7, 10], [5, 8, 11]]},
+    # and on MNIST: 2^-6 / 2^-9 96.8 % (section 24.5; 2^-5 in section 24.6)
+    ("mnist", "dfa"): _MNIST_RATES,
+    ("fashion-mnist", "dfa"): _MNIST_RATES,
     ("mnist", "readout"): _READOUT_RATES,
     ("fashion-mnist", "readout"): _READOUT_RATES,
     ("mnist14", "readout"): _READOUT_RATES,

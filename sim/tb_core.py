@@ -182,6 +182,17 @@ def first_mismatch(expected, got, where):
                                  f"got {got[(mem, addr)]}")
 
 
+async def check_after_learn(dut, drv, core, net, param_keys, where):
+    """After a LEARN: every parameter word, both LFSR states and the flags equal the golden
+    network's."""
+    first_mismatch(golden_params(core, net), await drv.read_all(param_keys), f"{where} after LEARN")
+    want = (int(net.lfsr_perturb[0]), int(net.lfsr_round[0]))
+    got = (int(dut.perturb_state.value), int(dut.round_state.value))
+    assert got == want, f"LFSR states at {where}: expected {want}, got {got}"
+    flags = golden_flags(net)
+    assert int(dut.flags.value) == flags, f"flags at {where}: {int(dut.flags.value):#x} vs {flags:#x}"
+
+
 @cocotb.test()
 async def core_learns_digits(dut):
     """Online SFDFA training on real digits: after every sample's LEARN, every weight and
@@ -256,12 +267,7 @@ async def core_learns_digits(dut):
             assert learn == core.learn_cycles(*rates), (learn, core.learn_cycles(*rates))
             totals["learn_model"] += core.learn_cycles(*rates)
             net.learn([int(y[s])])
-            first_mismatch(golden_params(core, net), await drv.read_all(param_keys), f"{where} after LEARN")
-            want = (int(net.lfsr_perturb[0]), int(net.lfsr_round[0]))
-            got = (int(dut.perturb_state.value), int(dut.round_state.value))
-            assert got == want, f"LFSR states at {where}: expected {want}, got {got}"
-            flags = golden_flags(net)
-            assert int(dut.flags.value) == flags, f"flags at {where}: {int(dut.flags.value):#x} vs {flags:#x}"
+            await check_after_learn(dut, drv, core, net, param_keys, where)
             totals["samples"] += 1
             totals["clear"] += clear
             totals["steps"] += steps

@@ -15,7 +15,7 @@ import os
 import cocotb
 import numpy as np
 
-from plasticore.chip.golden_view import golden_flags, golden_grads, golden_params, golden_words
+from plasticore.chip.golden_view import golden_grads, golden_params, golden_words
 from plasticore.golden import datasets
 from plasticore.golden.config import Config
 from plasticore.golden.network import Network
@@ -23,7 +23,7 @@ from plasticore.golden.train import encode_images
 from plasticore.rtl.core import Cmd
 from plasticore.rtl.kinds import core_model
 
-from tb_core import Driver, first_mismatch, start
+from tb_core import Driver, check_after_learn, first_mismatch, start
 
 CONFIG = Config.from_json(os.environ["PLASTICORE_CONFIG"])
 
@@ -86,12 +86,7 @@ async def seqcore_learns_new_rule(dut):
         assert learn == core.learn_cycles(), (where, learn, core.learn_cycles())
         totals["learn"] += learn
         net.learn([int(y[s])])
-        first_mismatch(golden_params(core, net), await drv.read_all(param_keys), f"{where} after LEARN")
-        want = (int(net.lfsr_perturb[0]), int(net.lfsr_round[0]))
-        got = (int(dut.perturb_state.value), int(dut.round_state.value))
-        assert got == want, f"LFSR states at {where}: expected {want}, got {got}"
-        flags = golden_flags(net)
-        assert int(dut.flags.value) == flags, f"flags at {where}: {int(dut.flags.value):#x} vs {flags:#x}"
+        await check_after_learn(dut, drv, core, net, param_keys, where)
     Network._surrogate_updates = surrogate
     dut._log.info("%d samples bit-exact: per sample %.0f step clocks (%.0f gated neurons), "
                   "LEARN %.0f clocks; running accuracy %d/%d", n_train, totals["steps"] / n_train,
