@@ -1,15 +1,15 @@
 """Checkpoints (host/checkpoint.py) and training over a Board (host/training.py): round trip,
 atomic writes, config refusal, LFSR bookkeeping, equality with golden.train, resume after Ctrl-C
-and after a disconnect, events files."""
+and after a disconnect, an events file on the command line (the file itself:
+test_samples.py)."""
 
 import json
 
 import numpy as np
 import pytest
 
-from plasticore.golden import datasets, lfsr
+from plasticore.golden import lfsr
 from plasticore.golden.config import Config
-from plasticore.golden.encode import to_events
 from plasticore.golden.network import Network
 from plasticore.golden.presets import OVERRIDES
 from plasticore.golden.train import encode_images, train
@@ -17,19 +17,13 @@ from plasticore.host import checkpoint as ckpt
 from plasticore.host.board import BoardDisconnected, GoldenBoard, LinkBoard, open_board
 from plasticore.host.cli import main
 from plasticore.host.emulator import Emulator, EmulatorPty
-from plasticore.host.events import read_events
-from plasticore.host.samples import PixelSamples, write_events
+from plasticore.host.samples import PixelSamples
 from plasticore.host.training import (LfsrLedger, TrainingInterrupted, draws_per_learn, epoch_order,
                                       lfsr_jump, train_on_board)
 
 CONFIG = Config(layers=(64, 12, 10), n_steps=16, input_window=8)
 #: faster rates from epoch 2 on, written to the board with RATES
 SCHEDULED = CONFIG.replace(lr_schedule=[[2, 11, 5]])
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return datasets.load("digits")
 
 
 def sets(data, n_train=24, n_test=12):
@@ -210,36 +204,13 @@ def test_disconnect_leaves_the_last_periodic_checkpoint_intact(digits, tmp_path)
     assert resumed.history == reference.history
 
 
-# --- events files and the command line ------------------------------------------------------------------------
-def write_digit_events(path, data, n_train, n_test, config=Config()):
-    train_r = encode_images(config, data.x_train[:n_train])
-    test_r = encode_images(config, data.x_test[:n_test])
-    return write_events(path, [(to_events(r), y) for r, y in zip(train_r, data.y_train[:n_train])],
-                        [(to_events(r), y) for r, y in zip(test_r, data.y_test[:n_test])],
-                        n_inputs=64, n_classes=10)
-
-
-def test_events_file_round_trip(digits, tmp_path):
-    path = write_digit_events(tmp_path / "ev.npz", digits, 5, 3)
-    events = read_events(path)
-    assert (events.n_inputs, events.n_classes, len(events.train_labels)) == (64, 10, 5)
-    config = Config()
-    samples = events.samples(config, "train")
-    pixels = PixelSamples(config, digits.x_train[:5], digits.y_train[:5])
-    for i in range(5):
-        assert np.array_equal(samples.raster(i), pixels.raster(i))
-    assert len(events.samples(config, "test", limit=2)) == 2
-    np.savez(tmp_path / "bad.npz", train_events=np.zeros(3))
-    with pytest.raises(ValueError, match="train_index"):
-        read_events(tmp_path / "bad.npz")
-
-
+# --- an events file on the command line ------------------------------------------------------------------------
 SMALL = ["--epochs", "1", "--limit", "20", "--test-limit", "10", "--quiet", "--hidden", "12",
          "--set", "n_steps=16", "--set", "input_window=8"]
 
 
-def test_cli_events_on_the_emulator_equals_the_dataset_on_golden(digits, tmp_path):
-    path = write_digit_events(tmp_path / "ev.npz", digits, 20, 10, CONFIG)
+def test_cli_events_on_the_emulator_equals_the_dataset_on_golden(digit_events, tmp_path):
+    path = digit_events(tmp_path / "ev.npz", 20, 10, CONFIG)
     # an events file has no dataset preset, so the digits preset's fields are given to both
     preset = tmp_path / "preset.json"
     preset.write_text(json.dumps(OVERRIDES["digits"]))
@@ -303,44 +274,3 @@ def test_cli_disconnect_exits_3_naming_the_port_and_the_checkpoint(tmp_path, cap
     assert "lost the board on /dev/pts/" in err and f"the last checkpoint {path}" in err
     assert "Traceback" not in err
     assert ckpt.load(path).index == 10          # the 15th reply never came: 10 is the last
-
-
-@pytest.mark.parametrize("field, value, words", [
-    ("x", 64, r"field 'x' of test_events is 64 in sample 1 \(event 2 of it"),
-    ("x", -1, r"field 'x' of test_events is -1 in sample 1"),
-    ("p", 0, r"field 'p' of test_events is 0 in sample 1 .*only polarity 1"),
-    ("t", -3, r"field 't' of test_events is -3 in sample 1"),
-])
-def test_an_events_file_with_a_bad_event_fails_at_load_naming_file_field_and_sample(
-        digits, tmp_path, field, value, words):
-    path = write_digit_events(tmp_path / "ev.npz", digits, 3, 3)
-    with np.load(path) as data:
-        arrays = {k: data[k] for k in data.files}
-    k = int(arrays["test_index"][1]) + 2                  # the third event of test sample 1
-    arrays["test_events"][field][k] = value
-    np.savez(tmp_path / "bad.npz", **arrays)
-    with pytest.raises(ValueError, match=words) as caught:
-        read_events(tmp_path / "bad.npz")
-    assert "bad.npz" in str(caught.value)
-
-
-def test_an_event_past_n_steps_fails_before_training_naming_file_field_and_sample(digits, tmp_path):
-    path = write_digit_events(tmp_path / "ev.npz", digits, 4, 2)
-    events = read_events(path)
-    k = int(events.train_index[3])
-    last = int(max(events.train_events["t"].max(), events.test_events["t"].max()))
-    assert last + 2 < 50
-    events.train_events["t"][k] = last + 2                 # fine for 50 steps, not for last + 2
-    events.check(Config())
-    short = Config(n_steps=last + 2, input_window=min(Config().input_window, last + 2))
-    with pytest.raises(ValueError, match=rf"ev.npz: field 't' of train_events is {last + 2} in "
-                                         rf"sample 3 \(event 0 of it.*n_steps = {last + 2}"):
-        events.check(short)
-    events.train_events["t"][k] = events.train_events["t"][k + 1]
-    events.train_events["x"][k] = events.train_events["x"][k + 1]
-    with pytest.raises(ValueError, match=r"repeat .* in sample 3"):
-        events.check(Config())
-    # the command line says so before training, with the file's name
-    np.savez(tmp_path / "late.npz", **{**{k: v for k, v in np.load(path).items()}})
-    assert main(["train", "--events", str(tmp_path / "late.npz"), "--quiet", "--epochs", "1",
-                 "--set", "n_steps=2", "--set", "input_window=1"]) != 0
