@@ -25,8 +25,7 @@ import sys
 from pathlib import Path
 
 from .build import BOARDS
-from .common import resolve
-from .common import BoardTop, tool_env
+from .common import BoardTop, resolve, tool_env
 
 __all__ = ["attribute", "main"]
 

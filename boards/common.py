@@ -86,7 +86,6 @@ def resolve(board, config_file: Path | None):
     return resolve_config(shape=(inputs, outputs), hidden=hidden, config_file=config_file)
 
 
-
 class BoardTop(Elaboratable):
     """The board-level design: ``sync`` from the board's clocking (PLL and power-on reset), the
     project top (UART + link protocol engine + core) on the USB-UART pins, status LEDs
@@ -95,14 +94,13 @@ class BoardTop(Elaboratable):
     def __init__(self, board: Board, spec: BoardSpec):
         from plasticore.rtl.top import Top
         self.board, self.spec = board, spec
-        self.config, self.clk_hz, self.baud = spec.config, spec.clk_hz, spec.baud
         self.top = Top(spec)
 
     def elaborate(self, platform):
         m = Module()
         if self.board.extra_resources is not None:
             self.board.extra_resources(platform)
-        self.board.clocking(m, platform, self.clk_hz)
+        self.board.clocking(m, platform, self.spec.clk_hz)
         m.submodules.top = top = self.top
         uart = platform.request("uart", 0, dir="-")
         m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)

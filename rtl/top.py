@@ -55,8 +55,6 @@ class Top(wiring.Component):
         if not isinstance(spec, BoardSpec):
             raise TypeError(f"spec must be a chip.boardspec.BoardSpec, not {spec!r}")
         self.spec = spec
-        self.divisor = spec.baud_divisor
-        self.clk_hz, self.baud, self.rx_window = spec.clk_hz, spec.baud, spec.rx_window
         self.link = Link(spec)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "leds": Out(3), "idle": Out(1)})
 
@@ -66,9 +64,10 @@ class Top(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.uart_rx = rx = uart.RX(self.divisor)
-        m.submodules.uart_tx = tx = uart.TX(self.divisor)
-        m.submodules.rx_fifo = rx_fifo = fifo.SyncFIFOBuffered(width=8, depth=self.rx_window)
+        spec = self.spec
+        m.submodules.uart_rx = rx = uart.RX(spec.baud_divisor)
+        m.submodules.uart_tx = tx = uart.TX(spec.baud_divisor)
+        m.submodules.rx_fifo = rx_fifo = fifo.SyncFIFOBuffered(width=8, depth=spec.rx_window)
         m.submodules.decoder = decoder = cobs.Decoder()
         m.submodules.encoder = encoder = cobs.Encoder()
         m.submodules.link = link = self.link
@@ -91,10 +90,10 @@ class Top(wiring.Component):
         m.d.comb += [self.tx.eq(tx.tx),
                      link.rx_overrun.eq(rx.overrun), link.rx_framing.eq(rx.framing_error)]
 
-        heartbeat = Signal(range(max(2, self.clk_hz // 2)))
+        heartbeat = Signal(range(max(2, spec.clk_hz // 2)))
         beat = Signal()
         m.d.sync += heartbeat.eq(heartbeat + 1)
-        with m.If(heartbeat == max(1, self.clk_hz // 2 - 1)):
+        with m.If(heartbeat == max(1, spec.clk_hz // 2 - 1)):
             m.d.sync += [heartbeat.eq(0), beat.eq(~beat)]
         m.d.comb += [self.leds.eq(Cat(beat, link.learning, link.error)),
                      self.idle.eq(link.idle & (rx_fifo.level == 0))]
