@@ -51,31 +51,32 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import dataclasses  # noqa: E402
-import datetime  # noqa: E402
-import hashlib  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import shlex  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import dataclasses
+import datetime
+import hashlib
+import json
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from plasticore.baselines import memory  # noqa: E402
-from plasticore.baselines.mlp import METHODS as MLP_METHODS, train_mlp  # noqa: E402
-from plasticore.baselines.rules import RULES  # noqa: E402
-from plasticore.baselines.train import train_rule  # noqa: E402
-from plasticore.golden import datasets  # noqa: E402
-from plasticore.golden.config import Config  # noqa: E402
-from plasticore.golden.presets import THESIS_DIGITS, THESIS_FORM  # noqa: E402
-from plasticore.golden.resolve import parse_setting, resolve_config  # noqa: E402
+from plasticore.baselines import memory
+from plasticore.baselines.mlp import METHODS as MLP_METHODS, train_mlp
+from plasticore.baselines.rules import RULES
+from plasticore.baselines.train import train_rule
+from plasticore.golden import datasets
+from plasticore.golden.config import Config
+from plasticore.golden.presets import THESIS_DIGITS, THESIS_FORM
+from plasticore.golden.resolve import parse_setting, resolve_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -35,23 +35,20 @@ from __future__ import annotations
 import os
 import sys
 
-_threads = "1"
-for _i, _a in enumerate(sys.argv):
-    if _a == "--threads" and _i + 1 < len(sys.argv):
-        _threads = sys.argv[_i + 1]
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[_var] = _threads
+os.environ.update(dict.fromkeys(
+    ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"),
+    sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv[:-1] else "1"))
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from plasticore.baselines import event_net  # noqa: E402
-from plasticore.golden import datasets  # noqa: E402
-from plasticore.golden import event as golden_event  # noqa: E402
+from plasticore.baselines import event_net
+from plasticore.golden import datasets
+from plasticore.golden import event as golden_event
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "event.json"
@@ -81,7 +78,7 @@ def _clocked(x, y, seed):
     sys.path.insert(0, str(ROOT / "experiments"))
     from expkit import load_script
 
-    torch.set_num_threads(int(_threads))
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     ts = load_script(ROOT / "experiments" / "thesis_setting.py")
     st = ts.row_setting("thesis", "mnist")
     rng = np.random.default_rng([seed, 0])

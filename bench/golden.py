@@ -53,32 +53,33 @@ from __future__ import annotations
 import os
 
 # Single-threaded BLAS in this process and in the workers it forks or spawns; must precede numpy.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import concurrent.futures  # noqa: E402
-import datetime  # noqa: E402
-import hashlib  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import shlex  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import concurrent.futures
+import datetime
+import hashlib
+import json
+import platform
+import shlex
+import sys
+import time
+import traceback
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from plasticore.golden import datasets as golden_datasets  # noqa: E402
-from plasticore.golden.config import Config, ConfigError  # noqa: E402
+from plasticore.golden import datasets as golden_datasets
+from plasticore.golden.config import Config, ConfigError
+from plasticore.golden.presets import DATASET_SHAPES, DEFAULT_HIDDEN, dataset_epochs
+from plasticore.golden.resolve import parse_setting, resolve_config
+from plasticore.host.cli import positive_int
 
 RULES = ("sfdfa", "dfa", "readout")
 ARITHMETICS = ("fixed", "float")
 RULE_LABELS = {"sfdfa": "SFDFA", "dfa": "DFA", "readout": "readout"}
-from plasticore.golden.presets import DATASET_SHAPES, DEFAULT_HIDDEN, dataset_epochs  # noqa: E402
-from plasticore.golden.resolve import parse_setting, resolve_config  # noqa: E402
-from plasticore.host.cli import positive_int  # noqa: E402
 
 #: the datasets the benchmark knows (their shapes, presets and epochs: golden/presets.py); the
 #: ``--mnist-*`` options apply to every one but digits

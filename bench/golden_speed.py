@@ -28,18 +28,19 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import time  # noqa: E402
+import argparse
+import time
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from plasticore.golden import presets  # noqa: E402
-from plasticore.golden.config import Config  # noqa: E402
-from plasticore.golden.datasets import load  # noqa: E402
-from plasticore.golden.train import _replica_network, encode_images  # noqa: E402
+from plasticore.golden import presets
+from plasticore.golden.config import Config
+from plasticore.golden.datasets import load
+from plasticore.golden.train import _replica_network, encode_images
 
 NEW_RULE = dict(output_layer="integrate", output_loss="softmax", eligibility="surrogate",
                 rate_reg_shift=None, lr_hidden_shift=6, lr_output_shift=9, init_output=0.0,

@@ -22,31 +22,31 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import shlex  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import datetime
+import json
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from plasticore.baselines.snntorch_ref import VARIANTS, train_snntorch  # noqa: E402
-from plasticore.baselines.train import train_rule  # noqa: E402
-from plasticore.golden import datasets  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-
+from plasticore.baselines.snntorch_ref import VARIANTS, train_snntorch
+from plasticore.baselines.train import train_rule
+from plasticore.golden import datasets
 
 # bench/baselines.py, beside this script (the first entry of sys.path), as a module: its
 # defaults, LR_HIDDEN and config_for are the protocol
-import baselines as BB  # noqa: E402
+import baselines as BB
+
+ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = BB.parse_args([])
 
 

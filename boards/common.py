@@ -285,7 +285,6 @@ def tool_env(board: Board) -> dict:
     """The environment of a build: ``board.tools`` with each YoWASP tool resolved on ``PATH`` or
     next to this Python (a virtual environment's ``bin``, not necessarily on ``PATH``)."""
     env = dict(os.environ)
-    here = Path(sys.executable).parent
     for var, tool in board.tools.items():
         env[var] = _find_tool(tool) or tool
     return env

@@ -12,9 +12,9 @@ import argparse
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no window
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-import plasticore as pc  # noqa: E402
+import plasticore as pc
 
 
 def main(argv=None):

@@ -28,17 +28,19 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import dataclasses  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
 
-from plasticore.baselines import event_net  # noqa: E402
-from plasticore.golden import datasets  # noqa: E402
+from plasticore.baselines import event_net
+from plasticore.golden import datasets
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "runs" / "event_mnist"

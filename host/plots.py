@@ -24,9 +24,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # before pyplot: never open a window, never need a display
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["write_all", "accuracy_plot", "alignment_plot", "hidden_rate_plot", "raster_plot",
            "sample_raster"]

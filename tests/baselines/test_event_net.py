@@ -5,16 +5,16 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from plasticore.baselines import event_net as en  # noqa: E402
-from plasticore.golden import event as ge  # noqa: E402
+from plasticore.baselines import event_net as en
+from plasticore.golden import event as ge
 
 TAU, WINDOW = 0.26, 0.2
 
 try:
-    import numba  # noqa: F401
+    import numba
     numba.set_num_threads(1)
     HAVE_NUMBA = True
 except ImportError:

@@ -11,10 +11,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from plasticore.baselines import lif, rules  # noqa: E402
-from plasticore.baselines.train import initial_weights, make_state, raster_of  # noqa: E402
-from plasticore.golden.config import Config  # noqa: E402
-from plasticore.golden.network import Network  # noqa: E402
+from plasticore.baselines import lif, rules
+from plasticore.baselines.train import initial_weights, make_state, raster_of
+from plasticore.golden.config import Config
+from plasticore.golden.network import Network
 
 torch.set_num_threads(1)
 

@@ -6,8 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from plasticore.baselines.train import train_rule  # noqa: E402
-from plasticore.golden.config import Config  # noqa: E402
+from plasticore.baselines.train import train_rule
+from plasticore.golden.config import Config
 
 torch.set_num_threads(1)
 

@@ -8,12 +8,12 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("snntorch")
 
-from plasticore.baselines import lif, rules  # noqa: E402
-from plasticore.baselines.snntorch_ref import SnnTorchNet, train_snntorch  # noqa: E402
-from plasticore.baselines.train import cosine, initial_weights, make_state, raster_of, train_rule  # noqa: E402
-from plasticore.golden import datasets  # noqa: E402
-from plasticore.golden.config import Config  # noqa: E402
-from plasticore.golden.presets import THESIS_DIGITS, dataset_fields  # noqa: E402
+from plasticore.baselines import lif, rules
+from plasticore.baselines.snntorch_ref import SnnTorchNet, train_snntorch
+from plasticore.baselines.train import cosine, initial_weights, make_state, raster_of, train_rule
+from plasticore.golden import datasets
+from plasticore.golden.config import Config
+from plasticore.golden.presets import THESIS_DIGITS, dataset_fields
 
 torch.set_num_threads(1)
 

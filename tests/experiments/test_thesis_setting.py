@@ -11,8 +11,8 @@ from expkit import load_script
 
 torch = pytest.importorskip("torch")
 
-from plasticore.baselines import rules  # noqa: E402
-from plasticore.golden.config import Config  # noqa: E402
+from plasticore.baselines import rules
+from plasticore.golden.config import Config
 
 ts = load_script(Path(__file__).resolve().parents[2] / "experiments" / "thesis_setting.py")
 

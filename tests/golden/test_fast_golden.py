@@ -11,7 +11,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from plasticore.golden import lfsr, network, presets
+from plasticore.golden import lfsr, network
 from plasticore.golden.config import Config, Format
 from plasticore.golden.datasets import load
 from plasticore.golden.network import FLAG_NAMES, Network

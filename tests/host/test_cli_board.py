@@ -9,11 +9,10 @@ import pytest
 
 pytest.importorskip("amaranth_boards")  # the board descriptions import Amaranth (issue 25)
 
-from plasticore.boards.build import BOARDS  # noqa: E402
-from plasticore.boards.common import resolve  # noqa: E402
-from plasticore.golden.config import Config  # noqa: E402
-from plasticore.host.cli import BOARD_NAMES, board_dataset, board_run_config, main  # noqa: E402
-from plasticore.host.emulator import Emulator, EmulatorPty  # noqa: E402
+from plasticore.boards.build import BOARDS
+from plasticore.boards.common import resolve
+from plasticore.host.cli import BOARD_NAMES, board_dataset, board_run_config, main
+from plasticore.host.emulator import Emulator, EmulatorPty
 
 
 def test_every_board_is_known_and_fits_a_dataset():

@@ -24,13 +24,13 @@ import pytest
 
 nir = pytest.importorskip("nir")
 
-from plasticore.golden import datasets  # noqa: E402
-from plasticore.golden.config import Config  # noqa: E402
-from plasticore.golden.presets import THESIS_DIGITS  # noqa: E402
-from plasticore.golden.network import Network, weights_as_floats, weights_as_words  # noqa: E402
-from plasticore.golden.train import encode_images, layer_counts, train  # noqa: E402
-from plasticore.host import nir as pnir  # noqa: E402
-from plasticore.host.cli import resolve_config  # noqa: E402
+from plasticore.golden import datasets
+from plasticore.golden.config import Config
+from plasticore.golden.presets import THESIS_DIGITS
+from plasticore.golden.network import Network, weights_as_floats, weights_as_words
+from plasticore.golden.train import encode_images, layer_counts, train
+from plasticore.host import nir as pnir
+from plasticore.host.cli import resolve_config
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from plasticore.golden.config import Config, Format
-from plasticore.rtl.core import Cmd, Core
+from plasticore.rtl.core import Core
 from plasticore.rtl.kinds import CORE_KINDS as KINDS
 from plasticore.rtl.kinds import core_model, make_core
 from plasticore.rtl.seqcore import SequencedCore
 
-from .coredrv import command, lockstep
+from .coredrv import lockstep
 
 SMALL = Config(layers=(8, 6, 3), n_steps=12, input_window=8)
 
