@@ -46,7 +46,8 @@ from plasticore.golden import datasets
 from plasticore.golden.config import Config
 from plasticore.golden.train import encode_images
 from plasticore.chip import protocol as P
-from plasticore.chip.boardspec import BoardSpec
+from plasticore.chip.boardspec import SIMULATED_KIND, BoardSpec
+from plasticore.chip.cycles import CORE_KINDS
 from plasticore.host.board import GoldenBoard, LinkBoard
 from plasticore.host.simboard import DEFAULT_CLK_HZ, SimulatedBoard
 
@@ -59,9 +60,9 @@ def samples_of(config: Config, n: int):
     return [(rasters[k], int(data.y_train[k])) for k in range(n)]
 
 
-def run_sim(config: Config, divisor: int, samples, log) -> dict:
+def run_sim(config: Config, divisor: int, samples, log, kind: str = SIMULATED_KIND) -> dict:
     baud = DEFAULT_CLK_HZ // divisor
-    sim = SimulatedBoard(BoardSpec(config, clk_hz=DEFAULT_CLK_HZ, baud=baud), log=log)
+    sim = SimulatedBoard(BoardSpec(config, core=kind, clk_hz=DEFAULT_CLK_HZ, baud=baud), log=log)
     board = LinkBoard(serial.Serial(sim.port, timeout=30), config, name=f"sim@{baud}")
     try:
         start_sent = board.bytes_sent
@@ -88,14 +89,14 @@ def run_sim(config: Config, divisor: int, samples, log) -> dict:
             "max_outstanding_bytes": window, "counts_first": [int(c) for c in counts[0]]}
 
 
-def run_stream(config: Config, divisor: int, samples, log) -> dict:
+def run_stream(config: Config, divisor: int, samples, log, kind: str = SIMULATED_KIND) -> dict:
     """Pure event streaming: the samples' codes back to back in full EVENTS frames (252 codes
     each, samples spanning frames), no LEARN, pipelined within the window."""
     baud = DEFAULT_CLK_HZ // divisor
     eb = P.event_bytes(config.n_inputs)
     codes = np.concatenate([P.sample_codes(raster, eb) for raster, _ in samples])
     bodies = P.event_frames(codes, eb)
-    sim = SimulatedBoard(BoardSpec(config, clk_hz=DEFAULT_CLK_HZ, baud=baud), log=log)
+    sim = SimulatedBoard(BoardSpec(config, core=kind, clk_hz=DEFAULT_CLK_HZ, baud=baud), log=log)
     port = serial.Serial(sim.port, timeout=30)
     try:
         reader = P.FrameReader()
@@ -175,6 +176,9 @@ def main(argv=None) -> int:
                         help="clocks per UART bit at 12 MHz, comma separated (104 = 115200 baud)")
     parser.add_argument("--samples", type=int, default=0,
                         help="digits per rate (default: 40 at divisor >= 50, 150 below)")
+    parser.add_argument("--kind", choices=CORE_KINDS, default=SIMULATED_KIND,
+                        help=f"the kind of core simulated (default: {SIMULATED_KIND}, the one "
+                             f"`plasticore train --target sim` runs)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     config = Config()
@@ -186,12 +190,14 @@ def main(argv=None) -> int:
     rows, streams = [], []
     for divisor in divisors:
         n = args.samples or (40 if divisor >= 50 else 150)
-        row = run_sim(config, divisor, samples[:n], log=lambda m: print(m, file=sys.stderr))
+        row = run_sim(config, divisor, samples[:n], log=lambda m: print(m, file=sys.stderr),
+                      kind=args.kind)
         if row["counts_first"] != golden["counts_first"]:
             raise SystemExit(f"the simulated board's first output counts {row['counts_first']} differ "
                              f"from the golden model's {golden['counts_first']}")
         rows.append(row)
-        streams.append(run_stream(config, divisor, samples[:n], log=lambda m: print(m, file=sys.stderr)))
+        streams.append(run_stream(config, divisor, samples[:n], log=lambda m: print(m, file=sys.stderr),
+                                  kind=args.kind))
         print(f"divisor {divisor}: streaming at {100 * streams[-1]['link_fraction']:.1f} % of the "
               f"line rate", file=sys.stderr)
         print(f"divisor {divisor}: {row['samples_per_s_wall']:.1f} samples/s wall, "
@@ -204,12 +210,13 @@ def main(argv=None) -> int:
     record = {"command": " ".join(["python", "bench/link.py"] + [shlex.quote(a) for a in (argv or sys.argv[1:])]),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": platform.platform(), "config_hash": config.hash, "clk_hz": DEFAULT_CLK_HZ,
+              "kind": args.kind,
               "rows": rows, "streaming": streams, "golden": golden, "wall_s": time.perf_counter() - started}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "link.json").write_text(json.dumps(record, indent=1) + "\n")
     (args.out / "link.md").write_text(
         f"# Link benchmark\n\n`{record['command']}` on {record['date']} ({record['machine']}), "
-        f"{record['wall_s']:.0f} s.\n\n{text}\n\nGolden in-process baseline: "
+        f"{record['wall_s']:.0f} s, the {args.kind} core.\n\n{text}\n\nGolden in-process baseline: "
         f"{golden['samples_per_s_wall']:.1f} samples/s on the same digits.\n")
     return 0
 

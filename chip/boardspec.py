@@ -19,7 +19,7 @@ from .cycles import CORE_KINDS, check_kind
 from .memmap import MemoryMap
 
 __all__ = ["BoardSpec", "board_hash", "board_kind", "DEFAULT_CLK_HZ", "DEFAULT_BAUD", "RX_WINDOW",
-           "REFERENCE_KIND", "divisor", "MIN_DIVISOR"]
+           "REFERENCE_KIND", "SIMULATED_KIND", "divisor", "MIN_DIVISOR"]
 
 #: the core clock of the simulated board and the emulator (the iCEBreaker's oscillator)
 DEFAULT_CLK_HZ = 12_000_000
@@ -29,6 +29,12 @@ DEFAULT_BAUD = 115_200
 RX_WINDOW = 1024
 #: the kind of core whose board hash is the configuration's own (``Config.board_hash``)
 REFERENCE_KIND = "pipelined"
+#: the kind of core of the simulated board (host/simboard.py, ``--target sim``, ``make train``):
+#: the compact core computes the same words as the pipelined one (every kind equals the golden
+#: model) in as many clocks but one per layer, and without the pipelined core's banked,
+#: registered memories its Verilated model runs 1.1-1.35x more clocks per CPU-second
+#: (bench/results/link.md)
+SIMULATED_KIND = "compact"
 
 
 def board_hash(config: Config, kind: str = REFERENCE_KIND) -> str:

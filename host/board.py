@@ -25,7 +25,8 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from plasticore.chip import protocol as P
-from plasticore.chip.boardspec import DEFAULT_BAUD, REFERENCE_KIND, BoardSpec, board_kind
+from plasticore.chip.boardspec import (DEFAULT_BAUD, REFERENCE_KIND, SIMULATED_KIND, BoardSpec,
+                                       board_kind)
 from plasticore.chip.cycles import unsupported_rule
 from plasticore.chip.memmap import Mem, MemoryMap, flags_word
 from plasticore.chip.protocol import ErrorCode, Op
@@ -927,10 +928,11 @@ def open_board(target: str, config: Config, *, timeout: float | None = DEFAULT_T
     pseudo-terminal), ``sim`` (the Verilated RTL on a pseudo-terminal) or
     ``serial:PORT[@BAUD]`` (default 115200 baud)."""
     if target in ("emulator", "sim"):
-        # both are the reference kind of core (chip.boardspec.REFERENCE_KIND)
-        missing = unsupported_rule(config, REFERENCE_KIND)
+        # the emulator is the reference kind of core, the simulated board SIMULATED_KIND's
+        kind = SIMULATED_KIND if target == "sim" else REFERENCE_KIND
+        missing = unsupported_rule(config, kind)
         if missing:
-            raise ValueError(f"target {target!r} runs the {REFERENCE_KIND} core, which {missing}: "
+            raise ValueError(f"target {target!r} runs the {kind} core, which {missing}: "
                              f"use --target golden")
     if target == "golden":
         return GoldenBoard(config)

@@ -25,7 +25,7 @@ import time
 import tty
 from pathlib import Path
 
-from plasticore.chip.boardspec import DEFAULT_CLK_HZ, BoardSpec
+from plasticore.chip.boardspec import DEFAULT_CLK_HZ, SIMULATED_KIND, BoardSpec
 from plasticore.golden.config import Config
 
 __all__ = ["SimulatedBoard", "build", "BuildError", "DEFAULT_CLK_HZ", "DEFAULT_BAUD"]
@@ -170,13 +170,15 @@ class SimulatedBoard:
     board : BoardSpec or Config
         The board (``chip/boardspec.py``): network, kind of core, simulated clock, UART rate
         (the Top's divisor is ``clk_hz / baud``) and receive FIFO; a bare Config is the board
-        with every default there but the line rate, :data:`DEFAULT_BAUD`.
+        with every default there but the kind of core, ``SIMULATED_KIND`` (compact), and the
+        line rate, :data:`DEFAULT_BAUD`.
     log : callable, optional
         Gets progress messages (the first build takes a while).
     """
 
     def __init__(self, board: BoardSpec | Config, *, log=None):
-        self.spec = spec = board if isinstance(board, BoardSpec) else BoardSpec(board, baud=DEFAULT_BAUD)
+        self.spec = spec = board if isinstance(board, BoardSpec) else \
+            BoardSpec(board, core=SIMULATED_KIND, baud=DEFAULT_BAUD)
         self.config, self.clk_hz, self.baud = spec.config, spec.clk_hz, spec.baud
         self.divisor = spec.baud_divisor
         self.executable = build(spec, log=log)

@@ -18,12 +18,13 @@ import numpy as np
 import pytest
 import serial
 
+from plasticore.chip.boardspec import REFERENCE_KIND, SIMULATED_KIND, BoardSpec
 from plasticore.golden import datasets
 from plasticore.golden.config import Config
 from plasticore.golden.network import Network
 from plasticore.host import checkpoint as ckpt
 from plasticore.host.board import BoardDisconnected, BoardMismatch, GoldenBoard, LinkBoard
-from plasticore.host.simboard import SimulatedBoard
+from plasticore.host.simboard import DEFAULT_BAUD, SimulatedBoard
 from plasticore.host.samples import PixelSamples
 from plasticore.host.training import train_on_board
 
@@ -69,19 +70,22 @@ NEW_RULE = Config(layers=(64, 16, 10), output_layer="integrate", output_loss="so
                   init_output=0.0, lr_hidden_shift=6, lr_output_shift=9, lr_schedule=[[2, 7, 10]])
 
 
-def test_new_rule_training_over_the_link_equals_the_golden_board(digits):
+@pytest.mark.parametrize("kind", [SIMULATED_KIND, REFERENCE_KIND])
+def test_new_rule_training_over_the_link_equals_the_golden_board(digits, kind):
     """The new rule over the link: the board scores by V_o (read from STATE behind each sample)
-    and ends with the golden board's weights, feedback and history, bit for bit."""
+    and ends with the golden board's weights, feedback and history, bit for bit; on the kind of
+    core the simulated board runs (``make train``) and on the ULX3S's (pipelined)."""
     train_set = PixelSamples(NEW_RULE, digits.x_train[:24], digits.y_train[:24])
     test_set = PixelSamples(NEW_RULE, digits.x_test[:12], digits.y_test[:12])
     reference = train_on_board(GoldenBoard(NEW_RULE), NEW_RULE, train_set, test_set, epochs=2,
                                seed=1, progress=False)
-    with SimulatedBoard(NEW_RULE) as sim:
+    with SimulatedBoard(BoardSpec(NEW_RULE, core=kind, baud=DEFAULT_BAUD)) as sim:
         board = LinkBoard(serial.Serial(sim.port, timeout=10), NEW_RULE)
         result = train_on_board(board, NEW_RULE, train_set, test_set, epochs=2, seed=1,
                                 progress=False)
         weights, feedback = board.read_params()
         board.close()
+    assert board.core_kind == kind
     assert result.history == reference.history
     ref_w, ref_b = reference.network.weights(), reference.network.feedback
     for k, w in enumerate(weights):
@@ -128,7 +132,7 @@ def test_a_board_built_for_another_configuration_is_refused():
         with pytest.raises(BoardMismatch) as caught:
             LinkBoard(serial.Serial(sim.port, timeout=5), other)
     message = str(caught.value)
-    assert CONFIG.board_hash in message and other.board_hash in message and sim.port in message
+    assert sim.spec.board_hash in message and other.board_hash in message and sim.port in message
 
 
 class _DropsOneWrite(serial.Serial):

@@ -503,8 +503,9 @@ def test_boards_without_the_rule_are_refused_by_name():
     from plasticore.host.emulator import Emulator, EmulatorPty
 
     hinge = Config(layers=(64, 16, 10), **{**NEW_RULE, "output_loss": "hinge"})
-    for target in ("emulator", "sim"):
-        with pytest.raises(ValueError, match="pipelined core, which has no output_loss='hinge'"):
+    for target, kind in (("emulator", "pipelined"), ("sim", "compact")):
+        with pytest.raises(ValueError, match=f"'{target}' runs the {kind} core, which has no "
+                                             f"output_loss='hinge'"):
             open_board(target, hinge)
     config = Config(layers=(8, 6, 3), **{**NEW_RULE, "output_loss": "hinge"})
     emulator = Emulator(BoardSpec(config, core="sequenced"))
