@@ -31,7 +31,7 @@ def test_board_config_is_what_build_bakes(name):
 def test_runtime_fields_follow_the_preset_only_at_its_width():
     # ULX3S: 196-128-10, the width of the mnist14 preset: its learning rates apply
     ulx3s = board_run_config("ulx3s-85f", "mnist14")
-    assert (ulx3s.lr_hidden_shift, ulx3s.lr_output_shift) == (6, 9)
+    assert (ulx3s.lr_hidden_shift, ulx3s.lr_output_shift) == (5, 9)
     assert (ulx3s.output_layer, ulx3s.eligibility) == ("integrate", "surrogate")
     # iCEBreaker: 64-32-10, the digits preset's rule and the rates the build resolves
     icebreaker = board_run_config("icebreaker", "digits")
